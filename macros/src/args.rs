@@ -1,0 +1,548 @@
+//! Parsing and validation of the macros' arguments.
+
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Error, Expr, ExprLit, Ident, Lit, LitStr, Path, Result, Token, parenthesized};
+
+mod kw {
+    syn::custom_keyword!(any);
+}
+
+/// The keys every macro but `login_not_required` accepts.
+const KEYS: &[&str] = &["login_url", "redirect_field", "crate"];
+
+/// One comma-separated argument, before the macro decides what it allows.
+pub(crate) enum Item {
+    /// `"app.perm"`
+    Perm(LitStr),
+    /// `any("a.x", "b.y")`
+    Any(kw::any, Vec<LitStr>),
+    /// `path::to::predicate`
+    Path(Path),
+    /// `key = value`
+    Key(Ident, Expr),
+}
+
+impl Parse for Item {
+    fn parse(input: ParseStream<'_>) -> Result<Self> {
+        if input.peek(Lit) {
+            return parse_perm(input).map(Item::Perm);
+        }
+        if input.peek(Token![crate]) && input.peek2(Token![=]) {
+            let token: Token![crate] = input.parse()?;
+            input.parse::<Token![=]>()?;
+            return Ok(Item::Key(Ident::new("crate", token.span), input.parse()?));
+        }
+        if input.peek(kw::any) && input.peek2(syn::token::Paren) {
+            let any: kw::any = input.parse()?;
+            let content;
+            parenthesized!(content in input);
+            let perms =
+                Punctuated::<LitStr, Token![,]>::parse_terminated_with(&content, parse_perm)?;
+            return Ok(Item::Any(any, perms.into_iter().collect()));
+        }
+        if input.peek(Ident) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
+            let key: Ident = input.parse()?;
+            input.parse::<Token![=]>()?;
+            return Ok(Item::Key(key, input.parse()?));
+        }
+        if input.peek(Ident)
+            || input.peek(Token![::])
+            || input.peek(Token![crate])
+            || input.peek(Token![self])
+            || input.peek(Token![super])
+        {
+            return Ok(Item::Path(input.parse()?));
+        }
+        Err(input.error(
+            "expected a permission string like \"app_label.codename\", `any(...)`, a path, or `key = \"value\"`",
+        ))
+    }
+}
+
+/// A string literal; any other literal is an error at that literal.
+fn parse_perm(input: ParseStream<'_>) -> Result<LitStr> {
+    match input.parse::<Lit>()? {
+        Lit::Str(lit) => Ok(lit),
+        other => Err(Error::new(
+            other.span(),
+            format!(
+                "expected a string literal \"app_label.codename\", found {}",
+                describe_lit(&other)
+            ),
+        )),
+    }
+}
+
+fn describe_lit(lit: &Lit) -> &'static str {
+    match lit {
+        Lit::Int(_) => "an integer",
+        Lit::Float(_) => "a float",
+        Lit::Bool(_) => "a bool",
+        Lit::Char(_) => "a char",
+        Lit::Byte(_) | Lit::ByteStr(_) | Lit::CStr(_) => "a byte literal",
+        _ => "a literal of another kind",
+    }
+}
+
+/// All arguments of one attribute.
+pub(crate) struct RawArgs(pub(crate) Vec<Item>);
+
+impl Parse for RawArgs {
+    fn parse(input: ParseStream<'_>) -> Result<Self> {
+        let items = Punctuated::<Item, Token![,]>::parse_terminated(input)?;
+        Ok(RawArgs(items.into_iter().collect()))
+    }
+}
+
+/// What the handler requires.
+pub(crate) enum Require {
+    Login,
+    /// Each inner list needs one of its permissions.
+    Perms(Vec<Vec<LitStr>>),
+    Test(Path),
+    Public,
+}
+
+/// The validated arguments of one macro.
+pub(crate) struct Args {
+    pub(crate) require: Require,
+    pub(crate) login_url: Option<LitStr>,
+    pub(crate) redirect_field: Option<LitStr>,
+    pub(crate) krate: Option<Path>,
+}
+
+/// Which macro the arguments belong to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Macro {
+    LoginRequired,
+    PermissionRequired,
+    UserPassesTest,
+    LoginNotRequired,
+}
+
+impl Macro {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "login_required" => Some(Self::LoginRequired),
+            "permission_required" => Some(Self::PermissionRequired),
+            "user_passes_test" => Some(Self::UserPassesTest),
+            "login_not_required" => Some(Self::LoginNotRequired),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::LoginRequired => "login_required",
+            Self::PermissionRequired => "permission_required",
+            Self::UserPassesTest => "user_passes_test",
+            Self::LoginNotRequired => "login_not_required",
+        }
+    }
+}
+
+/// Collects errors so that every bad argument is reported at once.
+#[derive(Default)]
+pub(crate) struct Errors(Option<Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, err: Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(err),
+            None => self.0 = Some(err),
+        }
+    }
+
+    pub(crate) fn at(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.push(Error::new(span, message));
+    }
+
+    pub(crate) fn finish<T>(self, value: T) -> Result<T> {
+        match self.0 {
+            Some(err) => Err(err),
+            None => Ok(value),
+        }
+    }
+}
+
+impl Args {
+    /// Parses and validates the arguments of `which`.
+    pub(crate) fn parse(which: Macro, tokens: proc_macro2::TokenStream) -> Result<Args> {
+        if which == Macro::LoginNotRequired {
+            return match tokens.into_iter().next() {
+                None => Ok(Args::bare(Require::Public)),
+                Some(first) => Err(Error::new(
+                    first.span(),
+                    "`login_not_required` takes no arguments",
+                )),
+            };
+        }
+        let RawArgs(items) = syn::parse2(tokens)?;
+        Self::validate(which, items)
+    }
+
+    fn bare(require: Require) -> Args {
+        Args {
+            require,
+            login_url: None,
+            redirect_field: None,
+            krate: None,
+        }
+    }
+
+    fn validate(which: Macro, items: Vec<Item>) -> Result<Args> {
+        let mut errors = Errors::default();
+        let mut perms: Vec<Vec<LitStr>> = Vec::new();
+        let mut predicate: Option<Path> = None;
+        let mut args = Args::bare(Require::Login);
+        for item in items {
+            match item {
+                Item::Perm(lit) if which == Macro::PermissionRequired => {
+                    check_perm(&lit, &mut errors);
+                    perms.push(vec![lit]);
+                }
+                Item::Any(any, group) if which == Macro::PermissionRequired => {
+                    if group.is_empty() {
+                        errors.at(
+                            any.span,
+                            "`any()` needs at least one permission: `any(\"app.a\", \"app.b\")`",
+                        );
+                    }
+                    for lit in &group {
+                        check_perm(lit, &mut errors);
+                    }
+                    perms.push(group);
+                }
+                Item::Path(path) if which == Macro::UserPassesTest && predicate.is_none() => {
+                    predicate = Some(path);
+                }
+                Item::Key(key, value) => args.set_key(&key, value, &mut errors),
+                Item::Perm(lit) => errors.at(lit.span(), unexpected(which, "a permission string")),
+                Item::Any(any, _) => errors.at(any.span, unexpected(which, "`any(...)`")),
+                Item::Path(path) => {
+                    let what = if which == Macro::UserPassesTest {
+                        "a second predicate"
+                    } else {
+                        "a path"
+                    };
+                    errors.at(span_of(&path), unexpected(which, what));
+                }
+            }
+        }
+        match which {
+            Macro::PermissionRequired if perms.is_empty() && errors.0.is_none() => errors.at(
+                Span::call_site(),
+                "`permission_required` needs at least one permission: #[permission_required(\"app_label.codename\")]",
+            ),
+            Macro::PermissionRequired => args.require = Require::Perms(perms),
+            Macro::UserPassesTest => match predicate {
+                Some(path) => args.require = Require::Test(path),
+                None if errors.0.is_none() => errors.at(
+                    Span::call_site(),
+                    "`user_passes_test` needs a predicate: #[user_passes_test(path::to::predicate)]",
+                ),
+                None => {}
+            },
+            Macro::LoginRequired | Macro::LoginNotRequired => {}
+        }
+        errors.finish(args)
+    }
+
+    fn set_key(&mut self, key: &Ident, value: Expr, errors: &mut Errors) {
+        let name = key.to_string();
+        let duplicate = match name.as_str() {
+            "login_url" => self.login_url.is_some(),
+            "redirect_field" => self.redirect_field.is_some(),
+            "crate" => self.krate.is_some(),
+            _ => {
+                let hint = suggest(&name, KEYS)
+                    .map(|k| format!("; did you mean `{k}`?"))
+                    .unwrap_or_default();
+                errors.at(
+                    key.span(),
+                    format!("unknown argument `{name}`: expected `login_url`, `redirect_field` or `crate`{hint}"),
+                );
+                return;
+            }
+        };
+        if duplicate {
+            errors.at(key.span(), format!("`{name}` is given twice"));
+            return;
+        }
+        let lit = match value {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }) => lit,
+            other => {
+                errors.at(
+                    span_of(&other),
+                    format!(
+                        "expected a string literal for `{name}`, like {name} = \"{}\"",
+                        example(&name)
+                    ),
+                );
+                return;
+            }
+        };
+        match name.as_str() {
+            "login_url" => {
+                if let Err(msg) = check_login_url(&lit.value()) {
+                    errors.at(lit.span(), msg);
+                }
+                self.login_url = Some(lit);
+            }
+            "redirect_field" => {
+                let field = lit.value();
+                if field.is_empty()
+                    || !field
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+                {
+                    errors.at(
+                        lit.span(),
+                        format!("expected a query parameter name of letters, digits, `_`, `-` or `.`, found {field:?}"),
+                    );
+                }
+                self.redirect_field = Some(lit);
+            }
+            _ => match lit.parse::<Path>() {
+                Ok(path) => self.krate = Some(path),
+                Err(_) => errors.at(
+                    lit.span(),
+                    format!("expected a path to the actix-permit crate, like crate = \"::actix_permit\", found {:?}", lit.value()),
+                ),
+            },
+        }
+    }
+}
+
+fn example(key: &str) -> &'static str {
+    match key {
+        "login_url" => "/accounts/login/",
+        "redirect_field" => "next",
+        _ => "::actix_permit",
+    }
+}
+
+fn unexpected(which: Macro, what: &str) -> String {
+    match which {
+        Macro::LoginRequired => format!(
+            "`login_required` takes no {what}; to require permissions use #[permission_required(\"app_label.codename\")]"
+        ),
+        Macro::UserPassesTest => format!(
+            "`user_passes_test` takes one predicate path and optional `login_url`, `redirect_field`, `crate`; found {what}"
+        ),
+        _ => format!(
+            "`{}` takes permission strings, `any(...)` and optional `login_url`, `redirect_field`, `crate`; found {what}",
+            which.name()
+        ),
+    }
+}
+
+fn span_of(tokens: &impl quote::ToTokens) -> Span {
+    let mut iter = tokens.to_token_stream().into_iter();
+    let first = iter.next().map_or_else(Span::call_site, |t| t.span());
+    match iter.last() {
+        Some(last) => first.join(last.span()).unwrap_or(first),
+        None => first,
+    }
+}
+
+/// The rules of `actix_permit::permission::validate`, applied at compile time.
+fn perm_error(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("an empty string");
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("whitespace");
+    }
+    match name.split_once('.') {
+        None => Some("no `.`"),
+        Some(("", _)) => Some("an empty app label"),
+        Some((_, "")) => Some("an empty codename"),
+        Some(_) => None,
+    }
+}
+
+fn check_perm(lit: &LitStr, errors: &mut Errors) {
+    let name = lit.value();
+    if let Some(problem) = perm_error(&name) {
+        errors.at(
+            lit.span(),
+            format!("expected \"app_label.codename\", found {name:?} ({problem})"),
+        );
+    }
+}
+
+fn check_login_url(url: &str) -> std::result::Result<(), String> {
+    let ok = (url.starts_with('/') && !url.starts_with("//") && !url.starts_with("/\\"))
+        || url.starts_with("https://")
+        || url.starts_with("http://");
+    if ok && !url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected a login URL that starts with `/`, `http://` or `https://`, found {url:?}"
+        ))
+    }
+}
+
+/// The closest of `candidates` to `word`, if it is a likely typo.
+pub(crate) fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn parse(which: Macro, tokens: proc_macro2::TokenStream) -> Result<Args> {
+        Args::parse(which, tokens)
+    }
+
+    fn message(which: Macro, tokens: proc_macro2::TokenStream) -> String {
+        match parse(which, tokens) {
+            Ok(_) => panic!("expected an error"),
+            Err(err) => err
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(" | "),
+        }
+    }
+
+    #[test]
+    fn permissions_all_and_any() {
+        let args = parse(
+            Macro::PermissionRequired,
+            quote!(
+                "a.x",
+                any("b.y", "c.z"),
+                login_url = "/login/",
+                redirect_field = "to"
+            ),
+        )
+        .unwrap();
+        let Require::Perms(groups) = args.require else {
+            panic!("perms")
+        };
+        let names: Vec<Vec<String>> = groups
+            .iter()
+            .map(|g| g.iter().map(LitStr::value).collect())
+            .collect();
+        assert_eq!(names, vec![vec!["a.x"], vec!["b.y", "c.z"]]);
+        assert_eq!(args.login_url.unwrap().value(), "/login/");
+        assert_eq!(args.redirect_field.unwrap().value(), "to");
+    }
+
+    #[test]
+    fn malformed_permissions_are_all_reported() {
+        let msg = message(
+            Macro::PermissionRequired,
+            quote!("change_item", "app.", ".perm", "a b.c", ""),
+        );
+        assert_eq!(
+            msg,
+            "expected \"app_label.codename\", found \"change_item\" (no `.`) | \
+             expected \"app_label.codename\", found \"app.\" (an empty codename) | \
+             expected \"app_label.codename\", found \".perm\" (an empty app label) | \
+             expected \"app_label.codename\", found \"a b.c\" (whitespace) | \
+             expected \"app_label.codename\", found \"\" (an empty string)"
+        );
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        assert_eq!(
+            message(Macro::LoginRequired, quote!(login_uri = "/l")),
+            "unknown argument `login_uri`: expected `login_url`, `redirect_field` or `crate`; did you mean `login_url`?"
+        );
+        assert_eq!(
+            message(
+                Macro::LoginRequired,
+                quote!(login_url = "/a", login_url = "/b")
+            ),
+            "`login_url` is given twice"
+        );
+        assert!(
+            message(Macro::LoginRequired, quote!(login_url = 3))
+                .starts_with("expected a string literal for `login_url`")
+        );
+        assert!(
+            message(Macro::LoginRequired, quote!(login_url = "login"))
+                .starts_with("expected a login URL")
+        );
+        assert!(
+            message(Macro::LoginRequired, quote!(login_url = "//evil.com"))
+                .starts_with("expected a login URL")
+        );
+        assert!(
+            message(Macro::LoginRequired, quote!(redirect_field = "a b"))
+                .starts_with("expected a query parameter name")
+        );
+        let args = parse(Macro::LoginRequired, quote!(crate = "::my::permit")).unwrap();
+        assert_eq!(
+            quote::ToTokens::to_token_stream(&args.krate.unwrap()).to_string(),
+            ":: my :: permit"
+        );
+    }
+
+    #[test]
+    fn each_macro_takes_its_own_arguments() {
+        assert!(
+            message(Macro::PermissionRequired, quote!()).contains("needs at least one permission")
+        );
+        assert!(
+            message(Macro::PermissionRequired, quote!(any()))
+                .contains("`any()` needs at least one")
+        );
+        assert!(message(Macro::PermissionRequired, quote!(42)).contains("found an integer"));
+        assert!(
+            message(Macro::LoginRequired, quote!("a.b")).contains("takes no a permission string")
+        );
+        assert!(message(Macro::UserPassesTest, quote!()).contains("needs a predicate"));
+        assert!(message(Macro::UserPassesTest, quote!(a, b)).contains("a second predicate"));
+        assert!(message(Macro::LoginNotRequired, quote!(x)).contains("takes no arguments"));
+        assert!(matches!(
+            parse(Macro::UserPassesTest, quote!(crate::checks::is_staff))
+                .unwrap()
+                .require,
+            Require::Test(_)
+        ));
+        assert!(matches!(
+            parse(Macro::LoginNotRequired, quote!()).unwrap().require,
+            Require::Public
+        ));
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(suggest("login_uri", KEYS), Some("login_url"));
+        assert_eq!(suggest("redirect", KEYS), None);
+        assert_eq!(suggest("redirect_feild", KEYS), Some("redirect_field"));
+        assert_eq!(suggest("zzz", KEYS), None);
+    }
+}

@@ -1,0 +1,415 @@
+//! Code generation: the handler becomes a wrapper that checks first and only
+//! then extracts the handler's own arguments and runs its body.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::visit_mut::{self, VisitMut};
+use syn::{Error, FnArg, Ident, Item, ItemFn, Pat, Result, ReturnType, Type};
+
+use crate::args::{Args, Errors, Macro, Require};
+
+/// actix-web implements `FromRequest` for tuples of up to 16 extractors.
+const MAX_ARGS: usize = 16;
+
+/// Expands one attribute, together with any of ours stacked below it on the
+/// same fn; on error, the fn comes back unchanged next to the errors, so the
+/// build fails but tools still see the fn.
+pub(crate) fn expand(which: Macro, args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let own = Args::parse(which, args).map_err(|e| errors.push(e)).ok();
+    let func = parse_handler(which, item.clone())
+        .map_err(|e| errors.push(e))
+        .ok();
+    if let (Some(own), Some(mut func)) = (own, func) {
+        let mut stack = vec![(which, own)];
+        for (stacked, tokens) in take_stacked(&mut func.attrs) {
+            match Args::parse(stacked, tokens) {
+                Ok(args) => stack.push((stacked, args)),
+                Err(err) => errors.push(err),
+            }
+        }
+        if let Err(err) = errors.finish(()) {
+            return with_errors(item, err);
+        }
+        return match merge(stack) {
+            Ok(stack) => generate(&stack, func),
+            Err(err) => with_errors(item, err),
+        };
+    }
+    match errors.finish(()) {
+        Err(err) => with_errors(item, err),
+        Ok(()) => item,
+    }
+}
+
+fn with_errors(item: TokenStream, err: Error) -> TokenStream {
+    let errors = err.to_compile_error();
+    quote!(#item #errors)
+}
+
+/// Removes our attributes stacked below this one (`#[login_required]`,
+/// `#[actix_permit::permission_required(..)]`, ...) so that one wrapper runs
+/// all the checks, top to bottom.
+fn take_stacked(attrs: &mut Vec<syn::Attribute>) -> Vec<(Macro, TokenStream)> {
+    let mut taken = Vec::new();
+    attrs.retain(|attr| {
+        let path = attr.path();
+        let ours = path.segments.len() == 1
+            || path
+                .segments
+                .first()
+                .is_some_and(|s| s.ident == "actix_permit");
+        let which = path
+            .segments
+            .last()
+            .and_then(|s| Macro::from_name(&s.ident.to_string()));
+        match which {
+            Some(which) if ours => {
+                let tokens = match &attr.meta {
+                    syn::Meta::List(list) => list.tokens.clone(),
+                    other => {
+                        // `#[login_required = ...]`: let the argument parser complain.
+                        let mut tokens = other.to_token_stream().into_iter();
+                        tokens.next();
+                        tokens.collect()
+                    }
+                };
+                taken.push((which, tokens));
+                false
+            }
+            _ => true,
+        }
+    });
+    taken
+}
+
+/// The stacked checks, in order, with one `login_url`, `redirect_field` and
+/// `crate` for all of them.
+struct Stack {
+    checks: Vec<Require>,
+    login_url: Option<syn::LitStr>,
+    redirect_field: Option<syn::LitStr>,
+    krate: Option<syn::Path>,
+    public: bool,
+}
+
+fn merge(stack: Vec<(Macro, Args)>) -> Result<Stack> {
+    let mut errors = Errors::default();
+    let mut merged = Stack {
+        checks: Vec::new(),
+        login_url: None,
+        redirect_field: None,
+        krate: None,
+        public: false,
+    };
+    let mut protected_by = None;
+    for (which, args) in stack {
+        merge_key(
+            "login_url",
+            &mut merged.login_url,
+            args.login_url,
+            &mut errors,
+        );
+        merge_key(
+            "redirect_field",
+            &mut merged.redirect_field,
+            args.redirect_field,
+            &mut errors,
+        );
+        if let Some(krate) = args.krate {
+            merged.krate.get_or_insert(krate);
+        }
+        match args.require {
+            Require::Public => merged.public = true,
+            require => {
+                protected_by.get_or_insert(which.name());
+                merged.checks.push(require);
+            }
+        }
+    }
+    if let (true, Some(name)) = (merged.public, protected_by) {
+        errors.at(
+            Span::call_site(),
+            format!("`login_not_required` contradicts `{name}` on the same handler; keep one"),
+        );
+    }
+    errors.finish(merged)
+}
+
+fn merge_key(
+    key: &str,
+    merged: &mut Option<syn::LitStr>,
+    next: Option<syn::LitStr>,
+    errors: &mut Errors,
+) {
+    match (merged.as_ref(), next) {
+        (Some(first), Some(next)) if first.value() != next.value() => errors.at(
+            next.span(),
+            format!(
+                "conflicting `{key}`: {:?} here, {:?} on an attribute above; stacked checks share one `{key}`",
+                next.value(),
+                first.value()
+            ),
+        ),
+        (None, Some(next)) => *merged = Some(next),
+        _ => {}
+    }
+}
+
+/// The item must be an `async fn` that actix can call.
+fn parse_handler(which: Macro, item: TokenStream) -> Result<ItemFn> {
+    let name = which.name();
+    let func = match syn::parse2::<Item>(item)? {
+        Item::Fn(func) => func,
+        other => {
+            let first = other
+                .to_token_stream()
+                .into_iter()
+                .find(|t| {
+                    !matches!(
+                        t,
+                        proc_macro2::TokenTree::Punct(_) | proc_macro2::TokenTree::Group(_)
+                    )
+                })
+                .map_or_else(Span::call_site, |t| t.span());
+            return Err(Error::new(
+                first,
+                format!("#[{name}] applies to an `async fn` handler, not to this item"),
+            ));
+        }
+    };
+    let sig = &func.sig;
+    let mut errors = Errors::default();
+    if let Some(constness) = &sig.constness {
+        errors.at(
+            constness.span,
+            format!("#[{name}] cannot be used on a `const fn`: handlers are `async fn`"),
+        );
+    }
+    if let syn::Safety::Unsafe(unsafety) = &sig.safety {
+        errors.at(
+            unsafety.span,
+            format!(
+                "#[{name}] cannot be used on an `unsafe fn`: actix calls handlers as safe functions"
+            ),
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        errors.at(
+            abi.extern_token.span,
+            format!("#[{name}] cannot be used on an `extern` fn: handlers use the Rust ABI"),
+        );
+    }
+    if sig.asyncness.is_none() && sig.constness.is_none() {
+        errors.at(sig.fn_token.span, format!("expected `async fn`, found `fn`: #[{name}] wraps actix-web handlers, which are async"));
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.at(variadic.dots.spans[0], "handlers cannot be variadic");
+    }
+    for (index, arg) in sig.inputs.iter().enumerate() {
+        match arg {
+            FnArg::Receiver(receiver) => errors.at(
+                receiver.self_token.span,
+                format!("#[{name}] handlers cannot take `self`: actix-web calls handlers as plain functions of their extractors"),
+            ),
+            FnArg::Typed(typed) => {
+                if index == MAX_ARGS {
+                    errors.at(
+                        typed.pat.span_first(),
+                        format!("actix-web handlers take at most {MAX_ARGS} arguments; this is argument {}", index + 1),
+                    );
+                }
+                if let Some(span) = impl_trait_span(&typed.ty) {
+                    errors.at(span, "handler arguments need concrete extractor types, not `impl Trait`");
+                }
+            }
+        }
+    }
+    errors.finish(func)
+}
+
+trait SpanFirst {
+    fn span_first(&self) -> Span;
+}
+
+impl SpanFirst for Box<Pat> {
+    fn span_first(&self) -> Span {
+        self.to_token_stream()
+            .into_iter()
+            .next()
+            .map_or_else(Span::call_site, |t| t.span())
+    }
+}
+
+fn impl_trait_span(ty: &Type) -> Option<Span> {
+    struct Find(Option<Span>);
+    impl syn::visit_mut::VisitMut for Find {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(it) = ty {
+                self.0.get_or_insert(it.impl_token.span);
+            } else {
+                visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+    let mut find = Find(None);
+    find.visit_type_mut(&mut ty.clone());
+    find.0
+}
+
+/// `impl Trait` anywhere in a type becomes `_`, so that the type can annotate
+/// a `let` and still be inferred.
+struct InferImplTrait;
+
+impl VisitMut for InferImplTrait {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if matches!(ty, Type::ImplTrait(_)) {
+            *ty = Type::Infer(syn::TypeInfer {
+                attrs: Vec::new(),
+                underscore_token: Default::default(),
+            });
+        } else {
+            visit_mut::visit_type_mut(self, ty);
+        }
+    }
+}
+
+fn generate(stack: &Stack, func: ItemFn) -> TokenStream {
+    if stack.checks.is_empty() {
+        return func.into_token_stream();
+    }
+    let krate = stack
+        .krate
+        .as_ref()
+        .map_or_else(|| quote!(::actix_permit), ToTokens::to_token_stream);
+    let private = quote!(#krate::__private);
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+        ..
+    } = func;
+
+    let option = |lit: &Option<syn::LitStr>| match lit {
+        Some(lit) => quote!(::core::option::Option::Some(#lit)),
+        None => quote!(::core::option::Option::None),
+    };
+    let login_url = option(&stack.login_url);
+    let redirect_field = option(&stack.redirect_field);
+    let handler = sig.ident.to_string();
+    let req = Ident::new("__permit_req", Span::mixed_site());
+    let payload = Ident::new("__permit_payload", Span::mixed_site());
+    let denied = Ident::new("__permit_denied", Span::mixed_site());
+    let checks = stack.checks.iter().map(|require| {
+        let kind = match require {
+            Require::Login | Require::Public => quote!(#private::Require::Login),
+            Require::Perms(groups) => {
+                let groups = groups.iter().map(|group| quote!(&[#(#group),*]));
+                quote!(#private::Require::Perms(&[#(#groups),*]))
+            }
+            Require::Test(path) => {
+                let name = path.to_token_stream().to_string().replace(' ', "");
+                quote!(#private::Require::Test(#name))
+            }
+        };
+        let rule = quote! {
+            &#private::Rule {
+                require: #kind,
+                login_url: #login_url,
+                redirect_field: #redirect_field,
+                handler: #handler,
+            }
+        };
+        let check = match require {
+            Require::Test(path) => {
+                let span = path
+                    .segments
+                    .last()
+                    .map_or_else(Span::call_site, |s| s.ident.span());
+                let erase = quote_spanned!(span=> #private::Predicate::__erase(&#path));
+                quote!(#private::check_test(&#req, #rule, #erase).await)
+            }
+            _ => quote!(#private::check(&#req, #rule).await),
+        };
+        quote! {
+            if let ::core::result::Result::Err(#denied) = #check {
+                return #private::Either::Left(#denied);
+            }
+        }
+    });
+
+    let mut pats = Vec::new();
+    let mut tys = Vec::new();
+    for arg in &sig.inputs {
+        if let FnArg::Typed(typed) = arg {
+            pats.push(&typed.pat);
+            tys.push(&typed.ty);
+        }
+    }
+    let (payload_param, extract) = if pats.is_empty() {
+        (quote!(_), TokenStream::new())
+    } else {
+        let args_ident = Ident::new("__permit_args", Span::mixed_site());
+        let response = Ident::new("__permit_response", Span::mixed_site());
+        (
+            quote!(#payload),
+            quote! {
+                let mut #payload = #payload.into_inner();
+                let (#(#pats,)*) = match #private::extract::<(#(#tys,)*)>(&#req, &mut #payload).await {
+                    ::core::result::Result::Ok(#args_ident) => #args_ident,
+                    ::core::result::Result::Err(#response) => return #private::Either::Left(#response),
+                };
+            },
+        )
+    };
+
+    let fake_return = match &sig.output {
+        ReturnType::Type(_, ty) => {
+            let mut ty = (**ty).clone();
+            InferImplTrait.visit_type_mut(&mut ty);
+            if matches!(ty, Type::Infer(_)) {
+                TokenStream::new()
+            } else {
+                let ret = Ident::new("__permit_return", Span::mixed_site());
+                quote! {
+                    #[allow(
+                        unreachable_code,
+                        clippy::diverging_sub_expression,
+                        clippy::empty_loop,
+                        clippy::let_unit_value,
+                        clippy::let_with_type_underscore,
+                        clippy::needless_return
+                    )]
+                    if false {
+                        let #ret: #ty = loop {};
+                        return #ret;
+                    }
+                }
+            }
+        }
+        ReturnType::Default => TokenStream::new(),
+    };
+
+    let user_output = match &sig.output {
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+        ReturnType::Default => quote!(()),
+    };
+    let stmts = &block.stmts;
+    let ident = &sig.ident;
+    let generics = &sig.generics;
+    let where_clause = &sig.generics.where_clause;
+    let asyncness = &sig.asyncness;
+    let fn_token = &sig.fn_token;
+    quote! {
+        #(#attrs)*
+        #vis #asyncness #fn_token #ident #generics(
+            #req: #private::HttpRequest,
+            #payload_param: #private::Payload,
+        ) -> #private::Either<#private::HttpResponse, #user_output> #where_clause {
+            #(#checks)*
+            #extract
+            #private::Either::Right(async move { #fake_return #(#stmts)* }.await)
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! The attribute macros of [actix-permit](https://docs.rs/actix-permit).
+//! Use them through that crate, which documents them and which the
+//! generated code calls.
+
+#![warn(missing_docs, unreachable_pub)]
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use proc_macro::TokenStream;
+
+mod args;
+mod expand;
+
+use args::Macro;
+
+/// See `actix_permit::login_required`.
+#[proc_macro_attribute]
+pub fn login_required(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::expand(Macro::LoginRequired, args.into(), item.into()).into()
+}
+
+/// See `actix_permit::permission_required`.
+#[proc_macro_attribute]
+pub fn permission_required(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::expand(Macro::PermissionRequired, args.into(), item.into()).into()
+}
+
+/// See `actix_permit::user_passes_test`.
+#[proc_macro_attribute]
+pub fn user_passes_test(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::expand(Macro::UserPassesTest, args.into(), item.into()).into()
+}
+
+/// See `actix_permit::login_not_required`.
+#[proc_macro_attribute]
+pub fn login_not_required(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::expand(Macro::LoginNotRequired, args.into(), item.into()).into()
+}

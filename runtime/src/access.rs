@@ -1,0 +1,276 @@
+//! The access decision: the rules the macros generate, the checks that run
+//! them, and the one place where a denial is logged and rendered.
+
+use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Poll;
+
+use actix_web::{HttpRequest, HttpResponse};
+
+use crate::config::{Denial, Reason, default_response};
+use crate::error::PermitError;
+use crate::middleware::RequestAuth;
+use crate::redirect::login_redirect;
+use crate::user::CurrentUser;
+
+/// What one annotated handler requires; built by the macros as a constant.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Rule {
+    /// The requirement.
+    pub require: Require,
+    /// The macro's `login_url`, overriding the app's.
+    pub login_url: Option<&'static str>,
+    /// The macro's `redirect_field`, overriding the app's.
+    pub redirect_field: Option<&'static str>,
+    /// The handler's name, for logs.
+    pub handler: &'static str,
+}
+
+/// The requirement of a [`Rule`].
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Require {
+    /// An authenticated, active user.
+    Login,
+    /// Every inner list needs at least one of its permissions held:
+    /// `"a.x", "b.y"` is `[["a.x"], ["b.y"]]`, `any("a.x", "b.y")` is
+    /// `[["a.x", "b.y"]]`.
+    Perms(&'static [&'static [&'static str]]),
+    /// A predicate (named here for logs) must pass.
+    Test(&'static str),
+}
+
+/// Runs a `login_required` or `permission_required` rule.
+#[doc(hidden)]
+pub async fn check(req: &HttpRequest, rule: &'static Rule) -> Result<(), HttpResponse> {
+    let (auth, user) = principal(req, rule).await?;
+    let Some(user) = user else {
+        return Err(deny(req, &auth, rule, Reason::LoginRequired, &[]));
+    };
+    let Require::Perms(groups) = rule.require else {
+        return Ok(());
+    };
+    if user.is_superuser() {
+        return Ok(());
+    }
+    let held = match auth.permissions(Some(&user)).await {
+        Ok(held) => held,
+        Err(err) => return Err(deny_error(req, &auth, &err)),
+    };
+    match groups
+        .iter()
+        .find(|any| !any.iter().any(|perm| held.contains(perm)))
+    {
+        None => Ok(()),
+        Some(missing) => Err(deny(req, &auth, rule, Reason::Forbidden, missing)),
+    }
+}
+
+/// Runs a `user_passes_test` rule: the predicate sees the current user
+/// (anonymous too); when it answers no, anonymous users get the login
+/// response and others 403. A panicking predicate is a 500.
+#[doc(hidden)]
+pub async fn check_test(
+    req: &HttpRequest,
+    rule: &Rule,
+    predicate: ErasedPredicate<'_>,
+) -> Result<(), HttpResponse> {
+    let (auth, user) = principal(req, rule).await?;
+    let user = CurrentUser::from_parts(Rc::clone(&auth), user);
+    let verdict = match predicate {
+        ErasedPredicate::Sync(test) => catch_unwind(AssertUnwindSafe(|| test(&user)))
+            .map_err(|_| PermitError::PredicatePanicked),
+        ErasedPredicate::Async(test) => {
+            let mut test = test.call(&user);
+            poll_fn(
+                |cx| match catch_unwind(AssertUnwindSafe(|| test.as_mut().poll(cx))) {
+                    Ok(poll) => poll.map(Ok),
+                    Err(_) => Poll::Ready(Err(PermitError::PredicatePanicked)),
+                },
+            )
+            .await
+        }
+    };
+    match verdict {
+        Ok(true) => Ok(()),
+        Ok(false) if user.is_anonymous() => Err(deny(req, &auth, rule, Reason::LoginRequired, &[])),
+        Ok(false) => Err(deny(req, &auth, rule, Reason::Forbidden, &[])),
+        Err(err) => {
+            tracing::error!(target: "actix_permit", handler = rule.handler, predicate = ?rule.require, "the access predicate panicked");
+            Err(deny_error(req, &auth, &err))
+        }
+    }
+}
+
+type Principal = Option<std::sync::Arc<dyn crate::AuthUser>>;
+
+/// The request's record and its user, or the rendered failure.
+async fn principal(
+    req: &HttpRequest,
+    rule: &Rule,
+) -> Result<(Rc<RequestAuth>, Principal), HttpResponse> {
+    let auth = match RequestAuth::of(req) {
+        Ok(auth) => auth,
+        Err(err) => {
+            tracing::error!(target: "actix_permit", handler = rule.handler, path = req.path(), "{err}; denying");
+            return Err(default_response(&Denial {
+                reason: err.reason(),
+                login_redirect: None,
+                missing: &[],
+            }));
+        }
+    };
+    match auth.principal().await {
+        Ok(user) => Ok((auth, user)),
+        Err(err) => Err(deny_error(req, &auth, &err)),
+    }
+}
+
+/// Logs a denial and renders it with the app's config.
+fn deny(
+    req: &HttpRequest,
+    auth: &RequestAuth,
+    rule: &Rule,
+    reason: Reason,
+    missing: &[&str],
+) -> HttpResponse {
+    tracing::info!(
+        target: "actix_permit",
+        reason = reason.as_str(),
+        user = user_for_log(auth),
+        route = req.match_pattern().as_deref().unwrap_or_else(|| req.path()),
+        handler = rule.handler,
+        missing = ?missing,
+        "request denied"
+    );
+    render(
+        req,
+        auth,
+        reason,
+        missing,
+        rule.login_url,
+        rule.redirect_field,
+    )
+}
+
+/// Renders an error from a check in code, or a backend failure, with the
+/// app's config.
+pub(crate) fn deny_error(req: &HttpRequest, auth: &RequestAuth, err: &PermitError) -> HttpResponse {
+    let reason = err.reason();
+    if matches!(reason, Reason::LoginRequired | Reason::Forbidden) {
+        tracing::info!(
+            target: "actix_permit",
+            reason = reason.as_str(),
+            user = user_for_log(auth),
+            route = req.match_pattern().as_deref().unwrap_or_else(|| req.path()),
+            "request denied by the handler"
+        );
+    } else {
+        tracing::error!(target: "actix_permit", reason = reason.as_str(), path = req.path(), error = %err, "request failed closed");
+    }
+    render(req, auth, reason, &[], None, None)
+}
+
+fn user_for_log(auth: &RequestAuth) -> String {
+    auth.principal_if_loaded()
+        .map_or_else(|| "anonymous".to_owned(), |u| u.id().to_owned())
+}
+
+fn render(
+    req: &HttpRequest,
+    auth: &RequestAuth,
+    reason: Reason,
+    missing: &[&str],
+    login_url: Option<&str>,
+    redirect_field: Option<&str>,
+) -> HttpResponse {
+    let config = auth.config();
+    let login_redirect = match (reason, login_url.or(config.login_url.as_deref())) {
+        (Reason::LoginRequired, Some(url)) => {
+            let field = redirect_field.unwrap_or(&config.redirect_field);
+            let next = next_url(req, url);
+            Some(login_redirect(url, field, &next))
+        }
+        _ => None,
+    };
+    config.render(
+        req,
+        &Denial {
+            reason,
+            login_redirect,
+            missing,
+        },
+    )
+}
+
+/// The URL to come back to: the path and query, or the whole URL when the
+/// login page is on another site.
+fn next_url(req: &HttpRequest, login_url: &str) -> String {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.path(), |pq| pq.as_str());
+    if login_url.starts_with('/') {
+        path.to_owned()
+    } else {
+        let info = req.connection_info();
+        format!("{}://{}{}", info.scheme(), info.host(), path)
+    }
+}
+
+/// A `user_passes_test` predicate: `fn(&CurrentUser) -> bool` or
+/// `async fn(&CurrentUser) -> bool`. `M` tells the two apart; it is inferred.
+/// Implemented for every such function; there is nothing to implement.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as a `user_passes_test` predicate",
+    label = "expected `fn(&CurrentUser) -> bool` or `async fn(&CurrentUser) -> bool`",
+    note = "the predicate receives `&actix_permit::CurrentUser` and answers `bool`, directly or from an `async fn`"
+)]
+pub trait Predicate<M> {
+    /// The predicate as the check calls it.
+    #[doc(hidden)]
+    fn __erase(&self) -> ErasedPredicate<'_>;
+}
+
+/// A predicate with its type erased, so that a wrong one is one error at the
+/// macro's argument and nothing after.
+#[doc(hidden)]
+pub enum ErasedPredicate<'a> {
+    Sync(&'a dyn Fn(&CurrentUser) -> bool),
+    Async(&'a dyn AsyncPredicate),
+}
+
+/// An async predicate, callable through `dyn`.
+#[doc(hidden)]
+pub trait AsyncPredicate {
+    fn call<'a>(&'a self, user: &'a CurrentUser) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
+}
+
+impl<F: AsyncFn(&CurrentUser) -> bool> AsyncPredicate for F {
+    fn call<'a>(&'a self, user: &'a CurrentUser) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
+        Box::pin(self(user))
+    }
+}
+
+/// Marks [`Predicate`] impls for plain functions.
+#[doc(hidden)]
+pub enum Sync {}
+
+/// Marks [`Predicate`] impls for async functions.
+#[doc(hidden)]
+pub enum Async {}
+
+impl<F: Fn(&CurrentUser) -> bool> Predicate<Sync> for F {
+    fn __erase(&self) -> ErasedPredicate<'_> {
+        ErasedPredicate::Sync(self)
+    }
+}
+
+impl<F: AsyncFn(&CurrentUser) -> bool> Predicate<Async> for F {
+    fn __erase(&self) -> ErasedPredicate<'_> {
+        ErasedPredicate::Async(self)
+    }
+}

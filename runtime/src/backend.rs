@@ -1,0 +1,133 @@
+//! Where users and permissions come from: the [`Backend`] trait and its errors.
+
+use std::any::Any;
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::permission::PermissionSet;
+use crate::user::AuthUser;
+
+mod memory;
+
+pub use memory::{MemoryBackend, MemoryError, MemoryUser};
+
+/// A boxed, `Send` future: what [`Backend`] methods return, so that the
+/// trait stays dyn-compatible.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What [`Backend::get_user`] and [`Backend::authenticate`] answer: the user,
+/// `None` when there is no such (active) user, or an error.
+pub type UserResult = Result<Option<Arc<dyn AuthUser>>, BackendError>;
+
+/// A store of users, groups and permissions, as Django's authentication
+/// backends. Dyn-compatible: the middleware holds an `Arc<dyn Backend>`.
+///
+/// The effective-permission rules (inactive users hold nothing, an active
+/// superuser holds everything) are applied by the caller, so an
+/// implementation only answers what is stored.
+pub trait Backend: Send + Sync + 'static {
+    /// Loads the user whose [`AuthUser::id`] is `id`; `Ok(None)` when there
+    /// is none (a deleted user's session then becomes anonymous).
+    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult>;
+
+    /// Checks credentials; `Ok(None)` for an unknown user, a wrong password
+    /// or an inactive user. Implementations should take the same time
+    /// whether the user exists or not.
+    fn authenticate<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, UserResult>;
+
+    /// The user's own permissions together with their groups' permissions.
+    /// Called at most once per request.
+    fn user_permissions<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>>;
+
+    /// Whether `user` holds `perm` on `obj` (Django's object permissions).
+    /// The default grants no object permissions, as Django's `ModelBackend`.
+    fn has_object_perm<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+        perm: &'a str,
+        obj: &'a (dyn Any + Send + Sync),
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        let _ = (user, perm, obj);
+        Box::pin(std::future::ready(Ok(false)))
+    }
+}
+
+impl<B: Backend + ?Sized> Backend for Arc<B> {
+    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
+        (**self).get_user(id)
+    }
+
+    fn authenticate<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, UserResult> {
+        (**self).authenticate(username, password)
+    }
+
+    fn user_permissions<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+        (**self).user_permissions(user)
+    }
+
+    fn has_object_perm<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+        perm: &'a str,
+        obj: &'a (dyn Any + Send + Sync),
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        (**self).has_object_perm(user, perm, obj)
+    }
+}
+
+/// A backend could not answer (a database that is down, a timeout). The
+/// request fails closed: the handler does not run and the client gets 503.
+/// Cheap to clone, so one failure can answer every check of a request.
+#[derive(Clone)]
+pub struct BackendError {
+    inner: Arc<dyn StdError + Send + Sync>,
+}
+
+impl BackendError {
+    /// Wraps the underlying error.
+    pub fn new(err: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self {
+            inner: Arc::from(err.into()),
+        }
+    }
+
+    /// The underlying error, to downcast.
+    pub fn inner(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.inner
+    }
+}
+
+impl fmt::Debug for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("BackendError").field(&self.inner).finish()
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "backend error: {}", self.inner)
+    }
+}
+
+impl StdError for BackendError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.inner)
+    }
+}

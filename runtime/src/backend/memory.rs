@@ -1,0 +1,300 @@
+//! [`MemoryBackend`]: users, groups and permissions held in memory.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use super::{Backend, BackendError, BoxFuture, UserResult};
+use crate::password::{self, PasswordError};
+use crate::permission::{self, InvalidPermission, PermissionSet};
+use crate::user::AuthUser;
+
+/// A user stored by [`MemoryBackend`].
+#[derive(Debug, Clone)]
+pub struct MemoryUser {
+    id: String,
+    username: String,
+    password_hash: String,
+    session_hash: String,
+    active: bool,
+    superuser: bool,
+}
+
+impl MemoryUser {
+    /// The login name.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+}
+
+impl AuthUser for MemoryUser {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn is_active(&self) -> bool {
+        self.active
+    }
+    fn is_superuser(&self) -> bool {
+        self.superuser
+    }
+    fn session_auth_hash(&self) -> &str {
+        &self.session_hash
+    }
+}
+
+/// A change to a [`MemoryBackend`] named something that is not there, or
+/// was malformed.
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    /// No user has this username.
+    #[error("no user named {0:?}")]
+    UnknownUser(String),
+    /// No group has this name.
+    #[error("no group named {0:?}")]
+    UnknownGroup(String),
+    /// The username is taken.
+    #[error("a user named {0:?} exists already")]
+    DuplicateUser(String),
+    /// A permission name is not `app_label.codename`.
+    #[error(transparent)]
+    InvalidPermission(#[from] InvalidPermission),
+    /// The password could not be hashed.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    users: HashMap<String, Arc<MemoryUser>>,
+    ids_by_name: HashMap<String, String>,
+    groups: HashMap<String, HashSet<String>>,
+    user_groups: HashMap<String, HashSet<String>>,
+    user_perms: HashMap<String, HashSet<String>>,
+}
+
+impl State {
+    fn id_of(&self, username: &str) -> Result<String, MemoryError> {
+        self.ids_by_name
+            .get(username)
+            .cloned()
+            .ok_or_else(|| MemoryError::UnknownUser(username.to_owned()))
+    }
+
+    fn update_user(
+        &mut self,
+        username: &str,
+        change: impl FnOnce(&mut MemoryUser),
+    ) -> Result<(), MemoryError> {
+        let id = self.id_of(username)?;
+        if let Some(user) = self.users.get_mut(&id) {
+            change(Arc::make_mut(user));
+        }
+        Ok(())
+    }
+}
+
+/// Users, groups and permissions held in memory: the embedded default, for
+/// tests and small apps. Changes take effect on the next request.
+///
+/// ```
+/// use actix_permit::MemoryBackend;
+///
+/// let backend = MemoryBackend::new();
+/// backend.add_user("alice", "wonderland")?;
+/// backend.add_group("editors", ["blog.change_post", "blog.add_post"])?;
+/// backend.add_user_to_group("alice", "editors")?;
+/// backend.grant("alice", "blog.delete_post")?;
+/// # Ok::<(), actix_permit::MemoryError>(())
+/// ```
+#[derive(Default)]
+pub struct MemoryBackend {
+    state: RwLock<State>,
+}
+
+impl MemoryBackend {
+    /// An empty backend.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds an active, non-superuser user and returns their id.
+    pub fn add_user(&self, username: &str, password: &str) -> Result<String, MemoryError> {
+        let password_hash = password::hash_password(password)?;
+        let mut state = self.write();
+        if state.ids_by_name.contains_key(username) {
+            return Err(MemoryError::DuplicateUser(username.to_owned()));
+        }
+        state.next_id += 1;
+        let id = state.next_id.to_string();
+        let user = MemoryUser {
+            id: id.clone(),
+            username: username.to_owned(),
+            session_hash: password::session_auth_hash(&password_hash),
+            password_hash,
+            active: true,
+            superuser: false,
+        };
+        state.users.insert(id.clone(), Arc::new(user));
+        state.ids_by_name.insert(username.to_owned(), id.clone());
+        Ok(id)
+    }
+
+    /// Removes a user with their grants and group memberships.
+    pub fn remove_user(&self, username: &str) -> Result<(), MemoryError> {
+        let mut state = self.write();
+        let id = state.id_of(username)?;
+        state.ids_by_name.remove(username);
+        state.users.remove(&id);
+        state.user_groups.remove(&id);
+        state.user_perms.remove(&id);
+        Ok(())
+    }
+
+    /// Makes a user a superuser, or not.
+    pub fn set_superuser(&self, username: &str, superuser: bool) -> Result<(), MemoryError> {
+        self.write()
+            .update_user(username, |u| u.superuser = superuser)
+    }
+
+    /// Activates or deactivates a user.
+    pub fn set_active(&self, username: &str, active: bool) -> Result<(), MemoryError> {
+        self.write().update_user(username, |u| u.active = active)
+    }
+
+    /// Sets a new password; the user's existing sessions end.
+    pub fn set_password(&self, username: &str, password: &str) -> Result<(), MemoryError> {
+        let hash = password::hash_password(password)?;
+        self.write().update_user(username, |u| {
+            u.session_hash = password::session_auth_hash(&hash);
+            u.password_hash = hash;
+        })
+    }
+
+    /// Grants a permission to a user directly.
+    pub fn grant(&self, username: &str, perm: &str) -> Result<(), MemoryError> {
+        permission::validate(perm)?;
+        let mut state = self.write();
+        let id = state.id_of(username)?;
+        state
+            .user_perms
+            .entry(id)
+            .or_default()
+            .insert(perm.to_owned());
+        Ok(())
+    }
+
+    /// Takes a directly granted permission away (group permissions stay).
+    pub fn revoke(&self, username: &str, perm: &str) -> Result<(), MemoryError> {
+        let mut state = self.write();
+        let id = state.id_of(username)?;
+        if let Some(perms) = state.user_perms.get_mut(&id) {
+            perms.remove(perm);
+        }
+        Ok(())
+    }
+
+    /// Creates a group holding `perms`, or adds `perms` to an existing one.
+    pub fn add_group<'p>(
+        &self,
+        name: &str,
+        perms: impl IntoIterator<Item = &'p str>,
+    ) -> Result<(), MemoryError> {
+        let perms: Vec<&str> = perms.into_iter().collect();
+        for perm in &perms {
+            permission::validate(perm)?;
+        }
+        let mut state = self.write();
+        let group = state.groups.entry(name.to_owned()).or_default();
+        group.extend(perms.into_iter().map(str::to_owned));
+        Ok(())
+    }
+
+    /// Takes a permission away from a group.
+    pub fn revoke_from_group(&self, group: &str, perm: &str) -> Result<(), MemoryError> {
+        let mut state = self.write();
+        let perms = state
+            .groups
+            .get_mut(group)
+            .ok_or_else(|| MemoryError::UnknownGroup(group.to_owned()))?;
+        perms.remove(perm);
+        Ok(())
+    }
+
+    /// Makes a user a member of a group.
+    pub fn add_user_to_group(&self, username: &str, group: &str) -> Result<(), MemoryError> {
+        let mut state = self.write();
+        if !state.groups.contains_key(group) {
+            return Err(MemoryError::UnknownGroup(group.to_owned()));
+        }
+        let id = state.id_of(username)?;
+        state
+            .user_groups
+            .entry(id)
+            .or_default()
+            .insert(group.to_owned());
+        Ok(())
+    }
+
+    /// The user with this username, if any.
+    pub fn user(&self, username: &str) -> Option<Arc<MemoryUser>> {
+        let state = self.read();
+        let id = state.ids_by_name.get(username)?;
+        state.users.get(id).cloned()
+    }
+
+    fn permissions_of(&self, id: &str) -> PermissionSet {
+        let state = self.read();
+        let mut set = PermissionSet::new();
+        if let Some(own) = state.user_perms.get(id) {
+            set.extend(own.iter().map(String::as_str));
+        }
+        for group in state.user_groups.get(id).into_iter().flatten() {
+            if let Some(perms) = state.groups.get(group) {
+                set.extend(perms.iter().map(String::as_str));
+            }
+        }
+        set
+    }
+}
+
+impl Backend for MemoryBackend {
+    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
+        let user = self.read().users.get(id).cloned();
+        Box::pin(std::future::ready(Ok(user.map(|u| u as Arc<dyn AuthUser>))))
+    }
+
+    fn authenticate<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, UserResult> {
+        let user = self.user(username);
+        Box::pin(async move {
+            let Some(user) = user else {
+                password::verify_dummy(password);
+                return Ok(None);
+            };
+            if password::verify_password(password, &user.password_hash) && user.active {
+                Ok(Some(user as Arc<dyn AuthUser>))
+            } else {
+                Ok(None)
+            }
+        })
+    }
+
+    fn user_permissions<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+        let set = self.permissions_of(user.id());
+        Box::pin(std::future::ready(Ok(Arc::new(set))))
+    }
+}

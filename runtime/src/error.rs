@@ -1,0 +1,85 @@
+//! The errors a handler can return to deny a request: [`PermissionDenied`]
+//! (Django's `raise PermissionDenied`) and [`PermitError`].
+//!
+//! Both render as plain responses on their own; under the
+//! [`Permit`](crate::Permit) middleware they are rendered by the app's
+//! [`Config`](crate::Config) instead, like a denial from the macros.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::backend::BackendError;
+use crate::config::{Reason, plain_response};
+
+/// The user may not do this: a 403 Forbidden. Return it from any handler,
+/// as Django's `raise PermissionDenied`:
+///
+/// ```
+/// use actix_permit::PermissionDenied;
+/// use actix_web::{HttpResponse, get, web};
+///
+/// #[get("/reports/{year}")]
+/// async fn report(year: web::Path<u16>) -> Result<HttpResponse, PermissionDenied> {
+///     if *year < 2000 {
+///         Err(PermissionDenied)?
+///     }
+///     Ok(HttpResponse::Ok().body("report"))
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, thiserror::Error)]
+#[error("permission denied")]
+pub struct PermissionDenied;
+
+impl ResponseError for PermissionDenied {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::FORBIDDEN
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        plain_response(Reason::Forbidden)
+    }
+}
+
+/// Why a check in code could not let the request through.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum PermitError {
+    /// Nobody is logged in: the app's login response (403, or a redirect to
+    /// the login page when one is configured).
+    #[error("login required")]
+    LoginRequired,
+    /// The user lacks a permission: 403.
+    #[error(transparent)]
+    Denied(#[from] PermissionDenied),
+    /// The backend could not answer: 503, and the handler does not go on.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The [`Permit`](crate::Permit) middleware does not wrap this route: 500.
+    #[error("the actix_permit::Permit middleware does not wrap this route")]
+    MissingMiddleware,
+    /// A `user_passes_test` predicate panicked: 500.
+    #[error("the access predicate panicked")]
+    PredicatePanicked,
+}
+
+impl PermitError {
+    /// The reason a denial response gives for this error.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::LoginRequired => Reason::LoginRequired,
+            Self::Denied(_) => Reason::Forbidden,
+            Self::Backend(_) => Reason::Unavailable,
+            Self::MissingMiddleware | Self::PredicatePanicked => Reason::Error,
+        }
+    }
+}
+
+impl ResponseError for PermitError {
+    fn status_code(&self) -> StatusCode {
+        self.reason().status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        plain_response(self.reason())
+    }
+}

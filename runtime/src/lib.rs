@@ -1,0 +1,80 @@
+#![doc = include_str!("../../README.md")]
+#![warn(missing_docs, unreachable_pub)]
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod access;
+pub mod backend;
+pub mod config;
+pub mod error;
+pub mod middleware;
+pub mod password;
+pub mod permission;
+pub mod redirect;
+pub mod session;
+pub mod user;
+
+pub use access::Predicate;
+pub use backend::{Backend, BackendError, BoxFuture, MemoryBackend, MemoryError, MemoryUser};
+pub use config::{Config, Denial, Reason};
+pub use error::{PermissionDenied, PermitError};
+pub use middleware::Permit;
+pub use permission::{InvalidPermission, PermissionSet};
+pub use session::{LoginError, authenticate, login, logout};
+pub use user::{AuthUser, CurrentUser};
+
+#[doc = include_str!("../docs/login_required.md")]
+pub use actix_permit_macros::login_required;
+
+#[doc = include_str!("../docs/permission_required.md")]
+pub use actix_permit_macros::permission_required;
+
+#[doc = include_str!("../docs/user_passes_test.md")]
+pub use actix_permit_macros::user_passes_test;
+
+#[doc = include_str!("../docs/login_not_required.md")]
+pub use actix_permit_macros::login_not_required;
+
+/// What the macros' generated code calls. Not a public API: it changes
+/// without notice.
+#[doc(hidden)]
+pub mod __private {
+    use std::future::{Ready, ready};
+
+    use actix_web::FromRequest;
+
+    pub use crate::access::{
+        Async, AsyncPredicate, ErasedPredicate, Predicate, Require, Rule, Sync, check, check_test,
+    };
+    pub use actix_web::{Either, HttpRequest, HttpResponse};
+
+    /// The request body, taken whole and untouched so that the wrapper can
+    /// hand it to the handler's own extractors after the check.
+    pub struct Payload(actix_web::dev::Payload);
+
+    impl Payload {
+        /// The raw payload.
+        pub fn into_inner(self) -> actix_web::dev::Payload {
+            self.0
+        }
+    }
+
+    impl FromRequest for Payload {
+        type Error = actix_web::Error;
+        type Future = Ready<Result<Self, Self::Error>>;
+
+        fn from_request(_: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+            ready(Ok(Self(payload.take())))
+        }
+    }
+
+    /// Runs the handler's own extractors, as actix would: an error becomes
+    /// its response.
+    pub async fn extract<T: FromRequest>(
+        req: &HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Result<T, HttpResponse> {
+        T::from_request(req, payload)
+            .await
+            .map_err(|err| HttpResponse::from_error(err.into()))
+    }
+}

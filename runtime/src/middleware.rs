@@ -1,0 +1,332 @@
+//! The [`Permit`] middleware: identifies the user of each request from the
+//! session and keeps the per-request cache of the user and their permissions.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_identity::{IdentityExt, IdentityMiddleware};
+use actix_session::{Session, SessionExt};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::{Error, HttpMessage, HttpRequest};
+use tokio::sync::OnceCell;
+
+use crate::backend::{Backend, BackendError};
+use crate::config::{Config, Denial};
+use crate::error::{PermissionDenied, PermitError};
+use crate::password::constant_time_eq;
+use crate::permission::PermissionSet;
+use crate::user::AuthUser;
+
+/// The session key under which the session auth hash is kept.
+pub(crate) const SESSION_HASH_KEY: &str = "actix_permit.auth_hash";
+
+type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+pub(crate) struct Shared {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) config: Config,
+}
+
+/// The middleware that makes the checks work: wrap the app (or a scope) in
+/// it, inside actix-session's `SessionMiddleware`.
+///
+/// It installs actix-identity's `IdentityMiddleware` itself (configurable
+/// with [`Permit::identity`]), reads the user id from the session, and puts a
+/// per-request record in the request extensions. The user is loaded from the
+/// backend the first time a check or [`CurrentUser`](crate::CurrentUser)
+/// needs it, and their permissions the first time a permission is checked;
+/// both at most once per request.
+///
+/// It also renders [`PermissionDenied`] and [`PermitError`] returned by a
+/// handler through the app's [`Config`], like the macros' own denials.
+///
+/// ```
+/// use actix_permit::{MemoryBackend, Permit};
+/// use actix_session::{SessionMiddleware, storage::CookieSessionStore};
+/// use actix_web::{App, cookie::Key};
+///
+/// let key = Key::generate();
+/// let app = App::new()
+///     .wrap(Permit::new(MemoryBackend::new()).login_url("/accounts/login/"))
+///     .wrap(SessionMiddleware::new(CookieSessionStore::default(), key));
+/// ```
+#[derive(Clone)]
+pub struct Permit {
+    backend: Arc<dyn Backend>,
+    config: Config,
+    identity: IdentityMiddleware,
+}
+
+impl Permit {
+    /// A middleware that takes users and permissions from `backend`.
+    pub fn new(backend: impl Backend) -> Self {
+        Self::from_arc(Arc::new(backend))
+    }
+
+    /// Like [`Permit::new`], with a backend that is shared already.
+    pub fn from_arc(backend: Arc<dyn Backend>) -> Self {
+        Self {
+            backend,
+            config: Config::default(),
+            identity: IdentityMiddleware::default(),
+        }
+    }
+
+    /// Replaces the whole [`Config`].
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// See [`Config::login_url`].
+    pub fn login_url(mut self, url: impl Into<String>) -> Self {
+        self.config = self.config.login_url(url);
+        self
+    }
+
+    /// See [`Config::redirect_field`].
+    pub fn redirect_field(mut self, field: impl Into<String>) -> Self {
+        self.config = self.config.redirect_field(field);
+        self
+    }
+
+    /// See [`Config::render_with`].
+    pub fn render_with(
+        mut self,
+        render: impl Fn(&HttpRequest, &Denial<'_>) -> actix_web::HttpResponse + Send + Sync + 'static,
+    ) -> Self {
+        self.config = self.config.render_with(render);
+        self
+    }
+
+    /// Uses this actix-identity configuration (login and visit deadlines,
+    /// logout behaviour) instead of the default.
+    pub fn identity(mut self, identity: IdentityMiddleware) -> Self {
+        self.identity = identity;
+        self
+    }
+}
+
+/// The service erased behind [`PermitService`]: actix-identity's middleware
+/// around [`PermitInner`].
+type ErasedService<B> = dyn Service<
+        ServiceRequest,
+        Response = ServiceResponse<EitherBody<B>>,
+        Error = Error,
+        Future = LocalBoxFuture<Result<ServiceResponse<EitherBody<B>>, Error>>,
+    >;
+
+impl<S, B> Transform<S, ServiceRequest> for Permit
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    S::Future: 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = PermitService<B>;
+    type InitError = ();
+    type Future = LocalBoxFuture<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        let inner = PermitInner {
+            service: Rc::new(service),
+            shared: Arc::new(Shared {
+                backend: Arc::clone(&self.backend),
+                config: self.config.clone(),
+            }),
+        };
+        let identity = self.identity.new_transform(inner);
+        Box::pin(async move {
+            let service = identity.await?;
+            Ok(PermitService {
+                service: Rc::new(service) as Rc<ErasedService<B>>,
+            })
+        })
+    }
+}
+
+/// The service [`Permit`] builds; see there.
+pub struct PermitService<B> {
+    service: Rc<ErasedService<B>>,
+}
+
+impl<B> Service<ServiceRequest> for PermitService<B> {
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<Result<Self::Response, Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        self.service.call(req)
+    }
+}
+
+#[doc(hidden)]
+pub struct PermitInner<S> {
+    service: Rc<S>,
+    shared: Arc<Shared>,
+}
+
+impl<S, B> Service<ServiceRequest> for PermitInner<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    S::Future: 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<Result<Self::Response, Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let auth = Rc::new(RequestAuth::new(Arc::clone(&self.shared), &req));
+        req.extensions_mut().insert(Rc::clone(&auth));
+        let fut = self.service.call(req);
+        Box::pin(async move {
+            let res = fut.await?;
+            Ok(render_handler_denial(res, &auth))
+        })
+    }
+}
+
+/// Renders a `PermissionDenied` or `PermitError` that a handler returned
+/// through the app's config, so that it looks like the macros' denials.
+fn render_handler_denial<B>(
+    res: ServiceResponse<B>,
+    auth: &RequestAuth,
+) -> ServiceResponse<EitherBody<B>> {
+    let error = match res.response().error() {
+        Some(err) => {
+            if err.as_error::<PermissionDenied>().is_some() {
+                Some(PermitError::Denied(PermissionDenied))
+            } else {
+                err.as_error::<PermitError>().cloned()
+            }
+        }
+        None => None,
+    };
+    match error {
+        None => res.map_into_left_body(),
+        Some(error) => {
+            let (req, _) = res.into_parts();
+            let response = crate::access::deny_error(&req, auth, &error);
+            ServiceResponse::new(req, response).map_into_right_body()
+        }
+    }
+}
+
+/// What the middleware keeps for one request: who the session says the user
+/// is, and the user and permissions once loaded.
+pub(crate) struct RequestAuth {
+    shared: Arc<Shared>,
+    session: Session,
+    user_id: Option<String>,
+    user: OnceCell<Result<Option<Arc<dyn AuthUser>>, BackendError>>,
+    perms: OnceCell<Result<Arc<PermissionSet>, BackendError>>,
+}
+
+impl RequestAuth {
+    fn new(shared: Arc<Shared>, req: &ServiceRequest) -> Self {
+        let user_id = match req.get_identity().and_then(|identity| identity.id()) {
+            Ok(id) => Some(id),
+            Err(actix_identity::error::GetIdentityError::MissingIdentityError(_)) => None,
+            Err(err) => {
+                tracing::warn!(target: "actix_permit", error = %err, "unreadable identity in the session; treating the request as anonymous");
+                None
+            }
+        };
+        Self {
+            shared,
+            session: req.get_session(),
+            user_id,
+            user: OnceCell::new(),
+            perms: OnceCell::new(),
+        }
+    }
+
+    /// The record the middleware left for this request.
+    pub(crate) fn of(req: &HttpRequest) -> Result<Rc<Self>, PermitError> {
+        req.extensions()
+            .get::<Rc<Self>>()
+            .cloned()
+            .ok_or(PermitError::MissingMiddleware)
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        &*self.shared.backend
+    }
+
+    /// The user, when loading it has happened and succeeded.
+    pub(crate) fn principal_if_loaded(&self) -> Option<&Arc<dyn AuthUser>> {
+        self.user.get()?.as_ref().ok()?.as_ref()
+    }
+
+    /// The active user of this request, `None` for anonymous; loaded once.
+    pub(crate) async fn principal(&self) -> Result<Option<Arc<dyn AuthUser>>, PermitError> {
+        let loaded = self.user.get_or_init(|| self.load_user()).await;
+        loaded.clone().map_err(PermitError::Backend)
+    }
+
+    async fn load_user(&self) -> Result<Option<Arc<dyn AuthUser>>, BackendError> {
+        let Some(id) = self.user_id.as_deref() else {
+            return Ok(None);
+        };
+        let user = match self.shared.backend.get_user(id).await {
+            Ok(Some(user)) => user,
+            Ok(None) => {
+                tracing::debug!(target: "actix_permit", user = id, "the session's user no longer exists; anonymous");
+                return Ok(None);
+            }
+            Err(err) => {
+                tracing::error!(target: "actix_permit", user = id, error = %err, "could not load the session's user");
+                return Err(err);
+            }
+        };
+        if !user.is_active() {
+            tracing::debug!(target: "actix_permit", user = id, "the session's user is inactive; anonymous");
+            return Ok(None);
+        }
+        let expected = user.session_auth_hash();
+        if !expected.is_empty() {
+            let stored = self.session.get::<String>(SESSION_HASH_KEY).ok().flatten();
+            if !stored.is_some_and(|stored| constant_time_eq(&stored, expected)) {
+                tracing::info!(target: "actix_permit", user = id, "session auth hash does not match (password changed?); ending the session");
+                self.session.purge();
+                return Ok(None);
+            }
+        }
+        Ok(Some(user))
+    }
+
+    /// The effective permissions of `user` (the principal of this request),
+    /// loaded once; empty for anonymous and inactive users.
+    pub(crate) async fn permissions(
+        &self,
+        user: Option<&Arc<dyn AuthUser>>,
+    ) -> Result<Arc<PermissionSet>, PermitError> {
+        let Some(user) = user else {
+            return Ok(Arc::default());
+        };
+        let loaded = self
+            .perms
+            .get_or_init(|| async {
+                let result = self.shared.backend.user_permissions(&**user).await;
+                if let Err(err) = &result {
+                    tracing::error!(target: "actix_permit", user = user.id(), error = %err, "could not load the user's permissions");
+                }
+                result
+            })
+            .await;
+        loaded.clone().map_err(PermitError::Backend)
+    }
+}

@@ -1,0 +1,139 @@
+//! Failing closed: a backend that errors, a missing middleware, a panicking
+//! predicate. The handler never runs, the client never gets 200, and the
+//! failure is logged.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use actix_permit::{CurrentUser, Permit, login_required, permission_required, user_passes_test};
+use actix_web::http::StatusCode;
+use actix_web::{App, HttpResponse, get, test, web};
+
+use crate::support::{Flaky, Hits, Logs, app, backend, get, login_as, session};
+
+#[get("/login")]
+#[login_required]
+async fn needs_login(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().finish()
+}
+
+#[get("/perm")]
+#[permission_required("inventory.change_item")]
+async fn needs_perm(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().finish()
+}
+
+fn explodes(_: &CurrentUser) -> bool {
+    panic!("predicate bug")
+}
+
+#[get("/panics")]
+#[user_passes_test(explodes)]
+async fn guarded_by_panic(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().finish()
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(needs_login)
+        .service(needs_perm)
+        .service(guarded_by_panic);
+}
+
+#[actix_rt::test]
+async fn a_failing_backend_gives_503_and_is_logged() {
+    let (logs, _guard) = Logs::capture();
+    let flaky = Flaky::new(backend());
+    let hits = Arc::new(Hits::default());
+    let app = app(Permit::from_arc(flaky.clone()), hits.clone(), routes).await;
+    let direct = login_as(&app, "direct").await;
+
+    assert_eq!(
+        get(&app, "/perm", direct.as_ref()).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(hits.get(), 1);
+
+    flaky.fail_perms.store(true, Ordering::SeqCst);
+    let seen = get(&app, "/perm", direct.as_ref()).await;
+    assert_eq!(seen.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(seen.body, "Service Unavailable");
+    assert!(
+        !seen.body.contains("database"),
+        "the error is not shown to the client"
+    );
+    // Loading the user still works, so login_required still passes.
+    assert_eq!(
+        get(&app, "/login", direct.as_ref()).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(hits.get(), 2);
+
+    flaky.fail_users.store(true, Ordering::SeqCst);
+    for path in ["/login", "/perm"] {
+        let seen = get(&app, path, direct.as_ref()).await;
+        assert_eq!(seen.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+    }
+    assert_eq!(hits.get(), 2);
+    let logs = logs.text();
+    assert!(
+        logs.contains("could not load the user's permissions"),
+        "{logs}"
+    );
+    assert!(logs.contains("could not load the session's user"), "{logs}");
+    assert!(logs.contains("database is down"), "{logs}");
+}
+
+#[actix_rt::test]
+async fn a_panicking_predicate_gives_500_and_the_worker_lives_on() {
+    let (logs, _guard) = Logs::capture();
+    let hits = Arc::new(Hits::default());
+    let app = app(Permit::from_arc(backend()), hits.clone(), routes).await;
+    let cookie = login_as(&app, "super").await;
+    for _ in 0..3 {
+        let seen = get(&app, "/panics", cookie.as_ref()).await;
+        assert_eq!(seen.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    assert_eq!(
+        get(&app, "/perm", cookie.as_ref()).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(hits.get(), 1);
+    assert!(
+        logs.text().contains("the access predicate panicked"),
+        "{}",
+        logs.text()
+    );
+}
+
+#[actix_rt::test]
+async fn a_missing_middleware_gives_500_and_is_logged() {
+    let (logs, _guard) = Logs::capture();
+    let hits = Arc::new(Hits::default());
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::from(hits.clone()))
+            .configure(routes)
+            .route(
+                "/who",
+                web::get().to(|user: CurrentUser| async move {
+                    HttpResponse::Ok().body(format!("{user:?}"))
+                }),
+            )
+            .wrap(session()),
+    )
+    .await;
+    for path in ["/login", "/perm", "/panics", "/who"] {
+        let seen = get(&app, path, None).await;
+        assert_eq!(seen.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+    }
+    assert_eq!(hits.get(), 0);
+    assert!(
+        logs.text()
+            .contains("Permit middleware does not wrap this route"),
+        "{}",
+        logs.text()
+    );
+}

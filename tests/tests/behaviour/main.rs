@@ -1,0 +1,10 @@
+//! Behaviour of the macros and the runtime through a real `App`, real
+//! session cookies and the in-memory backend.
+
+mod checks;
+mod extraction;
+mod failures;
+mod in_code;
+mod placement;
+mod sessions;
+mod support;

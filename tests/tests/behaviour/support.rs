@@ -1,0 +1,282 @@
+//! A real `App` with real session cookies, and the users every test uses.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use actix_http::Request;
+use actix_permit::backend::UserResult;
+use actix_permit::{
+    AuthUser, Backend, BackendError, BoxFuture, CurrentUser, MemoryBackend, PermissionSet, Permit,
+    authenticate, login, logout,
+};
+use actix_session::SessionMiddleware;
+use actix_session::storage::CookieSessionStore;
+use actix_web::body::MessageBody;
+use actix_web::cookie::{Cookie, Key};
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{App, HttpRequest, HttpResponse, test, web};
+
+pub const PASSWORD: &str = "correct horse";
+
+/// The users of the permission matrix.
+pub const USERS: [&str; 6] = [
+    "anonymous",
+    "plain",
+    "direct",
+    "grouped",
+    "super",
+    "inactive",
+];
+
+/// Counts how often handler bodies ran.
+#[derive(Default)]
+pub struct Hits(AtomicUsize);
+
+impl Hits {
+    pub fn hit(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// plain: nothing; direct: change_item; grouped: editors (change_item,
+/// view_item); super: superuser; inactive: superuser, deactivated after login.
+pub fn backend() -> Arc<MemoryBackend> {
+    let backend = MemoryBackend::new();
+    for name in &USERS[1..] {
+        backend.add_user(name, PASSWORD).unwrap();
+    }
+    backend.grant("direct", "inventory.change_item").unwrap();
+    backend
+        .add_group("editors", ["inventory.change_item", "inventory.view_item"])
+        .unwrap();
+    backend.add_user_to_group("grouped", "editors").unwrap();
+    backend.set_superuser("super", true).unwrap();
+    backend.set_superuser("inactive", true).unwrap();
+    Arc::new(backend)
+}
+
+pub fn session() -> SessionMiddleware<CookieSessionStore> {
+    SessionMiddleware::builder(CookieSessionStore::default(), Key::from(&[7; 64]))
+        .cookie_secure(false)
+        .build()
+}
+
+async fn test_login(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
+    match authenticate(&req, &name, PASSWORD).await {
+        Ok(Some(user)) => match login(&req, &*user) {
+            Ok(()) => HttpResponse::Ok().body(user.id().to_owned()),
+            Err(err) => HttpResponse::InternalServerError().body(err.to_string()),
+        },
+        Ok(None) => HttpResponse::Unauthorized().finish(),
+        Err(err) => HttpResponse::ServiceUnavailable().body(err.to_string()),
+    }
+}
+
+async fn test_logout(req: HttpRequest) -> HttpResponse {
+    logout(&req);
+    HttpResponse::Ok().finish()
+}
+
+async fn whoami(user: CurrentUser) -> HttpResponse {
+    HttpResponse::Ok().body(user.id().unwrap_or("anonymous").to_owned())
+}
+
+/// Login/logout/whoami routes every test app has.
+pub fn session_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/test/login/{name}", web::post().to(test_login))
+        .route("/test/logout", web::post().to(test_logout))
+        .route("/test/whoami", web::get().to(whoami));
+}
+
+/// A test service: `routes` under `permit` and cookie sessions, with `hits`.
+pub async fn app(
+    permit: Permit,
+    hits: Arc<Hits>,
+    routes: fn(&mut web::ServiceConfig),
+) -> impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error> {
+    test::init_service(
+        App::new()
+            .app_data(web::Data::from(hits))
+            .configure(session_routes)
+            .configure(routes)
+            .wrap(permit)
+            .wrap(session()),
+    )
+    .await
+}
+
+/// What a client sees.
+#[derive(Debug)]
+pub struct Seen {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: String,
+    pub cookie: Option<Cookie<'static>>,
+}
+
+pub async fn send<S, B>(app: &S, req: test::TestRequest, cookie: Option<&Cookie<'static>>) -> Seen
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let req = match cookie {
+        Some(cookie) => req.cookie(cookie.clone()),
+        None => req,
+    };
+    let res = test::call_service(app, req.to_request()).await;
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let cookie = res.response().cookies().next().map(|c| c.into_owned());
+    let body = test::read_body(res).await;
+    Seen {
+        status,
+        location,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        cookie,
+    }
+}
+
+pub async fn get<S, B>(app: &S, path: &str, cookie: Option<&Cookie<'static>>) -> Seen
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    send(app, test::TestRequest::get().uri(path), cookie).await
+}
+
+/// Logs `name` in and returns the session cookie; `None` for "anonymous".
+pub async fn login_as<S, B>(app: &S, name: &str) -> Option<Cookie<'static>>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    if name == "anonymous" {
+        return None;
+    }
+    let seen = send(
+        app,
+        test::TestRequest::default()
+            .method(Method::POST)
+            .uri(&format!("/test/login/{name}")),
+        None,
+    )
+    .await;
+    assert_eq!(
+        seen.status,
+        StatusCode::OK,
+        "login of {name}: {}",
+        seen.body
+    );
+    Some(seen.cookie.expect("login sets the session cookie"))
+}
+
+/// Session cookies for every user of [`USERS`]; "inactive" is deactivated
+/// after logging in.
+pub async fn sessions<S, B>(
+    app: &S,
+    backend: &MemoryBackend,
+) -> Vec<(&'static str, Option<Cookie<'static>>)>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let mut out = Vec::new();
+    for name in USERS {
+        out.push((name, login_as(app, name).await));
+    }
+    backend.set_active("inactive", false).unwrap();
+    out
+}
+
+/// The in-memory backend, with a switch that makes it fail and counters of
+/// how often it was asked.
+pub struct Flaky {
+    pub inner: Arc<MemoryBackend>,
+    pub fail_users: std::sync::atomic::AtomicBool,
+    pub fail_perms: std::sync::atomic::AtomicBool,
+    pub user_loads: AtomicUsize,
+    pub perm_loads: AtomicUsize,
+}
+
+impl Flaky {
+    pub fn new(inner: Arc<MemoryBackend>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            fail_users: false.into(),
+            fail_perms: false.into(),
+            user_loads: AtomicUsize::new(0),
+            perm_loads: AtomicUsize::new(0),
+        })
+    }
+}
+
+fn down() -> BackendError {
+    BackendError::new("database is down")
+}
+
+impl Backend for Flaky {
+    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
+        self.user_loads.fetch_add(1, Ordering::SeqCst);
+        if self.fail_users.load(Ordering::SeqCst) {
+            return Box::pin(std::future::ready(Err(down())));
+        }
+        self.inner.get_user(id)
+    }
+
+    fn authenticate<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, UserResult> {
+        self.inner.authenticate(username, password)
+    }
+
+    fn user_permissions<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+        self.perm_loads.fetch_add(1, Ordering::SeqCst);
+        if self.fail_perms.load(Ordering::SeqCst) {
+            return Box::pin(std::future::ready(Err(down())));
+        }
+        self.inner.user_permissions(user)
+    }
+}
+
+/// Collects what `tracing` logs while the guard lives.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        let logs = Self::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

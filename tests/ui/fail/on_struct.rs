@@ -1,0 +1,6 @@
+use actix_permit::login_required;
+
+#[login_required]
+struct Handler;
+
+fn main() {}

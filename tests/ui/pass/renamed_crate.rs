@@ -1,0 +1,23 @@
+#![deny(warnings)]
+
+mod deps {
+    pub use actix_permit as permit;
+}
+
+use deps::permit::{login_required, permission_required};
+
+#[login_required(crate = "crate::deps::permit")]
+async fn a() -> &'static str {
+    "a"
+}
+
+#[permission_required("app.view", crate = "crate::deps::permit")]
+async fn b() -> &'static str {
+    "b"
+}
+
+fn main() {
+    let _app = actix_web::App::new()
+        .route("/a", actix_web::web::get().to(a))
+        .route("/b", actix_web::web::get().to(b));
+}
