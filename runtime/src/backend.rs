@@ -11,8 +11,40 @@ use crate::permission::PermissionSet;
 use crate::user::AuthUser;
 
 mod memory;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 
-pub use memory::{MemoryBackend, MemoryError, MemoryUser};
+pub use memory::{MemoryBackend, MemoryUser};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql::{SqlBackend, SqlUser};
+
+/// A change to the users, groups or permissions of a backend
+/// ([`MemoryBackend`], `SqlBackend`) that could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// No user has this username.
+    #[error("no user named {0:?}")]
+    UnknownUser(String),
+    /// No group has this name.
+    #[error("no group named {0:?}")]
+    UnknownGroup(String),
+    /// The permission is not defined (SQL backend: create it first).
+    #[error("no permission {0:?} is defined")]
+    UnknownPermission(String),
+    /// The username is taken.
+    #[error("a user named {0:?} exists already")]
+    DuplicateUser(String),
+    /// A permission name is not `app_label.codename`.
+    #[error(transparent)]
+    InvalidPermission(#[from] crate::permission::InvalidPermission),
+    /// The password could not be hashed.
+    #[error(transparent)]
+    Password(#[from] crate::password::PasswordError),
+    /// The database failed.
+    #[error(transparent)]
+    Database(BackendError),
+}
 
 /// A boxed, `Send` future: what [`Backend`] methods return, so that the
 /// trait stays dyn-compatible.

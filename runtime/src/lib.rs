@@ -14,7 +14,9 @@ pub mod session;
 pub mod user;
 
 pub use access::Predicate;
-pub use backend::{Backend, BackendError, BoxFuture, MemoryBackend, MemoryError, MemoryUser};
+pub use backend::{AdminError, Backend, BackendError, BoxFuture, MemoryBackend, MemoryUser};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use backend::{SqlBackend, SqlUser};
 pub use config::{Config, Denial, Reason};
 pub use error::{PermissionDenied, PermitError};
 pub use middleware::Permit;

@@ -59,6 +59,31 @@ pub fn session_auth_hash(password_hash: &str) -> String {
     digest[..32].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// [`hash_password`] on the blocking thread pool, so that the ~20 ms of
+/// Argon2 do not stall the async worker.
+pub async fn hash_password_blocking(password: &str) -> Result<String, PasswordError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| PasswordError(e.to_string()))?
+}
+
+/// [`verify_password`] on the blocking thread pool; `false` if it could not run.
+pub async fn verify_password_blocking(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_owned(), hash.to_owned());
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
+/// [`verify_dummy`] on the blocking thread pool.
+pub async fn verify_dummy_blocking(password: &str) -> bool {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || verify_dummy(&password))
+        .await
+        .unwrap_or(false)
+}
+
 /// Compares two strings in time that depends only on their lengths.
 pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()

@@ -1,150 +1,262 @@
-//! The inventory example: a small site whose items users may view, add,
-//! change and delete according to their permissions.
+//! The actix-permit example: an inventory whose items users may view, add,
+//! change and delete according to their Django-style permissions.
 //!
-//! This first version keeps its data in memory; see the README.
+//! `inventory` (or `inventory serve`) runs the site; the other subcommands
+//! manage users and groups, like Django's `manage.py`. See the README.
 
-use std::sync::{Arc, Mutex};
+mod csrf;
+mod store;
+mod web;
 
-use actix_permit::{
-    CurrentUser, MemoryBackend, Permit, authenticate, login, login_not_required, logout,
-    permission_required,
-};
-use actix_session::{SessionMiddleware, storage::CookieSessionStore};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use actix_permit::{AdminError, SqlBackend};
 use actix_web::cookie::Key;
-use actix_web::http::header;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, get, post, web};
-use serde::Deserialize;
+use clap::{Parser, Subcommand};
 
-const DEMO_PASSWORD: &str = "permit-demo";
-
-struct Items(Mutex<Vec<(u32, String, u32)>>);
-
-fn demo_backend() -> Result<MemoryBackend, actix_permit::MemoryError> {
-    let backend = MemoryBackend::new();
-    for name in ["alice", "bob", "carol", "dave", "erin"] {
-        backend.add_user(name, DEMO_PASSWORD)?;
-    }
-    backend.set_superuser("alice", true)?;
-    backend.add_group("viewers", ["inventory.view_item"])?;
-    backend.add_user_to_group("bob", "viewers")?;
-    for perm in [
-        "inventory.view_item",
-        "inventory.add_item",
-        "inventory.change_item",
-    ] {
-        backend.grant("carol", perm)?;
-    }
-    backend.set_superuser("dave", true)?;
-    backend.set_active("dave", false)?;
-    Ok(backend)
+#[derive(Parser)]
+#[command(name = "inventory", about = "The actix-permit example app")]
+struct Cli {
+    /// Database URL: sqlite://FILE or postgres://...
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://inventory.db",
+        global = true
+    )]
+    database_url: String,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-fn page(title: &str, body: &str) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(format!(
-            "<!doctype html><html><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>"
-        ))
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web site (the default).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "PERMIT_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user.
+    Add {
+        name: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        superuser: bool,
+    },
+    /// Grant a permission (app_label.codename) to a user.
+    Grant { name: String, perm: String },
+    /// Revoke a directly granted permission.
+    Revoke { name: String, perm: String },
+    /// Deactivate a user: their sessions end on their next request.
+    Deactivate { name: String },
 }
 
-#[derive(Deserialize)]
-struct LoginForm {
-    username: String,
-    password: String,
-}
-
-#[get("/accounts/login/")]
-#[login_not_required]
-async fn login_form() -> HttpResponse {
-    page(
-        "Log in",
-        r#"<form method="post"><label>Username <input name="username"></label>
-<label>Password <input name="password" type="password"></label><button>Log in</button></form>"#,
-    )
-}
-
-#[post("/accounts/login/")]
-#[login_not_required]
-async fn login_submit(
-    req: HttpRequest,
-    form: web::Form<LoginForm>,
-) -> actix_web::Result<HttpResponse> {
-    match authenticate(&req, &form.username, &form.password).await? {
-        Some(user) => {
-            login(&req, &*user)?;
-            Ok(HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, "/items/"))
-                .finish())
-        }
-        None => Ok(page("Log in", "<p>Wrong username or password.</p>")),
-    }
-}
-
-#[post("/accounts/logout/")]
-#[login_not_required]
-async fn logout_submit(req: HttpRequest) -> HttpResponse {
-    logout(&req);
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/accounts/login/"))
-        .finish()
-}
-
-#[get("/items/")]
-#[permission_required("inventory.view_item", login_url = "/accounts/login/")]
-async fn list_items(user: CurrentUser, items: web::Data<Items>) -> HttpResponse {
-    let rows: String = items
-        .0
-        .lock()
-        .map(|items| {
-            items
-                .iter()
-                .map(|(id, name, qty)| format!("<li>{id}: {} ({qty})</li>", escape(name)))
-                .collect()
-        })
-        .unwrap_or_default();
-    page(
-        "Items",
-        &format!(
-            "<p>Logged in as user {}.</p><ul>{rows}</ul>",
-            user.id().unwrap_or("?")
-        ),
-    )
+#[derive(Subcommand)]
+enum GroupCommand {
+    /// Create a group with permissions (or add permissions to it).
+    Add { name: String, perms: Vec<String> },
+    /// Put a user into a group.
+    Join { user: String, group: String },
 }
 
 #[actix_web::main]
-async fn main() -> std::io::Result<()> {
-    let backend = Arc::new(demo_backend().map_err(std::io::Error::other)?);
-    let items = web::Data::new(Items(Mutex::new(vec![
-        (1, "Bolt".to_owned(), 120),
-        (2, "Nut".to_owned(), 80),
-    ])));
-    let key = Key::generate();
-    let bind = std::env::var("PERMIT_BIND").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
-    println!(
-        "inventory listening on http://{bind}/items/ (demo users: alice, bob, carol, dave, erin; password {DEMO_PASSWORD})"
-    );
-    HttpServer::new(move || {
-        App::new()
-            .app_data(items.clone())
-            .service(login_form)
-            .service(login_submit)
-            .service(logout_submit)
-            .service(list_items)
-            .wrap(Permit::from_arc(backend.clone()).login_url("/accounts/login/"))
-            .wrap(
-                SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
-                    .cookie_secure(false)
-                    .build(),
+async fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(&cli.database_url, &bind_default()).await,
+        Some(Command::Serve { bind }) => serve(&cli.database_url, &bind).await,
+        Some(Command::User(command)) => manage_user(&cli.database_url, command).await,
+        Some(Command::Group(command)) => manage_group(&cli.database_url, command).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("inventory: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bind_default() -> String {
+    std::env::var("PERMIT_BIND").unwrap_or_else(|_| "127.0.0.1:8080".to_owned())
+}
+
+fn init_logging() {
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|level| level.parse().ok())
+        .unwrap_or(tracing::Level::INFO);
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+type AppResult = Result<(), Box<dyn std::error::Error>>;
+
+async fn open(
+    database_url: &str,
+) -> Result<(SqlBackend, store::Items), Box<dyn std::error::Error>> {
+    let backend = SqlBackend::connect(database_url).await?;
+    let items = store::Items::open(&backend).await?;
+    if store::seed_demo(&backend, &items).await? {
+        tracing::info!(
+            "created the demo users alice, bob, carol, dave and erin (password {})",
+            store::DEMO_PASSWORD
+        );
+    }
+    Ok((backend, items))
+}
+
+async fn serve(database_url: &str, bind: &str) -> AppResult {
+    let (backend, items) = open(database_url).await?;
+    let key = session_key(database_url)?;
+    let secure = std::env::var("PERMIT_COOKIE_SECURE").is_ok_and(|v| v == "1" || v == "true");
+    let allowed_hosts: Vec<String> = std::env::var("PERMIT_ALLOWED_HOSTS")
+        .map(|hosts| {
+            hosts
+                .split(',')
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let site = web::Site::new(Arc::new(backend), items, allowed_hosts)?;
+    let server = actix_web::HttpServer::new(move || web::app(site.clone(), key.clone(), secure))
+        .bind(bind)?;
+    for addr in server.addrs() {
+        println!("inventory listening on http://{addr}/items/");
+    }
+    server.run().await?;
+    Ok(())
+}
+
+/// `PERMIT_SECRET_KEY` (at least 32 bytes, shared by every instance), or a
+/// key generated on first start and kept in a file beside the database.
+fn session_key(database_url: &str) -> Result<Key, Box<dyn std::error::Error>> {
+    if let Ok(secret) = std::env::var("PERMIT_SECRET_KEY") {
+        if secret.len() < 32 {
+            return Err("PERMIT_SECRET_KEY must be at least 32 bytes long".into());
+        }
+        return Ok(Key::derive_from(secret.as_bytes()));
+    }
+    let path = key_file(database_url);
+    match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() >= 64 => Ok(Key::from(&bytes[..64])),
+        Ok(_) => Err(format!(
+            "{} is not a session key file (64 bytes); delete it to make a new one",
+            path.display()
+        )
+        .into()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let key = Key::generate();
+            write_private(&path, key.master())?;
+            tracing::info!("generated a session key in {}", path.display());
+            Ok(key)
+        }
+        Err(err) => Err(format!("cannot read {}: {err}", path.display()).into()),
+    }
+}
+
+fn key_file(database_url: &str) -> PathBuf {
+    let file = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        .filter(|file| !file.is_empty() && !file.contains(":memory:"));
+    match file {
+        Some(file) => PathBuf::from(format!("{file}.key")),
+        None => PathBuf::from("inventory.key"),
+    }
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
+}
+
+async fn manage_user(database_url: &str, command: UserCommand) -> AppResult {
+    let (backend, _) = open(database_url).await?;
+    match command {
+        UserCommand::Add {
+            name,
+            password,
+            superuser,
+        } => {
+            let id = backend.create_user(&name, &password).await?;
+            if superuser {
+                backend.set_superuser(&name, true).await?;
+            }
+            println!("created user {name} (id {id})");
+        }
+        UserCommand::Grant { name, perm } => {
+            if let Err(err) = backend.grant(&name, &perm).await {
+                return Err(explain(&backend, err).await);
+            }
+            println!("granted {perm} to {name}");
+        }
+        UserCommand::Revoke { name, perm } => {
+            if let Err(err) = backend.revoke(&name, &perm).await {
+                return Err(explain(&backend, err).await);
+            }
+            println!("revoked {perm} from {name}");
+        }
+        UserCommand::Deactivate { name } => {
+            backend.set_active(&name, false).await?;
+            println!("deactivated {name}");
+        }
+    }
+    Ok(())
+}
+
+async fn manage_group(database_url: &str, command: GroupCommand) -> AppResult {
+    let (backend, _) = open(database_url).await?;
+    match command {
+        GroupCommand::Add { name, perms } => {
+            let perms: Vec<&str> = perms.iter().map(String::as_str).collect();
+            if let Err(err) = backend.create_group(&name, &perms).await {
+                return Err(explain(&backend, err).await);
+            }
+            println!("group {name} holds {}", perms.join(", "));
+        }
+        GroupCommand::Join { user, group } => {
+            backend.add_user_to_group(&user, &group).await?;
+            println!("{user} joined {group}");
+        }
+    }
+    Ok(())
+}
+
+/// Adds the defined permissions to an unknown-permission error.
+async fn explain(backend: &SqlBackend, err: AdminError) -> Box<dyn std::error::Error> {
+    match err {
+        AdminError::UnknownPermission(perm) => {
+            let defined = backend.permission_names().await.unwrap_or_default();
+            format!(
+                "no permission {perm:?} is defined; defined: {}",
+                defined.join(", ")
             )
-    })
-    .bind(bind)?
-    .run()
-    .await
+            .into()
+        }
+        other => other.into(),
+    }
 }

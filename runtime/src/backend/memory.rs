@@ -3,9 +3,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::{Backend, BackendError, BoxFuture, UserResult};
-use crate::password::{self, PasswordError};
-use crate::permission::{self, InvalidPermission, PermissionSet};
+use super::{AdminError, Backend, BackendError, BoxFuture, UserResult};
+use crate::password;
+use crate::permission::{self, PermissionSet};
 use crate::user::AuthUser;
 
 /// A user stored by [`MemoryBackend`].
@@ -41,27 +41,6 @@ impl AuthUser for MemoryUser {
     }
 }
 
-/// A change to a [`MemoryBackend`] named something that is not there, or
-/// was malformed.
-#[derive(Debug, thiserror::Error)]
-pub enum MemoryError {
-    /// No user has this username.
-    #[error("no user named {0:?}")]
-    UnknownUser(String),
-    /// No group has this name.
-    #[error("no group named {0:?}")]
-    UnknownGroup(String),
-    /// The username is taken.
-    #[error("a user named {0:?} exists already")]
-    DuplicateUser(String),
-    /// A permission name is not `app_label.codename`.
-    #[error(transparent)]
-    InvalidPermission(#[from] InvalidPermission),
-    /// The password could not be hashed.
-    #[error(transparent)]
-    Password(#[from] PasswordError),
-}
-
 #[derive(Default)]
 struct State {
     next_id: u64,
@@ -73,18 +52,18 @@ struct State {
 }
 
 impl State {
-    fn id_of(&self, username: &str) -> Result<String, MemoryError> {
+    fn id_of(&self, username: &str) -> Result<String, AdminError> {
         self.ids_by_name
             .get(username)
             .cloned()
-            .ok_or_else(|| MemoryError::UnknownUser(username.to_owned()))
+            .ok_or_else(|| AdminError::UnknownUser(username.to_owned()))
     }
 
     fn update_user(
         &mut self,
         username: &str,
         change: impl FnOnce(&mut MemoryUser),
-    ) -> Result<(), MemoryError> {
+    ) -> Result<(), AdminError> {
         let id = self.id_of(username)?;
         if let Some(user) = self.users.get_mut(&id) {
             change(Arc::make_mut(user));
@@ -104,7 +83,7 @@ impl State {
 /// backend.add_group("editors", ["blog.change_post", "blog.add_post"])?;
 /// backend.add_user_to_group("alice", "editors")?;
 /// backend.grant("alice", "blog.delete_post")?;
-/// # Ok::<(), actix_permit::MemoryError>(())
+/// # Ok::<(), actix_permit::AdminError>(())
 /// ```
 #[derive(Default)]
 pub struct MemoryBackend {
@@ -126,11 +105,11 @@ impl MemoryBackend {
     }
 
     /// Adds an active, non-superuser user and returns their id.
-    pub fn add_user(&self, username: &str, password: &str) -> Result<String, MemoryError> {
+    pub fn add_user(&self, username: &str, password: &str) -> Result<String, AdminError> {
         let password_hash = password::hash_password(password)?;
         let mut state = self.write();
         if state.ids_by_name.contains_key(username) {
-            return Err(MemoryError::DuplicateUser(username.to_owned()));
+            return Err(AdminError::DuplicateUser(username.to_owned()));
         }
         state.next_id += 1;
         let id = state.next_id.to_string();
@@ -148,7 +127,7 @@ impl MemoryBackend {
     }
 
     /// Removes a user with their grants and group memberships.
-    pub fn remove_user(&self, username: &str) -> Result<(), MemoryError> {
+    pub fn remove_user(&self, username: &str) -> Result<(), AdminError> {
         let mut state = self.write();
         let id = state.id_of(username)?;
         state.ids_by_name.remove(username);
@@ -159,18 +138,18 @@ impl MemoryBackend {
     }
 
     /// Makes a user a superuser, or not.
-    pub fn set_superuser(&self, username: &str, superuser: bool) -> Result<(), MemoryError> {
+    pub fn set_superuser(&self, username: &str, superuser: bool) -> Result<(), AdminError> {
         self.write()
             .update_user(username, |u| u.superuser = superuser)
     }
 
     /// Activates or deactivates a user.
-    pub fn set_active(&self, username: &str, active: bool) -> Result<(), MemoryError> {
+    pub fn set_active(&self, username: &str, active: bool) -> Result<(), AdminError> {
         self.write().update_user(username, |u| u.active = active)
     }
 
     /// Sets a new password; the user's existing sessions end.
-    pub fn set_password(&self, username: &str, password: &str) -> Result<(), MemoryError> {
+    pub fn set_password(&self, username: &str, password: &str) -> Result<(), AdminError> {
         let hash = password::hash_password(password)?;
         self.write().update_user(username, |u| {
             u.session_hash = password::session_auth_hash(&hash);
@@ -179,7 +158,7 @@ impl MemoryBackend {
     }
 
     /// Grants a permission to a user directly.
-    pub fn grant(&self, username: &str, perm: &str) -> Result<(), MemoryError> {
+    pub fn grant(&self, username: &str, perm: &str) -> Result<(), AdminError> {
         permission::validate(perm)?;
         let mut state = self.write();
         let id = state.id_of(username)?;
@@ -192,7 +171,7 @@ impl MemoryBackend {
     }
 
     /// Takes a directly granted permission away (group permissions stay).
-    pub fn revoke(&self, username: &str, perm: &str) -> Result<(), MemoryError> {
+    pub fn revoke(&self, username: &str, perm: &str) -> Result<(), AdminError> {
         let mut state = self.write();
         let id = state.id_of(username)?;
         if let Some(perms) = state.user_perms.get_mut(&id) {
@@ -206,7 +185,7 @@ impl MemoryBackend {
         &self,
         name: &str,
         perms: impl IntoIterator<Item = &'p str>,
-    ) -> Result<(), MemoryError> {
+    ) -> Result<(), AdminError> {
         let perms: Vec<&str> = perms.into_iter().collect();
         for perm in &perms {
             permission::validate(perm)?;
@@ -218,21 +197,21 @@ impl MemoryBackend {
     }
 
     /// Takes a permission away from a group.
-    pub fn revoke_from_group(&self, group: &str, perm: &str) -> Result<(), MemoryError> {
+    pub fn revoke_from_group(&self, group: &str, perm: &str) -> Result<(), AdminError> {
         let mut state = self.write();
         let perms = state
             .groups
             .get_mut(group)
-            .ok_or_else(|| MemoryError::UnknownGroup(group.to_owned()))?;
+            .ok_or_else(|| AdminError::UnknownGroup(group.to_owned()))?;
         perms.remove(perm);
         Ok(())
     }
 
     /// Makes a user a member of a group.
-    pub fn add_user_to_group(&self, username: &str, group: &str) -> Result<(), MemoryError> {
+    pub fn add_user_to_group(&self, username: &str, group: &str) -> Result<(), AdminError> {
         let mut state = self.write();
         if !state.groups.contains_key(group) {
-            return Err(MemoryError::UnknownGroup(group.to_owned()));
+            return Err(AdminError::UnknownGroup(group.to_owned()));
         }
         let id = state.id_of(username)?;
         state
@@ -279,10 +258,12 @@ impl Backend for MemoryBackend {
         let user = self.user(username);
         Box::pin(async move {
             let Some(user) = user else {
-                password::verify_dummy(password);
+                password::verify_dummy_blocking(password).await;
                 return Ok(None);
             };
-            if password::verify_password(password, &user.password_hash) && user.active {
+            if password::verify_password_blocking(password, &user.password_hash).await
+                && user.active
+            {
                 Ok(Some(user as Arc<dyn AuthUser>))
             } else {
                 Ok(None)

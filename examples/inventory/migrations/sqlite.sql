@@ -1,0 +1,5 @@
+CREATE TABLE inventory_items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    quantity BIGINT NOT NULL
+);

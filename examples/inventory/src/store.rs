@@ -1,0 +1,170 @@
+//! The app's own data: items, in the same database as the users, and the
+//! demo data created on first start.
+
+use actix_permit::{AdminError, SqlBackend};
+use serde::{Deserialize, Serialize};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Row, SqlSafeStr};
+
+/// The password of every demo user.
+pub const DEMO_PASSWORD: &str = "permit-demo";
+
+/// The four Django-style model permissions of items.
+pub const ITEM_PERMISSIONS: [(&str, &str); 4] = [
+    ("inventory.view_item", "Can view item"),
+    ("inventory.add_item", "Can add item"),
+    ("inventory.change_item", "Can change item"),
+    ("inventory.delete_item", "Can delete item"),
+];
+
+/// One item.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    pub id: i64,
+    pub name: String,
+    pub quantity: i64,
+}
+
+/// What a form or JSON body gives for an item.
+#[derive(Debug, Deserialize)]
+pub struct ItemInput {
+    pub name: String,
+    pub quantity: u32,
+}
+
+impl ItemInput {
+    /// A name of 1 to 200 characters after trimming.
+    pub fn validate(&self) -> Result<&str, &'static str> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            Err("The name must have 1 to 200 characters.")
+        } else {
+            Ok(name)
+        }
+    }
+}
+
+/// Items in the app's database.
+#[derive(Clone)]
+pub struct Items {
+    pool: AnyPool,
+}
+
+impl Items {
+    /// Creates the items table when missing.
+    pub async fn open(backend: &SqlBackend) -> Result<Self, sqlx::Error> {
+        let sql: &'static str = if backend.is_postgres() {
+            include_str!("../migrations/postgres.sql")
+        } else {
+            include_str!("../migrations/sqlite.sql")
+        };
+        let mut migrator = Migrator::with_migrations(vec![Migration::new(
+            1,
+            "items".into(),
+            MigrationType::Simple,
+            sql.into_sql_str(),
+            false,
+        )]);
+        migrator.dangerous_set_table_name("_inventory_migrations");
+        migrator.run(backend.pool()).await?;
+        Ok(Self {
+            pool: backend.pool().clone(),
+        })
+    }
+
+    fn item(row: &sqlx::any::AnyRow) -> Result<Item, sqlx::Error> {
+        Ok(Item {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            quantity: row.try_get("quantity")?,
+        })
+    }
+
+    /// Every item, by id.
+    pub async fn list(&self) -> Result<Vec<Item>, sqlx::Error> {
+        let rows = sqlx::query("SELECT id, name, quantity FROM inventory_items ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::item).collect()
+    }
+
+    /// One item.
+    pub async fn get(&self, id: i64) -> Result<Option<Item>, sqlx::Error> {
+        let row = sqlx::query("SELECT id, name, quantity FROM inventory_items WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::item).transpose()
+    }
+
+    /// Adds an item and returns it.
+    pub async fn add(&self, name: &str, quantity: u32) -> Result<Item, sqlx::Error> {
+        let row = sqlx::query(
+            "INSERT INTO inventory_items (name, quantity) VALUES ($1, $2) RETURNING id, name, quantity",
+        )
+        .bind(name)
+        .bind(i64::from(quantity))
+        .fetch_one(&self.pool)
+        .await?;
+        Self::item(&row)
+    }
+
+    /// Changes an item; `false` when there is none with this id.
+    pub async fn update(&self, id: i64, name: &str, quantity: u32) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("UPDATE inventory_items SET name = $1, quantity = $2 WHERE id = $3")
+            .bind(name)
+            .bind(i64::from(quantity))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes an item; `false` when there is none with this id.
+    pub async fn delete(&self, id: i64) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM inventory_items WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+/// On first start (no users yet): the item permissions, the demo users and
+/// a few items. Returns whether it seeded.
+pub async fn seed_demo(backend: &SqlBackend, items: &Items) -> Result<bool, AdminError> {
+    if backend.user("alice").await?.is_some() || !backend.permission_names().await?.is_empty() {
+        return Ok(false);
+    }
+    for (perm, name) in ITEM_PERMISSIONS {
+        backend.create_permission(perm, name).await?;
+    }
+    for user in ["alice", "bob", "carol", "dave", "erin"] {
+        backend.create_user(user, DEMO_PASSWORD).await?;
+    }
+    backend.set_superuser("alice", true).await?;
+    backend
+        .create_group("viewers", &["inventory.view_item"])
+        .await?;
+    backend.add_user_to_group("bob", "viewers").await?;
+    for perm in [
+        "inventory.view_item",
+        "inventory.add_item",
+        "inventory.change_item",
+    ] {
+        backend.grant("carol", perm).await?;
+    }
+    backend.set_superuser("dave", true).await?;
+    backend.set_active("dave", false).await?;
+    for (name, quantity) in [
+        ("Hex bolt M8", 120),
+        ("Washer 8 mm", 300),
+        ("Wing nut M8", 45),
+    ] {
+        items
+            .add(name, quantity)
+            .await
+            .map_err(|e| AdminError::Database(actix_permit::BackendError::new(e)))?;
+    }
+    Ok(true)
+}

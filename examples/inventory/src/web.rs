@@ -1,0 +1,480 @@
+//! The site: HTML pages, the JSON API, and how denials look.
+
+use std::sync::Arc;
+
+use actix_permit::redirect::is_safe_redirect;
+use actix_permit::{
+    CurrentUser, Denial, Permit, Reason, SqlBackend, SqlUser, authenticate, login,
+    login_not_required, login_required, logout, permission_required,
+};
+use actix_session::SessionMiddleware;
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::http::{StatusCode, header};
+use actix_web::{
+    App, Error, HttpRequest, HttpResponse, Responder, delete, get, middleware, post, web,
+};
+use minijinja::value::Serde;
+use minijinja::{Environment, Value, context};
+use serde::Deserialize;
+
+use crate::csrf;
+use crate::store::{ItemInput, Items};
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct Site {
+    templates: Arc<Environment<'static>>,
+    items: Items,
+    backend: Arc<SqlBackend>,
+    allowed_hosts: Arc<Vec<String>>,
+}
+
+impl Site {
+    pub fn new(
+        backend: Arc<SqlBackend>,
+        items: Items,
+        allowed_hosts: Vec<String>,
+    ) -> Result<Self, minijinja::Error> {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("../templates/base.html")),
+            ("login.html", include_str!("../templates/login.html")),
+            ("items.html", include_str!("../templates/items.html")),
+            ("item.html", include_str!("../templates/item.html")),
+            (
+                "item_form.html",
+                include_str!("../templates/item_form.html"),
+            ),
+            ("password.html", include_str!("../templates/password.html")),
+            ("error.html", include_str!("../templates/error.html")),
+        ] {
+            env.add_template(name, source)?;
+        }
+        Ok(Self {
+            templates: Arc::new(env),
+            items,
+            backend,
+            allowed_hosts: Arc::new(allowed_hosts),
+        })
+    }
+
+    fn page(&self, status: StatusCode, name: &str, ctx: Value) -> HttpResponse {
+        match self
+            .templates
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+        {
+            Ok(html) => HttpResponse::build(status)
+                .content_type("text/html; charset=utf-8")
+                .body(html),
+            Err(err) => {
+                tracing::error!(template = name, error = %err, "cannot render");
+                HttpResponse::InternalServerError().body("Internal Server Error")
+            }
+        }
+    }
+
+    fn error_page(&self, status: StatusCode, message: &str, user: Option<&str>) -> HttpResponse {
+        let title = format!(
+            "{} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        );
+        self.page(
+            status,
+            "error.html",
+            context! { status => title, message, username => user },
+        )
+    }
+}
+
+/// The whole app: routes, the access middleware with its denial pages, cookie
+/// sessions, and the cross-site check outermost.
+pub fn app(
+    site: Site,
+    key: Key,
+    secure_cookies: bool,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    let pages = site.clone();
+    let permit = Permit::from_arc(site.backend.clone())
+        .login_url("/accounts/login/")
+        .render_with(move |req, denial| render_denial(&pages, req, denial));
+    let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key)
+        .cookie_name("inventory_session".to_owned())
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_secure(secure_cookies)
+        .build();
+    App::new()
+        .app_data(web::Data::new(site))
+        .app_data(web::JsonConfig::default().error_handler(|err, _| {
+            let body = serde_json::json!({ "error": "bad_request", "detail": err.to_string() });
+            actix_web::error::InternalError::from_response(
+                err,
+                HttpResponse::BadRequest().json(body),
+            )
+            .into()
+        }))
+        .service(home)
+        .service(login_page)
+        .service(login_submit)
+        .service(logout_submit)
+        .service(password_page)
+        .service(password_submit)
+        .service(list_items)
+        .service(new_item)
+        .service(create_item)
+        .service(show_item)
+        .service(edit_item)
+        .service(update_item)
+        .service(delete_item)
+        .service(api_list)
+        .service(api_create)
+        .service(api_delete)
+        .wrap(permit)
+        .wrap(sessions)
+        .wrap(middleware::from_fn(csrf::guard))
+}
+
+/// HTML pages for the site, JSON for `/api/` (which never redirects).
+fn render_denial(site: &Site, req: &HttpRequest, denial: &Denial<'_>) -> HttpResponse {
+    let reason = denial.reason();
+    if req.path().starts_with("/api/") {
+        let status = match reason {
+            Reason::LoginRequired => StatusCode::FORBIDDEN,
+            other => other.status(),
+        };
+        return HttpResponse::build(status).json(serde_json::json!({ "error": reason.as_str() }));
+    }
+    if let Some(location) = denial.login_redirect() {
+        return HttpResponse::Found()
+            .insert_header((header::LOCATION, location))
+            .finish();
+    }
+    let message = match reason {
+        Reason::Forbidden | Reason::LoginRequired => "You do not have permission to see this page.",
+        Reason::Unavailable => "The site cannot reach its database. Please try again shortly.",
+        _ => "Something went wrong on our side.",
+    };
+    site.error_page(reason.status(), message, None)
+}
+
+fn username(user: &CurrentUser) -> Option<&str> {
+    user.downcast::<SqlUser>().map(SqlUser::username)
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+fn database_error(err: sqlx::Error) -> Error {
+    tracing::error!(error = %err, "database error");
+    actix_web::error::ErrorServiceUnavailable("Service Unavailable")
+}
+
+#[get("/")]
+#[login_not_required]
+async fn home() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, "/items/"))
+        .finish()
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+#[get("/accounts/login/")]
+#[login_not_required]
+async fn login_page(
+    site: web::Data<Site>,
+    query: web::Query<NextQuery>,
+    user: CurrentUser,
+) -> HttpResponse {
+    site.page(
+        StatusCode::OK,
+        "login.html",
+        context! { next => query.next.as_str(), username => username(&user) },
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+#[post("/accounts/login/")]
+#[login_not_required]
+async fn login_submit(
+    req: HttpRequest,
+    site: web::Data<Site>,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, Error> {
+    let Some(user) = authenticate(&req, &form.username, &form.password).await? else {
+        // The same words whether the user exists or not.
+        return Ok(site.page(
+            StatusCode::OK,
+            "login.html",
+            context! {
+                error => "Please enter a correct username and password.",
+                next => form.next.as_str(),
+                username_value => form.username.as_str(),
+            },
+        ));
+    };
+    login(&req, &*user)?;
+    let hosts: Vec<&str> = site.allowed_hosts.iter().map(String::as_str).collect();
+    let target = if is_safe_redirect(&form.next, &hosts, false) {
+        form.next.as_str()
+    } else {
+        "/items/"
+    };
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, target))
+        .finish())
+}
+
+#[post("/accounts/logout/")]
+#[login_not_required]
+async fn logout_submit(req: HttpRequest) -> HttpResponse {
+    logout(&req);
+    see_other("/accounts/login/")
+}
+
+#[get("/accounts/password/")]
+#[login_required]
+async fn password_page(site: web::Data<Site>, user: CurrentUser) -> HttpResponse {
+    site.page(
+        StatusCode::OK,
+        "password.html",
+        context! { username => username(&user) },
+    )
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    old_password: String,
+    new_password: String,
+}
+
+#[post("/accounts/password/")]
+#[login_required]
+async fn password_submit(
+    req: HttpRequest,
+    site: web::Data<Site>,
+    user: CurrentUser,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, Error> {
+    let name = username(&user).unwrap_or_default().to_owned();
+    let retry = |error: &'static str| {
+        site.page(
+            StatusCode::OK,
+            "password.html",
+            context! { error, username => name.as_str() },
+        )
+    };
+    if form.new_password.chars().count() < 8 {
+        return Ok(retry("The new password must have at least 8 characters."));
+    }
+    if authenticate(&req, &name, &form.old_password)
+        .await?
+        .is_none()
+    {
+        return Ok(retry("Your old password was entered incorrectly."));
+    }
+    site.backend
+        .set_password(&name, &form.new_password)
+        .await
+        .map_err(actix_web::error::ErrorServiceUnavailable)?;
+    // Keep this session: log in again with the new session auth hash.
+    if let Some(fresh) = site
+        .backend
+        .user(&name)
+        .await
+        .map_err(actix_web::error::ErrorServiceUnavailable)?
+    {
+        login(&req, &fresh)?;
+    }
+    Ok(see_other("/items/"))
+}
+
+#[get("/items/")]
+#[permission_required("inventory.view_item")]
+async fn list_items(site: web::Data<Site>, user: CurrentUser) -> Result<HttpResponse, Error> {
+    let items = site.items.list().await.map_err(database_error)?;
+    let can_add = user.has_perm("inventory.add_item").await?;
+    Ok(site.page(
+        StatusCode::OK,
+        "items.html",
+        context! { items => Value::from(Serde(&items)), can_add, username => username(&user) },
+    ))
+}
+
+#[get("/items/new/")]
+#[permission_required("inventory.add_item")]
+async fn new_item(site: web::Data<Site>, user: CurrentUser) -> HttpResponse {
+    site.page(
+        StatusCode::OK,
+        "item_form.html",
+        context! { username => username(&user) },
+    )
+}
+
+#[post("/items/")]
+#[permission_required("inventory.add_item")]
+async fn create_item(
+    site: web::Data<Site>,
+    user: CurrentUser,
+    form: web::Form<ItemInput>,
+) -> Result<HttpResponse, Error> {
+    let name = match form.validate() {
+        Ok(name) => name,
+        Err(error) => {
+            return Ok(site.page(
+                StatusCode::BAD_REQUEST,
+                "item_form.html",
+                context! { error, username => username(&user) },
+            ));
+        }
+    };
+    let item = site
+        .items
+        .add(name, form.quantity)
+        .await
+        .map_err(database_error)?;
+    Ok(see_other(&format!("/items/{}/", item.id)))
+}
+
+fn not_found(site: &Site, user: &CurrentUser) -> HttpResponse {
+    site.error_page(
+        StatusCode::NOT_FOUND,
+        "There is no such item.",
+        username(user),
+    )
+}
+
+#[get("/items/{id}/")]
+#[permission_required("inventory.view_item")]
+async fn show_item(
+    site: web::Data<Site>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let Some(item) = site.items.get(*id).await.map_err(database_error)? else {
+        return Ok(not_found(&site, &user));
+    };
+    let can_change = user.has_perm("inventory.change_item").await?;
+    let can_delete = user.has_perm("inventory.delete_item").await?;
+    Ok(site.page(
+        StatusCode::OK,
+        "item.html",
+        context! { item => Value::from(Serde(&item)), can_change, can_delete, username => username(&user) },
+    ))
+}
+
+#[get("/items/{id}/edit/")]
+#[permission_required("inventory.change_item")]
+async fn edit_item(
+    site: web::Data<Site>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    match site.items.get(*id).await.map_err(database_error)? {
+        Some(item) => Ok(site.page(
+            StatusCode::OK,
+            "item_form.html",
+            context! { item => Value::from(Serde(&item)), username => username(&user) },
+        )),
+        None => Ok(not_found(&site, &user)),
+    }
+}
+
+#[post("/items/{id}/edit/")]
+#[permission_required("inventory.change_item")]
+async fn update_item(
+    site: web::Data<Site>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    form: web::Form<ItemInput>,
+) -> Result<HttpResponse, Error> {
+    let Ok(name) = form.validate() else {
+        return Ok(HttpResponse::BadRequest().body("The name must have 1 to 200 characters."));
+    };
+    if site
+        .items
+        .update(*id, name, form.quantity)
+        .await
+        .map_err(database_error)?
+    {
+        Ok(see_other(&format!("/items/{id}/")))
+    } else {
+        Ok(not_found(&site, &user))
+    }
+}
+
+#[post("/items/{id}/delete/")]
+#[permission_required("inventory.delete_item")]
+async fn delete_item(
+    site: web::Data<Site>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    if site.items.delete(*id).await.map_err(database_error)? {
+        Ok(see_other("/items/"))
+    } else {
+        Ok(not_found(&site, &user))
+    }
+}
+
+#[get("/api/items")]
+#[permission_required("inventory.view_item")]
+async fn api_list(site: web::Data<Site>) -> Result<impl Responder, Error> {
+    Ok(web::Json(site.items.list().await.map_err(database_error)?))
+}
+
+#[post("/api/items")]
+#[permission_required("inventory.add_item")]
+async fn api_create(
+    site: web::Data<Site>,
+    input: web::Json<ItemInput>,
+) -> Result<HttpResponse, Error> {
+    let name = match input.validate() {
+        Ok(name) => name,
+        Err(detail) => {
+            return Ok(HttpResponse::BadRequest()
+                .json(serde_json::json!({ "error": "bad_request", "detail": detail })));
+        }
+    };
+    let item = site
+        .items
+        .add(name, input.quantity)
+        .await
+        .map_err(database_error)?;
+    Ok(HttpResponse::Created().json(item))
+}
+
+#[delete("/api/items/{id}")]
+#[permission_required("inventory.delete_item")]
+async fn api_delete(site: web::Data<Site>, id: web::Path<i64>) -> Result<HttpResponse, Error> {
+    if site.items.delete(*id).await.map_err(database_error)? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Ok(HttpResponse::NotFound().json(serde_json::json!({ "error": "not_found" })))
+    }
+}

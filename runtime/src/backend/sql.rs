@@ -1,0 +1,466 @@
+//! [`SqlBackend`]: users, groups and permissions in SQLite or PostgreSQL,
+//! through sqlx, in Django-shaped tables.
+
+use std::sync::Arc;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Row, SqlSafeStr};
+
+use super::{AdminError, Backend, BackendError, BoxFuture, UserResult};
+use crate::password;
+use crate::permission::{self, PermissionSet};
+use crate::user::AuthUser;
+
+/// The table sqlx records our migrations in, apart from the app's own.
+const MIGRATIONS_TABLE: &str = "_permit_migrations";
+
+/// A user stored by [`SqlBackend`] (table `permit_users`).
+#[derive(Debug, Clone)]
+pub struct SqlUser {
+    id: String,
+    username: String,
+    password_hash: String,
+    session_hash: String,
+    active: bool,
+    superuser: bool,
+}
+
+impl SqlUser {
+    /// The login name.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let id: i64 = row.try_get("id")?;
+        let password_hash: String = row.try_get("password_hash")?;
+        Ok(Self {
+            id: id.to_string(),
+            username: row.try_get("username")?,
+            session_hash: password::session_auth_hash(&password_hash),
+            password_hash,
+            active: row.try_get::<i64, _>("is_active")? != 0,
+            superuser: row.try_get::<i64, _>("is_superuser")? != 0,
+        })
+    }
+}
+
+impl AuthUser for SqlUser {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn is_active(&self) -> bool {
+        self.active
+    }
+    fn is_superuser(&self) -> bool {
+        self.superuser
+    }
+    fn session_auth_hash(&self) -> &str {
+        &self.session_hash
+    }
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Users, groups and permissions in a SQL database: SQLite (feature
+/// `sqlite`) or PostgreSQL (feature `postgres`), chosen by the URL.
+///
+/// The tables (`permit_users`, `permit_groups`, `permit_permissions`,
+/// `permit_user_groups`, `permit_user_permissions`,
+/// `permit_group_permissions`) are created by [`SqlBackend::connect`]'s
+/// migrations, recorded in their own table `_permit_migrations`.
+///
+/// Per request it runs at most two queries: the user by id, and (only when a
+/// permission is checked) the user's own and group permissions in one query.
+/// Nothing is cached across requests, so a change in the database holds
+/// from the next request on, on every instance.
+#[derive(Clone)]
+pub struct SqlBackend {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+// sqlx's `Any` driver cannot decode SQLite booleans: read them as integers.
+const USER_BY_ID: &str = "SELECT id, username, password_hash, \
+    CAST(CASE WHEN is_active THEN 1 ELSE 0 END AS BIGINT) AS is_active, \
+    CAST(CASE WHEN is_superuser THEN 1 ELSE 0 END AS BIGINT) AS is_superuser \
+    FROM permit_users WHERE id = $1";
+const USER_BY_NAME: &str = "SELECT id, username, password_hash, \
+    CAST(CASE WHEN is_active THEN 1 ELSE 0 END AS BIGINT) AS is_active, \
+    CAST(CASE WHEN is_superuser THEN 1 ELSE 0 END AS BIGINT) AS is_superuser \
+    FROM permit_users WHERE username = $1";
+
+impl SqlBackend {
+    /// Connects to `url` (`sqlite://path/to/file.db`, `sqlite::memory:`,
+    /// `postgres://user@host/db`) and brings the schema up to date. A SQLite
+    /// file is created when missing.
+    pub async fn connect(url: &str) -> Result<Self, AdminError> {
+        sqlx::any::install_default_drivers();
+        let (url, dialect) = normalize_url(url)?;
+        let mut options = AnyPoolOptions::new();
+        if url.contains(":memory:") {
+            // Every connection to `:memory:` is a database of its own: keep one.
+            options = options
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        let pool = options.connect(&url).await.map_err(database)?;
+        let backend = Self { pool, dialect };
+        if dialect == Dialect::Sqlite {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&backend.pool)
+                .await
+                .map_err(database)?;
+        }
+        backend.migrate().await?;
+        Ok(backend)
+    }
+
+    /// The connection pool, for the app's own tables.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Whether the database is PostgreSQL (otherwise SQLite).
+    pub fn is_postgres(&self) -> bool {
+        self.dialect == Dialect::Postgres
+    }
+
+    /// Creates or updates the tables (idempotent).
+    pub async fn migrate(&self) -> Result<(), AdminError> {
+        let sql: &'static str = match self.dialect {
+            Dialect::Sqlite => include_str!("../../migrations/sqlite/0001_permit_tables.sql"),
+            Dialect::Postgres => include_str!("../../migrations/postgres/0001_permit_tables.sql"),
+        };
+        let mut migrator = Migrator::with_migrations(vec![Migration::new(
+            1,
+            "permit tables".into(),
+            MigrationType::Simple,
+            sql.into_sql_str(),
+            false,
+        )]);
+        migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| AdminError::Database(BackendError::new(e)))
+    }
+
+    async fn user_id(&self, username: &str) -> Result<i64, AdminError> {
+        sqlx::query("SELECT id FROM permit_users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database)?
+            .map(|row| row.try_get::<i64, _>("id"))
+            .transpose()
+            .map_err(database)?
+            .ok_or_else(|| AdminError::UnknownUser(username.to_owned()))
+    }
+
+    async fn group_id(&self, name: &str) -> Result<i64, AdminError> {
+        sqlx::query("SELECT id FROM permit_groups WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database)?
+            .map(|row| row.try_get::<i64, _>("id"))
+            .transpose()
+            .map_err(database)?
+            .ok_or_else(|| AdminError::UnknownGroup(name.to_owned()))
+    }
+
+    async fn permission_id(&self, perm: &str) -> Result<i64, AdminError> {
+        permission::validate(perm)?;
+        let (app_label, codename) = perm.split_once('.').unwrap_or((perm, ""));
+        sqlx::query("SELECT id FROM permit_permissions WHERE app_label = $1 AND codename = $2")
+            .bind(app_label)
+            .bind(codename)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database)?
+            .map(|row| row.try_get::<i64, _>("id"))
+            .transpose()
+            .map_err(database)?
+            .ok_or_else(|| AdminError::UnknownPermission(perm.to_owned()))
+    }
+
+    /// Adds an active, non-superuser user and returns their id.
+    pub async fn create_user(&self, username: &str, password: &str) -> Result<String, AdminError> {
+        if self.user_id(username).await.is_ok() {
+            return Err(AdminError::DuplicateUser(username.to_owned()));
+        }
+        let hash = password::hash_password_blocking(password).await?;
+        let row = sqlx::query(
+            "INSERT INTO permit_users (username, password_hash, is_active, is_superuser) \
+             VALUES ($1, $2, TRUE, FALSE) RETURNING id",
+        )
+        .bind(username)
+        .bind(hash)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(database)?;
+        Ok(row.try_get::<i64, _>("id").map_err(database)?.to_string())
+    }
+
+    async fn update_user(
+        &self,
+        username: &str,
+        sql: &'static str,
+        value: bool,
+    ) -> Result<(), AdminError> {
+        let id = self.user_id(username).await?;
+        sqlx::query(sql)
+            .bind(value)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(database)?;
+        Ok(())
+    }
+
+    /// Makes a user a superuser, or not.
+    pub async fn set_superuser(&self, username: &str, superuser: bool) -> Result<(), AdminError> {
+        self.update_user(
+            username,
+            "UPDATE permit_users SET is_superuser = $1 WHERE id = $2",
+            superuser,
+        )
+        .await
+    }
+
+    /// Activates or deactivates a user; a deactivated user's sessions are
+    /// anonymous from their next request on.
+    pub async fn set_active(&self, username: &str, active: bool) -> Result<(), AdminError> {
+        self.update_user(
+            username,
+            "UPDATE permit_users SET is_active = $1 WHERE id = $2",
+            active,
+        )
+        .await
+    }
+
+    /// Sets a new password; the user's existing sessions end.
+    pub async fn set_password(&self, username: &str, password: &str) -> Result<(), AdminError> {
+        let id = self.user_id(username).await?;
+        let hash = password::hash_password_blocking(password).await?;
+        sqlx::query("UPDATE permit_users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(database)?;
+        Ok(())
+    }
+
+    /// Defines a permission (`"app_label.codename"`) with a readable name;
+    /// nothing happens when it exists.
+    pub async fn create_permission(&self, perm: &str, name: &str) -> Result<(), AdminError> {
+        permission::validate(perm)?;
+        let (app_label, codename) = perm.split_once('.').unwrap_or((perm, ""));
+        sqlx::query(
+            "INSERT INTO permit_permissions (app_label, codename, name) VALUES ($1, $2, $3) \
+             ON CONFLICT (app_label, codename) DO NOTHING",
+        )
+        .bind(app_label)
+        .bind(codename)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(database)?;
+        Ok(())
+    }
+
+    /// Every defined permission, sorted.
+    pub async fn permission_names(&self) -> Result<Vec<String>, AdminError> {
+        let rows = sqlx::query(
+            "SELECT app_label || '.' || codename AS perm FROM permit_permissions ORDER BY perm",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database)?;
+        rows.iter()
+            .map(|row| row.try_get::<String, _>("perm").map_err(database))
+            .collect()
+    }
+
+    /// Grants a defined permission to a user directly.
+    pub async fn grant(&self, username: &str, perm: &str) -> Result<(), AdminError> {
+        let user = self.user_id(username).await?;
+        let perm = self.permission_id(perm).await?;
+        sqlx::query(
+            "INSERT INTO permit_user_permissions (user_id, permission_id) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user)
+        .bind(perm)
+        .execute(&self.pool)
+        .await
+        .map_err(database)?;
+        Ok(())
+    }
+
+    /// Takes a directly granted permission away (group permissions stay).
+    pub async fn revoke(&self, username: &str, perm: &str) -> Result<(), AdminError> {
+        let user = self.user_id(username).await?;
+        let perm = self.permission_id(perm).await?;
+        sqlx::query(
+            "DELETE FROM permit_user_permissions WHERE user_id = $1 AND permission_id = $2",
+        )
+        .bind(user)
+        .bind(perm)
+        .execute(&self.pool)
+        .await
+        .map_err(database)?;
+        Ok(())
+    }
+
+    /// Creates a group (if new) and gives it the defined permissions `perms`.
+    pub async fn create_group(&self, name: &str, perms: &[&str]) -> Result<(), AdminError> {
+        sqlx::query("INSERT INTO permit_groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(database)?;
+        let group = self.group_id(name).await?;
+        for perm in perms {
+            let perm = self.permission_id(perm).await?;
+            sqlx::query(
+                "INSERT INTO permit_group_permissions (group_id, permission_id) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(group)
+            .bind(perm)
+            .execute(&self.pool)
+            .await
+            .map_err(database)?;
+        }
+        Ok(())
+    }
+
+    /// Makes a user a member of a group.
+    pub async fn add_user_to_group(&self, username: &str, group: &str) -> Result<(), AdminError> {
+        let user = self.user_id(username).await?;
+        let group = self.group_id(group).await?;
+        sqlx::query(
+            "INSERT INTO permit_user_groups (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(user)
+        .bind(group)
+        .execute(&self.pool)
+        .await
+        .map_err(database)?;
+        Ok(())
+    }
+
+    /// The user with this username, if any.
+    pub async fn user(&self, username: &str) -> Result<Option<SqlUser>, AdminError> {
+        let row = sqlx::query(USER_BY_NAME)
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database)?;
+        row.map(|row| SqlUser::from_row(&row))
+            .transpose()
+            .map_err(database)
+    }
+}
+
+fn database(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AdminError {
+    AdminError::Database(BackendError::new(err))
+}
+
+/// Adds `mode=rwc` to a SQLite file URL (create the file when missing) and
+/// tells which database the URL names.
+fn normalize_url(url: &str) -> Result<(String, Dialect), AdminError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((url.to_owned(), Dialect::Postgres));
+    }
+    if !url.starts_with("sqlite:") {
+        return Err(database(format!(
+            "unsupported database URL {url:?}: expected sqlite://... or postgres://..."
+        )));
+    }
+    if url.contains(":memory:") || url.contains("mode=") {
+        return Ok((url.to_owned(), Dialect::Sqlite));
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Ok((format!("{url}{sep}mode=rwc"), Dialect::Sqlite))
+}
+
+impl Backend for SqlBackend {
+    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
+        Box::pin(async move {
+            let Ok(id) = id.parse::<i64>() else {
+                return Ok(None);
+            };
+            let row = sqlx::query(USER_BY_ID)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(BackendError::new)?;
+            match row {
+                Some(row) => Ok(Some(
+                    Arc::new(SqlUser::from_row(&row).map_err(BackendError::new)?)
+                        as Arc<dyn AuthUser>,
+                )),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn authenticate<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, UserResult> {
+        Box::pin(async move {
+            let user = self.user(username).await.map_err(|e| match e {
+                AdminError::Database(err) => err,
+                other => BackendError::new(other),
+            })?;
+            let Some(user) = user else {
+                password::verify_dummy_blocking(password).await;
+                return Ok(None);
+            };
+            let ok = password::verify_password_blocking(password, &user.password_hash).await;
+            Ok((ok && user.active).then(|| Arc::new(user) as Arc<dyn AuthUser>))
+        })
+    }
+
+    fn user_permissions<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+        Box::pin(async move {
+            let Ok(id) = user.id().parse::<i64>() else {
+                return Ok(Arc::default());
+            };
+            let rows = sqlx::query(
+                "SELECT p.app_label || '.' || p.codename AS perm FROM permit_permissions p \
+                 JOIN permit_user_permissions up ON up.permission_id = p.id WHERE up.user_id = $1 \
+                 UNION \
+                 SELECT p.app_label || '.' || p.codename AS perm FROM permit_permissions p \
+                 JOIN permit_group_permissions gp ON gp.permission_id = p.id \
+                 JOIN permit_user_groups ug ON ug.group_id = gp.group_id WHERE ug.user_id = $1",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(BackendError::new)?;
+            let set = rows
+                .iter()
+                .map(|row| row.try_get::<String, _>("perm"))
+                .collect::<Result<PermissionSet, _>>()
+                .map_err(BackendError::new)?;
+            Ok(Arc::new(set))
+        })
+    }
+}
