@@ -7,4 +7,5 @@ mod failures;
 mod in_code;
 mod placement;
 mod sessions;
+mod sql;
 mod support;
