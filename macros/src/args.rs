@@ -219,6 +219,13 @@ impl Args {
                     predicate = Some(path);
                 }
                 Item::Key(key, value) => args.set_key(&key, value, &mut errors),
+                Item::Perm(lit) if which == Macro::UserPassesTest => errors.at(
+                    lit.span(),
+                    format!(
+                        "expected a path to a predicate fn, found the string {:?}; write #[user_passes_test(path::to::predicate)] without quotes",
+                        lit.value()
+                    ),
+                ),
                 Item::Perm(lit) => errors.at(lit.span(), unexpected(which, "a permission string")),
                 Item::Any(any, _) => errors.at(any.span, unexpected(which, "`any(...)`")),
                 Item::Path(path) => {
@@ -329,7 +336,7 @@ fn example(key: &str) -> &'static str {
 fn unexpected(which: Macro, what: &str) -> String {
     match which {
         Macro::LoginRequired => format!(
-            "`login_required` takes no {what}; to require permissions use #[permission_required(\"app_label.codename\")]"
+            "`login_required` takes only `login_url`, `redirect_field` and `crate`, found {what}; to require permissions use #[permission_required(\"app_label.codename\")]"
         ),
         Macro::UserPassesTest => format!(
             "`user_passes_test` takes one predicate path and optional `login_url`, `redirect_field`, `crate`; found {what}"
@@ -520,9 +527,9 @@ mod tests {
                 .contains("`any()` needs at least one")
         );
         assert!(message(Macro::PermissionRequired, quote!(42)).contains("found an integer"));
-        assert!(
-            message(Macro::LoginRequired, quote!("a.b")).contains("takes no a permission string")
-        );
+        assert!(message(Macro::LoginRequired, quote!("a.b")).contains(
+            "takes only `login_url`, `redirect_field` and `crate`, found a permission string"
+        ));
         assert!(message(Macro::UserPassesTest, quote!()).contains("needs a predicate"));
         assert!(message(Macro::UserPassesTest, quote!(a, b)).contains("a second predicate"));
         assert!(message(Macro::LoginNotRequired, quote!(x)).contains("takes no arguments"));

@@ -21,10 +21,10 @@ pub(crate) fn expand(which: Macro, args: TokenStream, item: TokenStream) -> Toke
         .map_err(|e| errors.push(e))
         .ok();
     if let (Some(own), Some(mut func)) = (own, func) {
-        let mut stack = vec![(which, own)];
-        for (stacked, tokens) in take_stacked(&mut func.attrs) {
+        let mut stack = vec![(which, Span::call_site(), own)];
+        for (stacked, span, tokens) in take_stacked(&mut func.attrs) {
             match Args::parse(stacked, tokens) {
-                Ok(args) => stack.push((stacked, args)),
+                Ok(args) => stack.push((stacked, span, args)),
                 Err(err) => errors.push(err),
             }
         }
@@ -50,7 +50,7 @@ fn with_errors(item: TokenStream, err: Error) -> TokenStream {
 /// Removes our attributes stacked below this one (`#[login_required]`,
 /// `#[actix_permit::permission_required(..)]`, ...) so that one wrapper runs
 /// all the checks, top to bottom.
-fn take_stacked(attrs: &mut Vec<syn::Attribute>) -> Vec<(Macro, TokenStream)> {
+fn take_stacked(attrs: &mut Vec<syn::Attribute>) -> Vec<(Macro, Span, TokenStream)> {
     let mut taken = Vec::new();
     attrs.retain(|attr| {
         let path = attr.path();
@@ -74,7 +74,11 @@ fn take_stacked(attrs: &mut Vec<syn::Attribute>) -> Vec<(Macro, TokenStream)> {
                         tokens.collect()
                     }
                 };
-                taken.push((which, tokens));
+                let span = path
+                    .segments
+                    .last()
+                    .map_or_else(Span::call_site, |s| s.ident.span());
+                taken.push((which, span, tokens));
                 false
             }
             _ => true,
@@ -93,7 +97,7 @@ struct Stack {
     public: bool,
 }
 
-fn merge(stack: Vec<(Macro, Args)>) -> Result<Stack> {
+fn merge(stack: Vec<(Macro, Span, Args)>) -> Result<Stack> {
     let mut errors = Errors::default();
     let mut merged = Stack {
         checks: Vec::new(),
@@ -103,7 +107,8 @@ fn merge(stack: Vec<(Macro, Args)>) -> Result<Stack> {
         public: false,
     };
     let mut protected_by = None;
-    for (which, args) in stack {
+    let mut public_at = None;
+    for (which, span, args) in stack {
         merge_key(
             "login_url",
             &mut merged.login_url,
@@ -120,16 +125,19 @@ fn merge(stack: Vec<(Macro, Args)>) -> Result<Stack> {
             merged.krate.get_or_insert(krate);
         }
         match args.require {
-            Require::Public => merged.public = true,
+            Require::Public => {
+                merged.public = true;
+                public_at.get_or_insert(span);
+            }
             require => {
                 protected_by.get_or_insert(which.name());
                 merged.checks.push(require);
             }
         }
     }
-    if let (true, Some(name)) = (merged.public, protected_by) {
+    if let (Some(span), Some(name)) = (public_at, protected_by) {
         errors.at(
-            Span::call_site(),
+            span,
             format!("`login_not_required` contradicts `{name}` on the same handler; keep one"),
         );
     }
@@ -200,8 +208,14 @@ fn parse_handler(which: Macro, item: TokenStream) -> Result<ItemFn> {
             format!("#[{name}] cannot be used on an `extern` fn: handlers use the Rust ABI"),
         );
     }
-    if sig.asyncness.is_none() && sig.constness.is_none() {
-        errors.at(sig.fn_token.span, format!("expected `async fn`, found `fn`: #[{name}] wraps actix-web handlers, which are async"));
+    let specific = sig.constness.is_some()
+        || matches!(sig.safety, syn::Safety::Unsafe(_))
+        || sig.abi.is_some();
+    if sig.asyncness.is_none() && !specific {
+        errors.at(
+            sig.fn_token.span,
+            format!("expected `async fn`, found `fn`: #[{name}] wraps actix-web handlers, which are async"),
+        );
     }
     if let Some(variadic) = &sig.variadic {
         errors.at(variadic.dots.spans[0], "handlers cannot be variadic");
@@ -411,5 +425,87 @@ fn generate(stack: &Stack, func: ItemFn) -> TokenStream {
             #extract
             #private::Either::Right(async move { #fake_return #(#stmts)* }.await)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::expand;
+    use crate::args::Macro;
+
+    #[test]
+    fn errors_keep_the_fn_unchanged() {
+        let item = quote!(
+            #[doc = "edit"]
+            pub async fn edit<T: Clone>(x: T) -> T
+            where
+                T: Copy,
+            {
+                x
+            }
+        );
+        let out = expand(Macro::PermissionRequired, quote!("nodot"), item.clone()).to_string();
+        assert!(out.starts_with(&item.to_string()), "{out}");
+        assert!(out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn generated_code_names_only_our_private_paths_and_core() {
+        let item = quote! {
+            /// Docs stay.
+            #[get("/x")]
+            pub(crate) async fn edit<S>(data: web::Data<S>) -> impl Responder where S: Send + 'static { "" }
+        };
+        let out = expand(
+            Macro::PermissionRequired,
+            quote!("app.change", any("a.b", "c.d")),
+            item,
+        )
+        .to_string();
+        assert!(!out.contains("actix_web"), "{out}");
+        assert!(
+            out.contains(":: actix_permit :: __private :: check"),
+            "{out}"
+        );
+        for kept in [
+            "# [doc = r\" Docs stay.\"]",
+            "# [get (\"/x\")]",
+            "pub (crate)",
+            "where S : Send + 'static",
+            "< S >",
+        ] {
+            assert!(out.contains(kept), "{kept} missing in {out}");
+        }
+        let renamed = expand(
+            Macro::LoginRequired,
+            quote!(crate = "::permit"),
+            quote!(
+                async fn f() {}
+            ),
+        )
+        .to_string();
+        assert!(renamed.contains(":: permit :: __private"), "{renamed}");
+        assert!(!renamed.contains("actix_permit"), "{renamed}");
+    }
+
+    #[test]
+    fn stacked_attributes_merge_into_one_wrapper() {
+        let item = quote! {
+            #[actix_permit::permission_required("app.view")]
+            #[user_passes_test(crate::is_staff)]
+            async fn f() {}
+        };
+        let out = expand(Macro::LoginRequired, quote!(), item).to_string();
+        assert_eq!(out.matches("async fn f").count(), 1, "{out}");
+        let login = out.find("Require :: Login").unwrap();
+        let perms = out.find("Require :: Perms").unwrap();
+        let test = out.find("Require :: Test").unwrap();
+        assert!(
+            login < perms && perms < test,
+            "checks run top to bottom: {out}"
+        );
+        assert!(!out.contains("permission_required"), "{out}");
     }
 }

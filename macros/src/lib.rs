@@ -9,6 +9,8 @@ use proc_macro::TokenStream;
 
 mod args;
 mod expand;
+#[cfg(test)]
+mod fuzz;
 
 use args::Macro;
 
