@@ -2,6 +2,7 @@
 //! Use them through that crate, which documents them and which the
 //! generated code calls.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -1,6 +1,7 @@
 //! The access decision: the rules the macros generate, the checks that run
 //! them, and the one place where a denial is logged and rendered.
 
+use std::fmt;
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -140,8 +141,8 @@ fn deny(
     tracing::info!(
         target: "actix_permit",
         reason = reason.as_str(),
-        user = user_for_log(auth),
-        route = req.match_pattern().as_deref().unwrap_or_else(|| req.path()),
+        user = %UserOf(auth),
+        route = %RouteOf(req),
         handler = rule.handler,
         missing = ?missing,
         "request denied"
@@ -164,8 +165,8 @@ pub(crate) fn deny_error(req: &HttpRequest, auth: &RequestAuth, err: &PermitErro
         tracing::info!(
             target: "actix_permit",
             reason = reason.as_str(),
-            user = user_for_log(auth),
-            route = req.match_pattern().as_deref().unwrap_or_else(|| req.path()),
+            user = %UserOf(auth),
+            route = %RouteOf(req),
             "request denied by the handler"
         );
     } else {
@@ -174,9 +175,29 @@ pub(crate) fn deny_error(req: &HttpRequest, auth: &RequestAuth, err: &PermitErro
     render(req, auth, reason, &[], None, None)
 }
 
-fn user_for_log(auth: &RequestAuth) -> String {
-    auth.principal_if_loaded()
-        .map_or_else(|| "anonymous".to_owned(), |u| u.id().to_owned())
+/// The user id for logs, formatted only when a log is written (some crates
+/// turn on `tracing`'s `log` fallback, which builds the fields eagerly).
+struct UserOf<'a>(&'a RequestAuth);
+
+impl fmt::Display for UserOf<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.principal_if_loaded() {
+            Some(user) => f.write_str(user.id()),
+            None => f.write_str("anonymous"),
+        }
+    }
+}
+
+/// The matched route pattern (or the path), formatted only when logged.
+struct RouteOf<'a>(&'a HttpRequest);
+
+impl fmt::Display for RouteOf<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.match_pattern() {
+            Some(pattern) => f.write_str(&pattern),
+            None => f.write_str(self.0.path()),
+        }
+    }
 }
 
 fn render(

@@ -159,6 +159,9 @@ pub fn default_response(denial: &Denial<'_>) -> HttpResponse {
 pub(crate) fn plain_response(reason: Reason) -> HttpResponse {
     let status = reason.status();
     HttpResponse::build(status)
-        .content_type("text/plain; charset=utf-8")
+        .insert_header((
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("text/plain; charset=utf-8"),
+        ))
         .body(status.canonical_reason().unwrap_or("Error"))
 }

@@ -1,4 +1,5 @@
 #![doc = include_str!("../../README.md")]
+#![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -125,6 +125,8 @@ pub fn app(
             .into()
         }))
         .service(home)
+        .service(healthz)
+        .service(api_me)
         .service(login_page)
         .service(login_submit)
         .service(logout_submit)
@@ -189,6 +191,33 @@ async fn home() -> HttpResponse {
     HttpResponse::Found()
         .insert_header((header::LOCATION, "/items/"))
         .finish()
+}
+
+/// For load balancers: public, no database.
+#[get("/healthz")]
+#[login_not_required]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Who the session belongs to and what they may do.
+#[get("/api/me")]
+#[login_required]
+async fn api_me(user: CurrentUser) -> Result<HttpResponse, Error> {
+    let mut permissions: Vec<String> = if user.is_superuser() {
+        vec!["*".to_owned()]
+    } else {
+        user.permissions()
+            .await?
+            .iter()
+            .map(str::to_owned)
+            .collect()
+    };
+    permissions.sort_unstable();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "username": username(&user),
+        "permissions": permissions,
+    })))
 }
 
 #[derive(Deserialize)]

@@ -809,6 +809,13 @@ fn the_json_api_answers_json() {
         );
         let mut alice = as_user(&server, "alice");
         assert_eq!(alice.delete("/api/items/999").status, 404);
+        let me: serde_json::Value = serde_json::from_str(&carol.get("/api/me").body).unwrap();
+        assert_eq!(
+            me,
+            serde_json::json!({"username": "carol", "permissions": ["inventory.add_item", "inventory.change_item", "inventory.view_item"]})
+        );
+        assert_eq!(server.client().get("/api/me").status, 403);
+        assert_eq!(server.client().get("/healthz").body, "ok");
         assert_eq!(alice.delete("/api/items/abc").status, 404);
     }
 }

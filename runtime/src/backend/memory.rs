@@ -43,6 +43,9 @@ impl AuthUser for MemoryUser {
 
 #[derive(Default)]
 struct State {
+    /// Effective permissions per user id, computed on first use and dropped
+    /// on every change, so that a request costs a hash lookup.
+    effective: HashMap<String, Arc<PermissionSet>>,
     next_id: u64,
     users: HashMap<String, Arc<MemoryUser>>,
     ids_by_name: HashMap<String, String>,
@@ -100,8 +103,11 @@ impl MemoryBackend {
         self.state.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The state, for a change: cached effective permissions are dropped.
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        self.state.write().unwrap_or_else(PoisonError::into_inner)
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        state.effective.clear();
+        state
     }
 
     /// Adds an active, non-superuser user and returns their id.
@@ -229,8 +235,11 @@ impl MemoryBackend {
         state.users.get(id).cloned()
     }
 
-    fn permissions_of(&self, id: &str) -> PermissionSet {
-        let state = self.read();
+    fn permissions_of(&self, id: &str) -> Arc<PermissionSet> {
+        if let Some(set) = self.read().effective.get(id) {
+            return Arc::clone(set);
+        }
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         let mut set = PermissionSet::new();
         if let Some(own) = state.user_perms.get(id) {
             set.extend(own.iter().map(String::as_str));
@@ -240,6 +249,8 @@ impl MemoryBackend {
                 set.extend(perms.iter().map(String::as_str));
             }
         }
+        let set = Arc::new(set);
+        state.effective.insert(id.to_owned(), Arc::clone(&set));
         set
     }
 }
@@ -276,6 +287,6 @@ impl Backend for MemoryBackend {
         user: &'a dyn AuthUser,
     ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
         let set = self.permissions_of(user.id());
-        Box::pin(std::future::ready(Ok(Arc::new(set))))
+        Box::pin(std::future::ready(Ok(set)))
     }
 }

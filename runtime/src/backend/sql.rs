@@ -446,7 +446,7 @@ impl Backend for SqlBackend {
             let rows = sqlx::query(
                 "SELECT p.app_label || '.' || p.codename AS perm FROM permit_permissions p \
                  JOIN permit_user_permissions up ON up.permission_id = p.id WHERE up.user_id = $1 \
-                 UNION \
+                 UNION ALL \
                  SELECT p.app_label || '.' || p.codename AS perm FROM permit_permissions p \
                  JOIN permit_group_permissions gp ON gp.permission_id = p.id \
                  JOIN permit_user_groups ug ON ug.group_id = gp.group_id WHERE ug.user_id = $1",

@@ -1,0 +1,280 @@
+//! What a check costs per request, side by side in one run: no check, the
+//! same check written by hand, our macros, and actix-web-grants' `#[protect]`
+//! on the same permission set; then the SQL backend on in-memory SQLite.
+//!
+//! Every variant is served by the same `App` (cookie sessions + `Permit`),
+//! for the same logged-in user, warm. Run: `cargo bench -p actix-permit --bench checks`.
+
+use std::collections::HashSet;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use actix_permit::backend::UserResult;
+use actix_permit::{
+    AuthUser, Backend, BackendError, BoxFuture, CurrentUser, MemoryBackend, PermissionSet, Permit,
+    PermitError, SqlBackend, authenticate, login, login_required, permission_required,
+};
+use actix_session::SessionMiddleware;
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Cookie, Key};
+use actix_web::dev::{Service, ServiceRequest};
+use actix_web::{App, HttpRequest, HttpResponse, test, web};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const PASSWORD: &str = "bench password";
+
+// Every handler answers the same idiomatic `&'static str` (200, text/plain).
+
+async fn open() -> &'static str {
+    "ok"
+}
+
+async fn by_hand(user: CurrentUser) -> Result<&'static str, PermitError> {
+    if !user.has_perm("app.perm").await? {
+        return Err(actix_permit::PermissionDenied.into());
+    }
+    Ok("ok")
+}
+
+#[permission_required("app.perm")]
+async fn by_macro() -> &'static str {
+    "ok"
+}
+
+/// The same check for a permission the `denied` user holds: tells a user's
+/// cost from the denial's.
+#[permission_required("app.filler_0")]
+async fn by_macro_other() -> &'static str {
+    "ok"
+}
+
+#[login_required]
+async fn by_login() -> &'static str {
+    "ok"
+}
+
+/// Ten permissions; the user holds only the last.
+#[permission_required(any(
+    "app.p0",
+    "app.p1",
+    "app.p2",
+    "app.p3",
+    "app.p4",
+    "app.p5",
+    "app.p6",
+    "app.p7",
+    "app.p8",
+    "app.filler_198"
+))]
+async fn by_any() -> &'static str {
+    "ok"
+}
+
+#[actix_web_grants::protect("app.perm")]
+async fn by_grants() -> &'static str {
+    "ok"
+}
+
+/// Several checks on one request: two macros and one in the body.
+#[permission_required("app.perm")]
+#[permission_required(any("app.filler_1", "app.filler_2"))]
+async fn several(user: CurrentUser) -> Result<&'static str, PermitError> {
+    user.require_perm("app.filler_3").await?;
+    Ok("ok")
+}
+
+/// actix-web-grants' extractor: the same permission set, from the same
+/// backend, as a `HashSet<String>`.
+async fn grants_extractor(req: &mut ServiceRequest) -> Result<HashSet<String>, actix_web::Error> {
+    let user = req.extract::<CurrentUser>().await?;
+    let perms = user.permissions().await?;
+    Ok(perms.iter().map(str::to_owned).collect())
+}
+
+async fn test_login(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
+    match authenticate(&req, &name, PASSWORD).await {
+        Ok(Some(user)) if login(&req, &*user).is_ok() => HttpResponse::Ok().finish(),
+        _ => HttpResponse::Unauthorized().finish(),
+    }
+}
+
+/// Counts what the backend is asked.
+struct Counting<B> {
+    inner: B,
+    users: AtomicUsize,
+    perms: AtomicUsize,
+}
+
+impl<B: Backend> Backend for Counting<B> {
+    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
+        self.users.fetch_add(1, Ordering::Relaxed);
+        self.inner.get_user(id)
+    }
+    fn authenticate<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, UserResult> {
+        self.inner.authenticate(username, password)
+    }
+    fn user_permissions<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+        self.perms.fetch_add(1, Ordering::Relaxed);
+        self.inner.user_permissions(user)
+    }
+}
+
+fn perms() -> Vec<String> {
+    (0..199).map(|i| format!("app.filler_{i}")).collect()
+}
+
+fn memory_backend() -> MemoryBackend {
+    let backend = MemoryBackend::new();
+    let fillers = perms();
+    for (name, main) in [("allowed", Some("app.perm")), ("denied", None)] {
+        backend.add_user(name, PASSWORD).unwrap();
+        for perm in fillers.iter().map(String::as_str).chain(main) {
+            backend.grant(name, perm).unwrap();
+        }
+    }
+    backend
+}
+
+async fn sql_backend() -> SqlBackend {
+    let backend = SqlBackend::connect("sqlite::memory:").await.unwrap();
+    let mut all = perms();
+    all.push("app.perm".to_owned());
+    for perm in &all {
+        backend.create_permission(perm, perm).await.unwrap();
+    }
+    for name in ["allowed", "denied"] {
+        backend.create_user(name, PASSWORD).await.unwrap();
+    }
+    for perm in &all {
+        backend.grant("allowed", perm).await.unwrap();
+    }
+    // `denied` holds the fillers through a group, not `app.perm`.
+    let fillers: Vec<&str> = all[..199].iter().map(String::as_str).collect();
+    backend.create_group("fillers", &fillers).await.unwrap();
+    backend
+        .add_user_to_group("denied", "fillers")
+        .await
+        .unwrap();
+    backend
+}
+
+fn bench_app(
+    c: &mut Criterion,
+    group_name: &str,
+    backend: Arc<dyn Backend>,
+    counting: Option<&Counting<Arc<SqlBackend>>>,
+    rt: &actix_rt::SystemRunner,
+) {
+    let app = rt.block_on(test::init_service(
+        App::new()
+            .route("/login/{name}", web::post().to(test_login))
+            .route("/open", web::get().to(open))
+            .route("/hand", web::get().to(by_hand))
+            .route("/macro", web::get().to(by_macro))
+            .route("/other", web::get().to(by_macro_other))
+            .route("/login", web::get().to(by_login))
+            .route("/any", web::get().to(by_any))
+            .route("/several", web::get().to(several))
+            .service(
+                web::scope("/grants")
+                    .wrap(actix_web_grants::GrantsMiddleware::with_extractor(
+                        grants_extractor,
+                    ))
+                    .route("/protect", web::get().to(by_grants)),
+            )
+            .wrap(Permit::from_arc(backend))
+            .wrap(
+                SessionMiddleware::builder(CookieSessionStore::default(), Key::from(&[3; 64]))
+                    .cookie_secure(false)
+                    .build(),
+            ),
+    ));
+    let cookie = |name: &str| -> Cookie<'static> {
+        let res = rt.block_on(test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/login/{name}"))
+                .to_request(),
+        ));
+        assert!(res.status().is_success(), "login {name}");
+        res.response().cookies().next().unwrap().into_owned()
+    };
+    let allowed = cookie("allowed");
+    let denied = cookie("denied");
+    let call = |path: &str, cookie: &Cookie<'static>| {
+        let req = test::TestRequest::get()
+            .uri(path)
+            .cookie(cookie.clone())
+            .to_request();
+        let res = rt.block_on(app.call(req)).unwrap();
+        black_box(res.status())
+    };
+    let variants: &[(&str, &str, &Cookie<'static>, u16)] = &[
+        ("unprotected", "/open", &allowed, 200),
+        ("by_hand/allowed", "/hand", &allowed, 200),
+        ("by_hand/denied", "/hand", &denied, 403),
+        ("permission_required/allowed", "/macro", &allowed, 200),
+        ("permission_required/denied", "/macro", &denied, 403),
+        ("permission_required/allowed_denied_user", "/other", &denied, 200),
+        ("login_required", "/login", &allowed, 200),
+        ("grants_protect/allowed", "/grants/protect", &allowed, 200),
+        ("grants_protect/denied", "/grants/protect", &denied, 403),
+        ("any_of_10_holding_200", "/any", &allowed, 200),
+        ("several_checks", "/several", &allowed, 200),
+    ];
+    let mut group = c.benchmark_group(group_name);
+    for (name, path, cookie, status) in variants {
+        assert_eq!(call(path, cookie).as_u16(), *status, "{name}");
+        group.bench_function(*name, |b| b.iter(|| call(path, cookie)));
+    }
+    group.finish();
+
+    if let Some(counting) = counting {
+        for (name, path) in [
+            ("several_checks", "/several"),
+            ("permission_required", "/macro"),
+            ("login_required", "/login"),
+            ("unprotected", "/open"),
+        ] {
+            let (users, perms) = (
+                counting.users.load(Ordering::Relaxed),
+                counting.perms.load(Ordering::Relaxed),
+            );
+            const N: usize = 100;
+            for _ in 0..N {
+                call(path, &allowed);
+            }
+            let users = counting.users.load(Ordering::Relaxed) - users;
+            let perms = counting.perms.load(Ordering::Relaxed) - perms;
+            println!(
+                "{group_name}/{name}: backend queries per request: user {:.2}, permissions {:.2}",
+                users as f64 / N as f64,
+                perms as f64 / N as f64
+            );
+        }
+    }
+}
+
+fn checks(c: &mut Criterion) {
+    let rt = actix_rt::System::new();
+    bench_app(c, "memory", Arc::new(memory_backend()), None, &rt);
+
+    let sql = Arc::new(rt.block_on(sql_backend()));
+    let counting = Arc::new(Counting {
+        inner: sql,
+        users: AtomicUsize::new(0),
+        perms: AtomicUsize::new(0),
+    });
+    bench_app(c, "sqlite", counting.clone(), Some(&counting), &rt);
+}
+
+criterion_group!(benches, checks);
+criterion_main!(benches);
