@@ -2,17 +2,16 @@
 //! them, and the one place where a denial is logged and rendered.
 
 use std::fmt;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::Poll;
 
 use actix_web::{HttpRequest, HttpResponse};
 
 use crate::config::{Denial, Reason, default_response};
 use crate::error::PermitError;
-use crate::middleware::RequestAuth;
+use crate::middleware::{RequestAuth, catch_panic};
 use crate::redirect::login_redirect;
 use crate::user::CurrentUser;
 
@@ -84,16 +83,9 @@ pub async fn check_test(
     let verdict = match predicate {
         ErasedPredicate::Sync(test) => catch_unwind(AssertUnwindSafe(|| test(&user)))
             .map_err(|_| PermitError::PredicatePanicked),
-        ErasedPredicate::Async(test) => {
-            let mut test = test.call(&user);
-            poll_fn(
-                |cx| match catch_unwind(AssertUnwindSafe(|| test.as_mut().poll(cx))) {
-                    Ok(poll) => poll.map(Ok),
-                    Err(_) => Poll::Ready(Err(PermitError::PredicatePanicked)),
-                },
-            )
+        ErasedPredicate::Async(test) => catch_panic(test.call(&user))
             .await
-        }
+            .map_err(|()| PermitError::PredicatePanicked),
     };
     match verdict {
         Ok(true) => Ok(()),

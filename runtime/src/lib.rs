@@ -20,7 +20,7 @@ pub use backend::{AdminError, Backend, BackendError, BoxFuture, MemoryBackend, M
 pub use backend::{SqlBackend, SqlUser};
 pub use config::{Config, Denial, Reason};
 pub use error::{PermissionDenied, PermitError};
-pub use middleware::Permit;
+pub use middleware::{DEFAULT_BACKEND_TIMEOUT, Permit};
 pub use permission::{InvalidPermission, PermissionSet};
 pub use session::{LoginError, authenticate, login, logout};
 pub use user::{AuthUser, CurrentUser};

@@ -1,10 +1,13 @@
 //! The [`Permit`] middleware: identifies the user of each request from the
 //! session and keeps the per-request cache of the user and their permissions.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
 
 use actix_identity::{IdentityExt, IdentityMiddleware};
 use actix_session::{Session, SessionExt};
@@ -28,7 +31,12 @@ type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 pub(crate) struct Shared {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) config: Config,
+    pub(crate) timeout: Option<Duration>,
 }
+
+/// How long a backend call may take by default before the request fails
+/// closed with 503.
+pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The middleware that makes the checks work: wrap the app (or a scope) in
 /// it, inside actix-session's `SessionMiddleware`.
@@ -58,6 +66,7 @@ pub struct Permit {
     backend: Arc<dyn Backend>,
     config: Config,
     identity: IdentityMiddleware,
+    timeout: Option<Duration>,
 }
 
 impl Permit {
@@ -72,7 +81,17 @@ impl Permit {
             backend,
             config: Config::default(),
             identity: IdentityMiddleware::default(),
+            timeout: Some(DEFAULT_BACKEND_TIMEOUT),
         }
+    }
+
+    /// Bounds every backend call (loading the user, loading permissions):
+    /// past `timeout` the request fails closed with 503. The default is
+    /// [`DEFAULT_BACKEND_TIMEOUT`] (10 s); `None` waits as long as the
+    /// backend does.
+    pub fn backend_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// Replaces the whole [`Config`].
@@ -137,6 +156,7 @@ where
             shared: Arc::new(Shared {
                 backend: Arc::clone(&self.backend),
                 config: self.config.clone(),
+                timeout: self.timeout,
             }),
         };
         let identity = self.identity.new_transform(inner);
@@ -281,7 +301,10 @@ impl RequestAuth {
         let Some(id) = self.user_id.as_deref() else {
             return Ok(None);
         };
-        let user = match self.shared.backend.get_user(id).await {
+        let user = match self
+            .guarded("loading the user", self.shared.backend.get_user(id))
+            .await
+        {
             Ok(Some(user)) => user,
             Ok(None) => {
                 tracing::debug!(target: "actix_permit", user = id, "the session's user no longer exists; anonymous");
@@ -308,6 +331,23 @@ impl RequestAuth {
         Ok(Some(user))
     }
 
+    /// Runs a backend call under the timeout, turning a panic or a timeout
+    /// into a `BackendError` (the request then fails closed).
+    async fn guarded<T>(
+        &self,
+        what: &str,
+        call: impl Future<Output = Result<T, BackendError>>,
+    ) -> Result<T, BackendError> {
+        let call = catch_panic(call);
+        let outcome = match self.shared.timeout {
+            Some(limit) => tokio::time::timeout(limit, call)
+                .await
+                .map_err(|_| BackendError::new(format!("{what} timed out after {limit:?}")))?,
+            None => call.await,
+        };
+        outcome.map_err(|()| BackendError::new(format!("the backend panicked while {what}")))?
+    }
+
     /// The effective permissions of `user` (the principal of this request),
     /// loaded once; empty for anonymous and inactive users.
     pub(crate) async fn permissions(
@@ -320,7 +360,9 @@ impl RequestAuth {
         let loaded = self
             .perms
             .get_or_init(|| async {
-                let result = self.shared.backend.user_permissions(&**user).await;
+                let result = self
+                    .guarded("loading permissions", self.shared.backend.user_permissions(&**user))
+                    .await;
                 if let Err(err) = &result {
                     tracing::error!(target: "actix_permit", user = user.id(), error = %err, "could not load the user's permissions");
                 }
@@ -329,4 +371,17 @@ impl RequestAuth {
             .await;
         loaded.clone().map_err(PermitError::Backend)
     }
+}
+
+/// Polls `fut`, turning a panic inside it into `Err(())`: a bug in a
+/// backend or a predicate fails the request, never the worker.
+pub(crate) async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, ()> {
+    let mut fut = pin!(fut);
+    poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(_) => Poll::Ready(Err(())),
+        },
+    )
+    .await
 }

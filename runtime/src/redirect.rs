@@ -67,7 +67,8 @@ const MAX_REDIRECT_LEN: usize = 2048;
 /// scheme-relative `//host` and `///host`, backslash variants (`/\host`,
 /// `\\host`), one-slash `http:/host`, other schemes (`javascript:`,
 /// `data:`), user info (`https://good@evil`), empty values, values over 2048
-/// bytes, and any whitespace or control character anywhere are all refused.
+/// bytes, and any whitespace, control or invisible format character
+/// (zero-width space, BOM, direction marks) anywhere are all refused.
 /// Allowed hosts come from the app's configuration, never from `Host` or
 /// `X-Forwarded-*` headers.
 ///
@@ -79,15 +80,37 @@ const MAX_REDIRECT_LEN: usize = 2048;
 /// assert!(!is_safe_redirect("javascript:alert(1)", &[], false));
 /// ```
 pub fn is_safe_redirect(url: &str, allowed_hosts: &[&str], require_https: bool) -> bool {
-    if url.is_empty()
-        || url.len() > MAX_REDIRECT_LEN
-        || url.chars().any(|c| c.is_control() || c.is_whitespace())
-    {
+    if url.is_empty() || url.len() > MAX_REDIRECT_LEN || url.chars().any(is_invisible) {
         return false;
     }
     // Browsers read `\` as `/` in many places: the URL must be safe both ways.
     allowed_host_and_scheme(url, allowed_hosts, require_https)
         && allowed_host_and_scheme(&url.replace('\\', "/"), allowed_hosts, require_https)
+}
+
+/// Whitespace, control characters and the invisible format characters
+/// (Unicode category Cf: zero-width spaces, direction marks, the BOM) that
+/// browsers may drop or act on.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(
+            c,
+            '\u{ad}'
+                | '\u{600}'..='\u{605}'
+                | '\u{61c}'
+                | '\u{6dd}'
+                | '\u{70f}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206f}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+                | '\u{e0001}'
+                | '\u{e0020}'..='\u{e007f}'
+        )
 }
 
 fn allowed_host_and_scheme(url: &str, allowed_hosts: &[&str], require_https: bool) -> bool {

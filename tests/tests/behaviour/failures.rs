@@ -137,3 +137,112 @@ async fn a_missing_middleware_gives_500_and_is_logged() {
         logs.text()
     );
 }
+
+/// A backend that hangs or panics, to order.
+struct Misbehaving {
+    inner: std::sync::Arc<actix_permit::MemoryBackend>,
+    mode: std::sync::Mutex<&'static str>,
+}
+
+impl Misbehaving {
+    fn act<'a, T: Send + 'a>(
+        &'a self,
+        on: &str,
+        ok: actix_permit::BoxFuture<'a, T>,
+    ) -> actix_permit::BoxFuture<'a, T> {
+        let mode = *self.mode.lock().unwrap();
+        match mode.split_once(' ') {
+            Some(("hang", what)) if what == on => Box::pin(std::future::pending()),
+            Some(("panic", what)) if what == on => Box::pin(async { panic!("backend bug") }),
+            _ => ok,
+        }
+    }
+}
+
+impl actix_permit::Backend for Misbehaving {
+    fn get_user<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> actix_permit::BoxFuture<'a, actix_permit::backend::UserResult> {
+        self.act("user", self.inner.get_user(id))
+    }
+    fn authenticate<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+    ) -> actix_permit::BoxFuture<'a, actix_permit::backend::UserResult> {
+        self.inner.authenticate(username, password)
+    }
+    fn user_permissions<'a>(
+        &'a self,
+        user: &'a dyn actix_permit::AuthUser,
+    ) -> actix_permit::BoxFuture<
+        'a,
+        Result<std::sync::Arc<actix_permit::PermissionSet>, actix_permit::BackendError>,
+    > {
+        self.act("perms", self.inner.user_permissions(user))
+    }
+}
+
+#[actix_rt::test]
+async fn a_hanging_or_panicking_backend_fails_closed_within_the_timeout() {
+    let (logs, _guard) = Logs::capture();
+    let backend = std::sync::Arc::new(Misbehaving {
+        inner: backend(),
+        mode: std::sync::Mutex::new("fine"),
+    });
+    let hits = Arc::new(Hits::default());
+    let permit = Permit::from_arc(backend.clone())
+        .backend_timeout(Some(std::time::Duration::from_millis(100)));
+    let app = app(permit, hits.clone(), routes).await;
+    let direct = login_as(&app, "direct").await;
+    assert_eq!(
+        get(&app, "/perm", direct.as_ref()).await.status,
+        StatusCode::OK
+    );
+
+    for (mode, path) in [
+        ("hang user", "/login"),
+        ("hang perms", "/perm"),
+        ("panic user", "/login"),
+        ("panic perms", "/perm"),
+        ("panic user", "/perm"),
+    ] {
+        *backend.mode.lock().unwrap() = mode;
+        let started = std::time::Instant::now();
+        let seen = get(&app, path, direct.as_ref()).await;
+        assert_eq!(
+            seen.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{mode} {path}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{mode}: bounded by the timeout"
+        );
+    }
+    *backend.mode.lock().unwrap() = "fine";
+    assert_eq!(
+        get(&app, "/perm", direct.as_ref()).await.status,
+        StatusCode::OK,
+        "the worker lives on"
+    );
+    assert_eq!(hits.get(), 2);
+    let logs = logs.text();
+    assert!(
+        logs.contains("loading the user timed out after 100ms"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("loading permissions timed out after 100ms"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("the backend panicked while loading the user"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("the backend panicked while loading permissions"),
+        "{logs}"
+    );
+}

@@ -6,6 +6,7 @@ mod extraction;
 mod failures;
 mod in_code;
 mod placement;
+mod security;
 mod sessions;
 mod sql;
 mod support;
