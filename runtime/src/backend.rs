@@ -10,10 +10,14 @@ use std::sync::Arc;
 use crate::permission::PermissionSet;
 use crate::user::AuthUser;
 
+#[cfg(feature = "cache")]
+mod cache;
 mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 
+#[cfg(feature = "cache")]
+pub use cache::CachedBackend;
 pub use memory::{MemoryBackend, MemoryUser};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::{SqlBackend, SqlUser};

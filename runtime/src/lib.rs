@@ -15,6 +15,8 @@ pub mod session;
 pub mod user;
 
 pub use access::Predicate;
+#[cfg(feature = "cache")]
+pub use backend::CachedBackend;
 pub use backend::{AdminError, Backend, BackendError, BoxFuture, MemoryBackend, MemoryUser};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use backend::{SqlBackend, SqlUser};

@@ -5,6 +5,7 @@
 //! manage users and groups, like Django's `manage.py`. See the README.
 
 mod csrf;
+mod sessions;
 mod store;
 mod web;
 
@@ -123,6 +124,18 @@ async fn open(
     Ok((backend, items))
 }
 
+/// Serves the app built by `$factory` on `$bind` and prints where.
+macro_rules! run {
+    ($bind:expr, $factory:expr) => {{
+        let server = actix_web::HttpServer::new($factory).bind($bind)?;
+        for addr in server.addrs() {
+            println!("inventory listening on http://{addr}/items/");
+        }
+        server.run().await?;
+        Ok(())
+    }};
+}
+
 async fn serve(database_url: &str, bind: &str) -> AppResult {
     let (backend, items) = open(database_url).await?;
     let key = session_key(database_url)?;
@@ -136,14 +149,81 @@ async fn serve(database_url: &str, bind: &str) -> AppResult {
                 .collect()
         })
         .unwrap_or_default();
-    let site = web::Site::new(Arc::new(backend), items, allowed_hosts)?;
-    let server = actix_web::HttpServer::new(move || web::app(site.clone(), key.clone(), secure))
-        .bind(bind)?;
-    for addr in server.addrs() {
-        println!("inventory listening on http://{addr}/items/");
+    let backend = Arc::new(backend);
+    // An opt-in cache of permission sets: changes may go unnoticed for its TTL.
+    let checks: Arc<dyn actix_permit::Backend> = match cache_ttl()? {
+        Some(ttl) => {
+            tracing::info!("permission sets are cached for {ttl:?}");
+            Arc::new(actix_permit::CachedBackend::new(Arc::clone(&backend), ttl))
+        }
+        None => Arc::clone(&backend) as Arc<dyn actix_permit::Backend>,
+    };
+    let site = web::Site::new(backend, checks, items, allowed_hosts)?;
+    match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => {
+            // A pool: a connection broken by a Redis restart is replaced by a
+            // new one, and every wait is bounded.
+            let limit = session_store_timeout()?;
+            let pool = deadpool_redis::Config::from_url(url.as_str())
+                .builder()
+                .map_err(|e| format!("bad REDIS_URL {url}: {e}"))?
+                .max_size(32)
+                .wait_timeout(Some(limit))
+                .create_timeout(Some(limit))
+                .recycle_timeout(Some(limit))
+                .runtime(deadpool_redis::Runtime::Tokio1)
+                .build()
+                .map_err(|e| format!("bad REDIS_URL {url}: {e}"))?;
+            let store = actix_session::storage::RedisSessionStore::new_pooled(pool)
+                .await
+                .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
+            let store = sessions::Deadline::new(store, limit);
+            tracing::info!("sessions are kept in Redis");
+            run!(bind, move || web::app(
+                site.clone(),
+                store.clone(),
+                key.clone(),
+                secure
+            ))
+        }
+        _ => run!(bind, move || {
+            let store = actix_session::storage::CookieSessionStore::default();
+            web::app(site.clone(), store, key.clone(), secure)
+        }),
     }
-    server.run().await?;
-    Ok(())
+}
+
+/// `PERMIT_SESSION_STORE_TIMEOUT` in seconds (default 5): how long a request
+/// waits for Redis before it fails closed with 500.
+fn session_store_timeout() -> Result<std::time::Duration, Box<dyn std::error::Error>> {
+    let value = std::env::var("PERMIT_SESSION_STORE_TIMEOUT").unwrap_or_else(|_| "5".to_owned());
+    match value.trim().parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => {
+            Ok(std::time::Duration::from_secs_f64(seconds))
+        }
+        _ => Err(format!(
+            "PERMIT_SESSION_STORE_TIMEOUT must be a number of seconds in (0, 3600], found {value:?}"
+        )
+        .into()),
+    }
+}
+
+/// `PERMIT_PERMISSION_CACHE_TTL` in seconds (fractions allowed); unset or 0: no cache.
+fn cache_ttl() -> Result<Option<std::time::Duration>, Box<dyn std::error::Error>> {
+    match std::env::var("PERMIT_PERMISSION_CACHE_TTL") {
+        Ok(value) if !value.trim().is_empty() => {
+            let seconds: f64 = value.trim().parse().map_err(|_| {
+                format!("PERMIT_PERMISSION_CACHE_TTL must be a number of seconds, found {value:?}")
+            })?;
+            if !(0.0..=86_400.0).contains(&seconds) {
+                return Err(
+                    "PERMIT_PERMISSION_CACHE_TTL must be between 0 and 86400 seconds".into(),
+                );
+            }
+            Ok((seconds > 0.0).then(|| std::time::Duration::from_secs_f64(seconds)))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// `PERMIT_SECRET_KEY` (at least 32 bytes, shared by every instance), or a

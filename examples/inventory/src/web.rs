@@ -8,7 +8,7 @@ use actix_permit::{
     login_not_required, login_required, logout, permission_required,
 };
 use actix_session::SessionMiddleware;
-use actix_session::storage::CookieSessionStore;
+use actix_session::storage::SessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::http::{StatusCode, header};
 use actix_web::{
@@ -26,13 +26,17 @@ use crate::store::{ItemInput, Items};
 pub struct Site {
     templates: Arc<Environment<'static>>,
     items: Items,
+    /// For changes (passwords).
     backend: Arc<SqlBackend>,
+    /// For the checks: the backend, or the backend behind a permission cache.
+    checks: Arc<dyn actix_permit::Backend>,
     allowed_hosts: Arc<Vec<String>>,
 }
 
 impl Site {
     pub fn new(
         backend: Arc<SqlBackend>,
+        checks: Arc<dyn actix_permit::Backend>,
         items: Items,
         allowed_hosts: Vec<String>,
     ) -> Result<Self, minijinja::Error> {
@@ -55,6 +59,7 @@ impl Site {
             templates: Arc::new(env),
             items,
             backend,
+            checks,
             allowed_hosts: Arc::new(allowed_hosts),
         })
     }
@@ -91,8 +96,9 @@ impl Site {
 
 /// The whole app: routes, the access middleware with its denial pages, cookie
 /// sessions, and the cross-site check outermost.
-pub fn app(
+pub fn app<Store: SessionStore + 'static>(
     site: Site,
+    store: Store,
     key: Key,
     secure_cookies: bool,
 ) -> App<
@@ -105,10 +111,10 @@ pub fn app(
     >,
 > {
     let pages = site.clone();
-    let permit = Permit::from_arc(site.backend.clone())
+    let permit = Permit::from_arc(site.checks.clone())
         .login_url("/accounts/login/")
         .render_with(move |req, denial| render_denial(&pages, req, denial));
-    let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key)
+    let sessions = SessionMiddleware::builder(store, key)
         .cookie_name("inventory_session".to_owned())
         .cookie_http_only(true)
         .cookie_same_site(SameSite::Lax)

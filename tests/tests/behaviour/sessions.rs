@@ -143,3 +143,54 @@ async fn tampered_or_foreign_cookies_are_anonymous() {
     );
     assert_eq!(hits.get(), 1);
 }
+
+#[get("/perm")]
+#[actix_permit::permission_required("inventory.change_item")]
+async fn perm(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().finish()
+}
+
+#[actix_rt::test]
+async fn the_opt_in_permission_cache_is_stale_for_at_most_its_ttl() {
+    let backend = backend();
+    let ttl = std::time::Duration::from_secs(1);
+    let cached = actix_permit::CachedBackend::new(backend.clone(), ttl);
+    let hits = Arc::new(Hits::default());
+    let app = app(Permit::new(cached), hits.clone(), |cfg| {
+        cfg.service(private).service(perm);
+    })
+    .await;
+    let direct = login_as(&app, "direct").await;
+    assert_eq!(
+        get(&app, "/perm", direct.as_ref()).await.status,
+        StatusCode::OK
+    );
+
+    // Revoked: the cached set still answers until the TTL runs out...
+    backend.revoke("direct", "inventory.change_item").unwrap();
+    assert_eq!(
+        get(&app, "/perm", direct.as_ref()).await.status,
+        StatusCode::OK
+    );
+    // ...and no longer after it.
+    actix_rt::time::sleep(ttl + std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        get(&app, "/perm", direct.as_ref()).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Users are not cached: deactivation holds on the next request.
+    backend.grant("direct", "inventory.change_item").unwrap();
+    actix_rt::time::sleep(ttl + std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        get(&app, "/perm", direct.as_ref()).await.status,
+        StatusCode::OK
+    );
+    backend.set_active("direct", false).unwrap();
+    assert_eq!(
+        get(&app, "/perm", direct.as_ref()).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(hits.get(), 3);
+}

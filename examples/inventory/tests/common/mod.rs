@@ -99,11 +99,18 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &Database) -> Self {
+        Self::start_with(db, &[])
+    }
+
+    /// Starts a server with extra environment variables.
+    pub fn start_with(db: &Database, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_inventory"))
             .args(["serve", "--bind", "127.0.0.1:0"])
             .env("DATABASE_URL", &db.url)
             .env("PERMIT_SECRET_KEY", SECRET)
             .env("RUST_LOG", "warn")
+            .env_remove("REDIS_URL")
+            .envs(env.iter().copied())
             .current_dir(&db.dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -177,6 +184,7 @@ impl Client {
         let agent = ureq::Agent::config_builder()
             .max_redirects(0)
             .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(60)))
             .build()
             .into();
         Self {

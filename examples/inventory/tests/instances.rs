@@ -1,0 +1,241 @@
+//! Several instances: two real servers share one PostgreSQL database and one
+//! Redis for sessions. Runs when `DATABASE_URL` names PostgreSQL and
+//! `REDIS_URL` names Redis (CI sets both); otherwise it says so and passes.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn services() -> Option<(String, String)> {
+    let pg = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"));
+    let redis = std::env::var("REDIS_URL")
+        .ok()
+        .filter(|u| u.starts_with("redis"));
+    match (pg, redis) {
+        (Some(pg), Some(redis)) => Some((pg, redis)),
+        _ => {
+            eprintln!("skipped: set DATABASE_URL=postgres://... and REDIS_URL=redis://... to run");
+            None
+        }
+    }
+}
+
+/// Two instances on one database and one Redis (A first: it seeds the demo data).
+fn pair(db: &Database, env: &[(&str, &str)]) -> (Server, Server) {
+    let a = Server::start_with(db, env);
+    let b = Server::start_with(db, env);
+    (a, b)
+}
+
+/// The same session cookie, used from the other instance.
+fn on(server: &Server, from: &Client) -> Client {
+    let mut client = server.client();
+    client.cookie = from.cookie.clone();
+    client
+}
+
+fn me(client: &mut Client) -> Option<String> {
+    let seen = client.get("/api/me");
+    (seen.status == 200).then(|| {
+        let me: serde_json::Value = serde_json::from_str(&seen.body).unwrap();
+        me["username"].as_str().unwrap().to_owned()
+    })
+}
+
+#[test]
+fn sessions_and_permission_changes_hold_on_every_instance() {
+    let Some((pg, redis)) = services() else {
+        return;
+    };
+    let db = Database::postgres(&pg);
+    let (a, b) = pair(&db, &[("REDIS_URL", redis.as_str())]);
+
+    // Log in on A, use the session on B.
+    let mut carol_a = as_user(&a, "carol");
+    let mut carol_b = on(&b, &carol_a);
+    assert_eq!(me(&mut carol_b).as_deref(), Some("carol"));
+    assert_eq!(carol_b.get("/items/new/").status, 200);
+
+    // A revoked permission is denied on both instances by the next request.
+    a.cli(&["user", "revoke", "carol", "inventory.add_item"]);
+    assert_eq!(carol_a.get("/items/new/").status, 403);
+    assert_eq!(carol_b.get("/items/new/").status, 403);
+    assert_eq!(carol_b.get("/items/").status, 200);
+
+    // A deactivated user's sessions on both instances are anonymous.
+    let mut bob_a = as_user(&a, "bob");
+    let mut bob_b = as_user(&b, "bob");
+    assert_eq!(bob_b.get("/items/").status, 200);
+    b.cli(&["user", "deactivate", "bob"]);
+    for bob in [&mut bob_a, &mut bob_b] {
+        assert_eq!(me(bob), None);
+        assert_eq!(bob.get("/items/").status, 302);
+    }
+
+    // A password change on A ends the user's other sessions on B.
+    let mut alice_a = as_user(&a, "alice");
+    let mut alice_b = as_user(&b, "alice");
+    let seen = alice_a.post_form(
+        "/accounts/password/",
+        &[
+            ("old_password", PASSWORD),
+            ("new_password", "another password"),
+        ],
+    );
+    assert_eq!(seen.status, 303);
+    assert_eq!(me(&mut alice_a).as_deref(), Some("alice"));
+    assert_eq!(me(&mut alice_b), None);
+    assert_eq!(on(&a, &alice_b).get("/items/").status, 302);
+
+    // Logout on B kills the session on A too, even for a copy of the cookie.
+    let mut erin_b = as_user(&b, "erin");
+    let copy = erin_b.cookie.clone();
+    assert_eq!(me(&mut on(&a, &erin_b)).as_deref(), Some("erin"));
+    assert_eq!(erin_b.post_form("/accounts/logout/", &[]).status, 303);
+    let mut replay = a.client();
+    replay.cookie = copy;
+    assert_eq!(me(&mut replay), None);
+    assert_eq!(replay.get("/items/").status, 302);
+}
+
+#[test]
+fn the_permission_cache_bounds_staleness_on_every_instance() {
+    let Some((pg, redis)) = services() else {
+        return;
+    };
+    let db = Database::postgres(&pg);
+    let ttl = Duration::from_secs(1);
+    let (a, b) = pair(
+        &db,
+        &[
+            ("REDIS_URL", redis.as_str()),
+            ("PERMIT_PERMISSION_CACHE_TTL", "1"),
+        ],
+    );
+    let mut carol_a = as_user(&a, "carol");
+    let mut carol_b = on(&b, &carol_a);
+    assert_eq!(carol_a.get("/items/new/").status, 200);
+    assert_eq!(carol_b.get("/items/new/").status, 200);
+
+    a.cli(&["user", "revoke", "carol", "inventory.add_item"]);
+    let revoked = Instant::now();
+    // Within the TTL either answer may come; past it, only 403.
+    std::thread::sleep(ttl + Duration::from_millis(300));
+    assert!(revoked.elapsed() >= ttl);
+    assert_eq!(carol_a.get("/items/new/").status, 403);
+    assert_eq!(carol_b.get("/items/new/").status, 403);
+
+    // Users are not cached: deactivation holds at once.
+    a.cli(&["user", "deactivate", "carol"]);
+    assert_eq!(carol_b.get("/items/").status, 302);
+}
+
+/// A Redis of the test's own, which it can stop and start again.
+struct PrivateRedis {
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> Option<Self> {
+        let mut redis = Self { child: None };
+        redis.child = Some(
+            Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()?,
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(redis)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[test]
+fn a_redis_outage_fails_closed_and_recovers() {
+    let Some((pg, _)) = services() else { return };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let Some(mut redis) = PrivateRedis::start(port) else {
+        eprintln!("skipped: no redis-server on PATH");
+        return;
+    };
+    let db = Database::postgres(&pg);
+    let url = format!("redis://127.0.0.1:{port}");
+    let (a, b) = pair(
+        &db,
+        &[
+            ("REDIS_URL", url.as_str()),
+            ("PERMIT_SESSION_STORE_TIMEOUT", "1"),
+        ],
+    );
+    let mut alice = as_user(&a, "alice");
+    assert_eq!(on(&b, &alice).get("/items/").status, 200);
+
+    redis.stop();
+    for server in [&a, &b] {
+        for path in ["/items/", "/api/items", "/api/me"] {
+            let seen = on(server, &alice).get(path);
+            assert!(
+                seen.status >= 500,
+                "{path} with Redis down: {}",
+                seen.status
+            );
+        }
+        // Anonymous visitors are sent to log in, and logging in fails closed.
+        assert_eq!(server.client().get("/items/").status, 302);
+        let seen = server.client().login("alice", PASSWORD, "");
+        assert_ne!(seen.status, 302, "no session without Redis");
+    }
+
+    let mut redis = PrivateRedis::start(port).expect("redis-server restarts");
+    // It kept nothing: the old session is gone, new logins work on both.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = alice.get("/items/").status;
+        if status == 302 {
+            break;
+        }
+        assert!(status >= 500, "while reconnecting: {status}");
+        assert!(Instant::now() < deadline, "did not recover");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut alice = as_user(&a, "alice");
+    assert_eq!(on(&b, &alice).get("/items/").status, 200);
+    assert_eq!(alice.get("/api/me").status, 200);
+    redis.stop();
+}

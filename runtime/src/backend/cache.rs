@@ -1,0 +1,100 @@
+//! [`CachedBackend`]: an opt-in cache of users' permission sets across
+//! requests, bounded by a time to live.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Backend, BackendError, BoxFuture, UserResult};
+use crate::permission::PermissionSet;
+use crate::user::AuthUser;
+
+/// Wraps a backend and keeps each user's permission set for at most `ttl`.
+///
+/// Off by default: without it a permission change holds from the next
+/// request on, on every instance. With it, a **revoked or granted permission
+/// may go unnoticed for up to `ttl`** on each instance (each instance has its
+/// own cache). Users are not cached: deactivation, deletion and password
+/// changes still hold from the next request on. Use it when the permission
+/// query is the cost that matters and a delay of `ttl` is acceptable.
+///
+/// ```
+/// use std::time::Duration;
+/// use actix_permit::{CachedBackend, MemoryBackend, Permit};
+///
+/// let permit = Permit::new(CachedBackend::new(MemoryBackend::new(), Duration::from_secs(5)));
+/// ```
+pub struct CachedBackend<B> {
+    inner: B,
+    perms: moka::sync::Cache<String, Arc<PermissionSet>>,
+    ttl: Duration,
+}
+
+/// At most this many users' sets are kept; the least used go first.
+const MAX_USERS: u64 = 100_000;
+
+impl<B: Backend> CachedBackend<B> {
+    /// Caches `inner`'s permission sets for `ttl`.
+    pub fn new(inner: B, ttl: Duration) -> Self {
+        Self {
+            inner,
+            perms: moka::sync::Cache::builder()
+                .max_capacity(MAX_USERS)
+                .time_to_live(ttl)
+                .build(),
+            ttl,
+        }
+    }
+
+    /// The longest a permission change can go unnoticed.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Forgets every cached set (after a bulk change, say).
+    pub fn invalidate_all(&self) {
+        self.perms.invalidate_all();
+    }
+
+    /// The wrapped backend.
+    pub fn inner(&self) -> &B {
+        &self.inner
+    }
+}
+
+impl<B: Backend> Backend for CachedBackend<B> {
+    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
+        self.inner.get_user(id)
+    }
+
+    fn authenticate<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, UserResult> {
+        self.inner.authenticate(username, password)
+    }
+
+    fn user_permissions<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+        if let Some(set) = self.perms.get(user.id()) {
+            return Box::pin(std::future::ready(Ok(set)));
+        }
+        Box::pin(async move {
+            let set = self.inner.user_permissions(user).await?;
+            self.perms.insert(user.id().to_owned(), Arc::clone(&set));
+            Ok(set)
+        })
+    }
+
+    fn has_object_perm<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+        perm: &'a str,
+        obj: &'a (dyn Any + Send + Sync),
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        self.inner.has_object_perm(user, perm, obj)
+    }
+}
