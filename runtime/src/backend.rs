@@ -22,6 +22,63 @@ pub use memory::{MemoryBackend, MemoryUser};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::{SqlBackend, SqlUser};
 
+/// A user as the built-in backends store it: id, username, Argon2 password
+/// hash, active and superuser flags. [`MemoryUser`] and `SqlUser` are this
+/// type; downcast a [`CurrentUser`](crate::CurrentUser) to it.
+#[derive(Debug, Clone)]
+pub struct StoredUser {
+    id: String,
+    username: String,
+    pub(crate) password_hash: String,
+    session_hash: String,
+    pub(crate) active: bool,
+    pub(crate) superuser: bool,
+}
+
+impl StoredUser {
+    pub(crate) fn new(
+        id: String,
+        username: String,
+        password_hash: String,
+        active: bool,
+        superuser: bool,
+    ) -> Self {
+        Self {
+            id,
+            username,
+            session_hash: crate::password::session_auth_hash(&password_hash),
+            password_hash,
+            active,
+            superuser,
+        }
+    }
+
+    pub(crate) fn set_password_hash(&mut self, hash: String) {
+        self.session_hash = crate::password::session_auth_hash(&hash);
+        self.password_hash = hash;
+    }
+
+    /// The login name.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+}
+
+impl AuthUser for StoredUser {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn is_active(&self) -> bool {
+        self.active
+    }
+    fn is_superuser(&self) -> bool {
+        self.superuser
+    }
+    fn session_auth_hash(&self) -> &str {
+        &self.session_hash
+    }
+}
+
 /// A change to the users, groups or permissions of a backend
 /// ([`MemoryBackend`], `SqlBackend`) that could not be made.
 #[derive(Debug, thiserror::Error)]

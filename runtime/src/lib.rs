@@ -17,7 +17,9 @@ pub mod user;
 pub use access::Predicate;
 #[cfg(feature = "cache")]
 pub use backend::CachedBackend;
-pub use backend::{AdminError, Backend, BackendError, BoxFuture, MemoryBackend, MemoryUser};
+pub use backend::{
+    AdminError, Backend, BackendError, BoxFuture, MemoryBackend, MemoryUser, StoredUser,
+};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use backend::{SqlBackend, SqlUser};
 pub use config::{Config, Denial, Reason};

@@ -3,43 +3,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::{AdminError, Backend, BackendError, BoxFuture, UserResult};
+use super::{AdminError, Backend, BackendError, BoxFuture, StoredUser, UserResult};
 use crate::password;
 use crate::permission::{self, PermissionSet};
 use crate::user::AuthUser;
 
 /// A user stored by [`MemoryBackend`].
-#[derive(Debug, Clone)]
-pub struct MemoryUser {
-    id: String,
-    username: String,
-    password_hash: String,
-    session_hash: String,
-    active: bool,
-    superuser: bool,
-}
-
-impl MemoryUser {
-    /// The login name.
-    pub fn username(&self) -> &str {
-        &self.username
-    }
-}
-
-impl AuthUser for MemoryUser {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn is_active(&self) -> bool {
-        self.active
-    }
-    fn is_superuser(&self) -> bool {
-        self.superuser
-    }
-    fn session_auth_hash(&self) -> &str {
-        &self.session_hash
-    }
-}
+pub type MemoryUser = StoredUser;
 
 #[derive(Default)]
 struct State {
@@ -119,14 +89,7 @@ impl MemoryBackend {
         }
         state.next_id += 1;
         let id = state.next_id.to_string();
-        let user = MemoryUser {
-            id: id.clone(),
-            username: username.to_owned(),
-            session_hash: password::session_auth_hash(&password_hash),
-            password_hash,
-            active: true,
-            superuser: false,
-        };
+        let user = StoredUser::new(id.clone(), username.to_owned(), password_hash, true, false);
         state.users.insert(id.clone(), Arc::new(user));
         state.ids_by_name.insert(username.to_owned(), id.clone());
         Ok(id)
@@ -157,10 +120,8 @@ impl MemoryBackend {
     /// Sets a new password; the user's existing sessions end.
     pub fn set_password(&self, username: &str, password: &str) -> Result<(), AdminError> {
         let hash = password::hash_password(password)?;
-        self.write().update_user(username, |u| {
-            u.session_hash = password::session_auth_hash(&hash);
-            u.password_hash = hash;
-        })
+        self.write()
+            .update_user(username, |u| u.set_password_hash(hash))
     }
 
     /// Grants a permission to a user directly.

@@ -7,7 +7,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row, SqlSafeStr};
 
-use super::{AdminError, Backend, BackendError, BoxFuture, UserResult};
+use super::{AdminError, Backend, BackendError, BoxFuture, StoredUser, UserResult};
 use crate::password;
 use crate::permission::{self, PermissionSet};
 use crate::user::AuthUser;
@@ -16,49 +16,17 @@ use crate::user::AuthUser;
 const MIGRATIONS_TABLE: &str = "_permit_migrations";
 
 /// A user stored by [`SqlBackend`] (table `permit_users`).
-#[derive(Debug, Clone)]
-pub struct SqlUser {
-    id: String,
-    username: String,
-    password_hash: String,
-    session_hash: String,
-    active: bool,
-    superuser: bool,
-}
+pub type SqlUser = StoredUser;
 
-impl SqlUser {
-    /// The login name.
-    pub fn username(&self) -> &str {
-        &self.username
-    }
-
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let id: i64 = row.try_get("id")?;
-        let password_hash: String = row.try_get("password_hash")?;
-        Ok(Self {
-            id: id.to_string(),
-            username: row.try_get("username")?,
-            session_hash: password::session_auth_hash(&password_hash),
-            password_hash,
-            active: row.try_get::<i64, _>("is_active")? != 0,
-            superuser: row.try_get::<i64, _>("is_superuser")? != 0,
-        })
-    }
-}
-
-impl AuthUser for SqlUser {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn is_active(&self) -> bool {
-        self.active
-    }
-    fn is_superuser(&self) -> bool {
-        self.superuser
-    }
-    fn session_auth_hash(&self) -> &str {
-        &self.session_hash
-    }
+fn user_from_row(row: &AnyRow) -> Result<StoredUser, sqlx::Error> {
+    let id: i64 = row.try_get("id")?;
+    Ok(StoredUser::new(
+        id.to_string(),
+        row.try_get("username")?,
+        row.try_get("password_hash")?,
+        row.try_get::<i64, _>("is_active")? != 0,
+        row.try_get::<i64, _>("is_superuser")? != 0,
+    ))
 }
 
 /// Which database a URL names.
@@ -153,43 +121,40 @@ impl SqlBackend {
             .map_err(|e| AdminError::Database(BackendError::new(e)))
     }
 
+    /// The `id` of the row `query` finds, or the `missing` error.
+    async fn find_id(&self, query: AnyQuery<'_>, missing: AdminError) -> Result<i64, AdminError> {
+        match query.fetch_optional(&self.pool).await.map_err(database)? {
+            Some(row) => row.try_get::<i64, _>("id").map_err(database),
+            None => Err(missing),
+        }
+    }
+
+    /// Runs a statement whose result does not matter.
+    async fn run(&self, query: AnyQuery<'_>) -> Result<(), AdminError> {
+        query.execute(&self.pool).await.map_err(database)?;
+        Ok(())
+    }
+
     async fn user_id(&self, username: &str) -> Result<i64, AdminError> {
-        sqlx::query("SELECT id FROM permit_users WHERE username = $1")
-            .bind(username)
-            .fetch_optional(&self.pool)
+        let query = sqlx::query("SELECT id FROM permit_users WHERE username = $1").bind(username);
+        self.find_id(query, AdminError::UnknownUser(username.to_owned()))
             .await
-            .map_err(database)?
-            .map(|row| row.try_get::<i64, _>("id"))
-            .transpose()
-            .map_err(database)?
-            .ok_or_else(|| AdminError::UnknownUser(username.to_owned()))
     }
 
     async fn group_id(&self, name: &str) -> Result<i64, AdminError> {
-        sqlx::query("SELECT id FROM permit_groups WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
+        let query = sqlx::query("SELECT id FROM permit_groups WHERE name = $1").bind(name);
+        self.find_id(query, AdminError::UnknownGroup(name.to_owned()))
             .await
-            .map_err(database)?
-            .map(|row| row.try_get::<i64, _>("id"))
-            .transpose()
-            .map_err(database)?
-            .ok_or_else(|| AdminError::UnknownGroup(name.to_owned()))
     }
 
     async fn permission_id(&self, perm: &str) -> Result<i64, AdminError> {
-        permission::validate(perm)?;
-        let (app_label, codename) = perm.split_once('.').unwrap_or((perm, ""));
-        sqlx::query("SELECT id FROM permit_permissions WHERE app_label = $1 AND codename = $2")
-            .bind(app_label)
-            .bind(codename)
-            .fetch_optional(&self.pool)
+        let (app_label, codename) = split_permission(perm)?;
+        let query =
+            sqlx::query("SELECT id FROM permit_permissions WHERE app_label = $1 AND codename = $2")
+                .bind(app_label)
+                .bind(codename);
+        self.find_id(query, AdminError::UnknownPermission(perm.to_owned()))
             .await
-            .map_err(database)?
-            .map(|row| row.try_get::<i64, _>("id"))
-            .transpose()
-            .map_err(database)?
-            .ok_or_else(|| AdminError::UnknownPermission(perm.to_owned()))
     }
 
     /// Adds an active, non-superuser user and returns their id.
@@ -217,13 +182,7 @@ impl SqlBackend {
         value: bool,
     ) -> Result<(), AdminError> {
         let id = self.user_id(username).await?;
-        sqlx::query(sql)
-            .bind(value)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(database)?;
-        Ok(())
+        self.run(sqlx::query(sql).bind(value).bind(id)).await
     }
 
     /// Makes a user a superuser, or not.
@@ -251,31 +210,28 @@ impl SqlBackend {
     pub async fn set_password(&self, username: &str, password: &str) -> Result<(), AdminError> {
         let id = self.user_id(username).await?;
         let hash = password::hash_password_blocking(password).await?;
-        sqlx::query("UPDATE permit_users SET password_hash = $1 WHERE id = $2")
-            .bind(hash)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(database)?;
-        Ok(())
+        self.run(
+            sqlx::query("UPDATE permit_users SET password_hash = $1 WHERE id = $2")
+                .bind(hash)
+                .bind(id),
+        )
+        .await
     }
 
     /// Defines a permission (`"app_label.codename"`) with a readable name;
     /// nothing happens when it exists.
     pub async fn create_permission(&self, perm: &str, name: &str) -> Result<(), AdminError> {
-        permission::validate(perm)?;
-        let (app_label, codename) = perm.split_once('.').unwrap_or((perm, ""));
-        sqlx::query(
-            "INSERT INTO permit_permissions (app_label, codename, name) VALUES ($1, $2, $3) \
+        let (app_label, codename) = split_permission(perm)?;
+        self.run(
+            sqlx::query(
+                "INSERT INTO permit_permissions (app_label, codename, name) VALUES ($1, $2, $3) \
              ON CONFLICT (app_label, codename) DO NOTHING",
+            )
+            .bind(app_label)
+            .bind(codename)
+            .bind(name),
         )
-        .bind(app_label)
-        .bind(codename)
-        .bind(name)
-        .execute(&self.pool)
         .await
-        .map_err(database)?;
-        Ok(())
     }
 
     /// Every defined permission, sorted.
@@ -295,52 +251,47 @@ impl SqlBackend {
     pub async fn grant(&self, username: &str, perm: &str) -> Result<(), AdminError> {
         let user = self.user_id(username).await?;
         let perm = self.permission_id(perm).await?;
-        sqlx::query(
-            "INSERT INTO permit_user_permissions (user_id, permission_id) VALUES ($1, $2) \
+        self.run(
+            sqlx::query(
+                "INSERT INTO permit_user_permissions (user_id, permission_id) VALUES ($1, $2) \
              ON CONFLICT DO NOTHING",
+            )
+            .bind(user)
+            .bind(perm),
         )
-        .bind(user)
-        .bind(perm)
-        .execute(&self.pool)
         .await
-        .map_err(database)?;
-        Ok(())
     }
 
     /// Takes a directly granted permission away (group permissions stay).
     pub async fn revoke(&self, username: &str, perm: &str) -> Result<(), AdminError> {
         let user = self.user_id(username).await?;
         let perm = self.permission_id(perm).await?;
-        sqlx::query(
-            "DELETE FROM permit_user_permissions WHERE user_id = $1 AND permission_id = $2",
+        self.run(
+            sqlx::query(
+                "DELETE FROM permit_user_permissions WHERE user_id = $1 AND permission_id = $2",
+            )
+            .bind(user)
+            .bind(perm),
         )
-        .bind(user)
-        .bind(perm)
-        .execute(&self.pool)
         .await
-        .map_err(database)?;
-        Ok(())
     }
 
     /// Creates a group (if new) and gives it the defined permissions `perms`.
     pub async fn create_group(&self, name: &str, perms: &[&str]) -> Result<(), AdminError> {
-        sqlx::query("INSERT INTO permit_groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .execute(&self.pool)
-            .await
-            .map_err(database)?;
+        self.run(
+            sqlx::query(
+                "INSERT INTO permit_groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name),
+        )
+        .await?;
         let group = self.group_id(name).await?;
         for perm in perms {
             let perm = self.permission_id(perm).await?;
-            sqlx::query(
+            self.run(sqlx::query(
                 "INSERT INTO permit_group_permissions (group_id, permission_id) VALUES ($1, $2) \
                  ON CONFLICT DO NOTHING",
-            )
-            .bind(group)
-            .bind(perm)
-            .execute(&self.pool)
-            .await
-            .map_err(database)?;
+            ).bind(group).bind(perm)).await?;
         }
         Ok(())
     }
@@ -349,15 +300,9 @@ impl SqlBackend {
     pub async fn add_user_to_group(&self, username: &str, group: &str) -> Result<(), AdminError> {
         let user = self.user_id(username).await?;
         let group = self.group_id(group).await?;
-        sqlx::query(
+        self.run(sqlx::query(
             "INSERT INTO permit_user_groups (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(user)
-        .bind(group)
-        .execute(&self.pool)
-        .await
-        .map_err(database)?;
-        Ok(())
+        ).bind(user).bind(group)).await
     }
 
     /// The user with this username, if any.
@@ -367,10 +312,18 @@ impl SqlBackend {
             .fetch_optional(&self.pool)
             .await
             .map_err(database)?;
-        row.map(|row| SqlUser::from_row(&row))
+        row.map(|row| user_from_row(&row))
             .transpose()
             .map_err(database)
     }
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// `"app.codename"` → `("app", "codename")`, after checking the form.
+fn split_permission(perm: &str) -> Result<(&str, &str), AdminError> {
+    permission::validate(perm)?;
+    Ok(perm.split_once('.').unwrap_or((perm, "")))
 }
 
 fn database(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AdminError {
@@ -408,8 +361,7 @@ impl Backend for SqlBackend {
                 .map_err(BackendError::new)?;
             match row {
                 Some(row) => Ok(Some(
-                    Arc::new(SqlUser::from_row(&row).map_err(BackendError::new)?)
-                        as Arc<dyn AuthUser>,
+                    Arc::new(user_from_row(&row).map_err(BackendError::new)?) as Arc<dyn AuthUser>,
                 )),
                 None => Ok(None),
             }
