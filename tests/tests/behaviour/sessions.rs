@@ -154,7 +154,9 @@ async fn perm(hits: web::Data<Hits>) -> HttpResponse {
 #[actix_rt::test]
 async fn the_opt_in_permission_cache_is_stale_for_at_most_its_ttl() {
     let backend = backend();
-    let ttl = std::time::Duration::from_secs(1);
+    // Long enough that the request right after the revocation is surely
+    // inside it, even on a loaded machine.
+    let ttl = std::time::Duration::from_secs(3);
     let cached = actix_permit::CachedBackend::new(backend.clone(), ttl);
     let hits = Arc::new(Hits::default());
     let app = app(Permit::new(cached), hits.clone(), |cfg| {
