@@ -200,6 +200,8 @@ impl MemoryBackend {
         if let Some(set) = self.read().effective.get(id) {
             return Arc::clone(set);
         }
+        // Not `self.write()`: filling the cache is no change, so it must not
+        // clear the other users' entries.
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         let mut set = PermissionSet::new();
         if let Some(own) = state.user_perms.get(id) {
