@@ -171,13 +171,26 @@ impl Args {
     /// Parses and validates the arguments of `which`.
     pub(crate) fn parse(which: Macro, tokens: proc_macro2::TokenStream) -> Result<Args> {
         if which == Macro::LoginNotRequired {
-            return match tokens.into_iter().next() {
-                None => Ok(Args::bare(Require::Public)),
-                Some(first) => Err(Error::new(
-                    first.span(),
-                    "`login_not_required` takes no arguments",
-                )),
-            };
+            let RawArgs(items) = syn::parse2(tokens)?;
+            let mut errors = Errors::default();
+            let mut args = Args::bare(Require::Public);
+            for item in items {
+                let span = match item {
+                    Item::Key(key, value) if key == "crate" => {
+                        args.set_key(&key, value, &mut errors);
+                        continue;
+                    }
+                    Item::Key(key, _) => key.span(),
+                    Item::Perm(lit) => lit.span(),
+                    Item::Any(any, _) => any.span,
+                    Item::Path(path) => span_of(&path),
+                };
+                errors.at(
+                    span,
+                    "`login_not_required` has nothing to configure: it takes only `crate = \"...\"`",
+                );
+            }
+            return errors.finish(args);
         }
         let RawArgs(items) = syn::parse2(tokens)?;
         Self::validate(which, items)
@@ -358,7 +371,7 @@ fn span_of(tokens: &impl quote::ToTokens) -> Span {
 }
 
 /// The rules of `actix_permit::permission::validate`, applied at compile time.
-fn perm_error(name: &str) -> Option<&'static str> {
+pub(crate) fn perm_error(name: &str) -> Option<&'static str> {
     if name.is_empty() {
         return Some("an empty string");
     }
@@ -406,7 +419,7 @@ pub(crate) fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str>
         .map(|(_, c)| c)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -532,7 +545,13 @@ mod tests {
         ));
         assert!(message(Macro::UserPassesTest, quote!()).contains("needs a predicate"));
         assert!(message(Macro::UserPassesTest, quote!(a, b)).contains("a second predicate"));
-        assert!(message(Macro::LoginNotRequired, quote!(x)).contains("takes no arguments"));
+        for args in [quote!(x), quote!(login_url = "/l"), quote!("a.b")] {
+            assert!(
+                message(Macro::LoginNotRequired, args).contains("takes only `crate"),
+                "login_not_required has nothing else to configure"
+            );
+        }
+        assert!(parse(Macro::LoginNotRequired, quote!(crate = "::p")).is_ok());
         assert!(matches!(
             parse(Macro::UserPassesTest, quote!(crate::checks::is_staff))
                 .unwrap()

@@ -1,12 +1,15 @@
 //! Code generation: the handler becomes a wrapper that checks first and only
 //! then extracts the handler's own arguments and runs its body.
 
+use std::path::Path;
+
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::visit_mut::{self, VisitMut};
 use syn::{Error, FnArg, Ident, Item, ItemFn, Pat, Result, ReturnType, Type};
 
 use crate::args::{Args, Errors, Macro, Require};
+use crate::{declared, route};
 
 /// actix-web implements `FromRequest` for tuples of up to 16 extractors.
 const MAX_ARGS: usize = 16;
@@ -14,7 +17,12 @@ const MAX_ARGS: usize = 16;
 /// Expands one attribute, together with any of ours stacked below it on the
 /// same fn; on error, the fn comes back unchanged next to the errors, so the
 /// build fails but tools still see the fn.
-pub(crate) fn expand(which: Macro, args: TokenStream, item: TokenStream) -> TokenStream {
+pub(crate) fn expand(
+    which: Macro,
+    args: TokenStream,
+    item: TokenStream,
+    source: Option<&Path>,
+) -> TokenStream {
     let mut errors = Errors::default();
     let own = Args::parse(which, args).map_err(|e| errors.push(e)).ok();
     let func = parse_handler(which, item.clone())
@@ -22,7 +30,9 @@ pub(crate) fn expand(which: Macro, args: TokenStream, item: TokenStream) -> Toke
         .ok();
     if let (Some(own), Some(mut func)) = (own, func) {
         let mut stack = vec![(which, Span::call_site(), own)];
-        for (stacked, span, tokens) in take_stacked(&mut func.attrs) {
+        let mut uses = Vec::new();
+        for (stacked, span, tokens, path) in take_stacked(&mut func.attrs) {
+            uses.push(path);
             match Args::parse(stacked, tokens) {
                 Ok(args) => stack.push((stacked, span, args)),
                 Err(err) => errors.push(err),
@@ -32,7 +42,14 @@ pub(crate) fn expand(which: Macro, args: TokenStream, item: TokenStream) -> Toke
             return with_errors(item, err);
         }
         return match merge(stack) {
-            Ok(stack) => generate(&stack, func),
+            Ok(mut stack) => match declared_only(&stack, source) {
+                Ok(manifest) => {
+                    stack.uses = uses;
+                    stack.manifest = manifest;
+                    generate(&stack, func)
+                }
+                Err(err) => with_errors(item, err),
+            },
             Err(err) => with_errors(item, err),
         };
     }
@@ -40,6 +57,50 @@ pub(crate) fn expand(which: Macro, args: TokenStream, item: TokenStream) -> Toke
         Err(err) => with_errors(item, err),
         Ok(()) => item,
     }
+}
+
+/// When the package declares its permissions, every permission literal must
+/// be one of them; answers the declaring manifest.
+fn declared_only(stack: &Stack, source: Option<&Path>) -> Result<Option<String>> {
+    let lits: Vec<&syn::LitStr> = stack
+        .checks
+        .iter()
+        .filter_map(|require| match require {
+            Require::Perms(groups) => Some(groups.iter().flatten()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let Some(first) = lits.first() else {
+        return Ok(None);
+    };
+    let declared = match declared::find(source) {
+        Ok(Some(declared)) => declared,
+        Ok(None) => return Ok(None),
+        Err(message) => return Err(Error::new(first.span(), message)),
+    };
+    let names: Vec<&str> = declared.names.iter().map(String::as_str).collect();
+    let mut errors = Errors::default();
+    for lit in lits {
+        let name = lit.value();
+        if names.contains(&name.as_str()) {
+            continue;
+        }
+        // Permission names share long prefixes: only a near miss is a typo.
+        let close = crate::args::suggest(&name, &names)
+            .filter(|close| crate::args::edit_distance(&name, close) <= (close.len() / 8).max(2));
+        let hint = match close {
+            Some(close) => format!("did you mean {close:?}?"),
+            None => "declare it there, or name a declared one".to_owned(),
+        };
+        errors.at(
+            lit.span(),
+            format!(
+                "{name:?} is not declared in Cargo.toml [package.metadata.actix-permit] permissions; {hint}"
+            ),
+        );
+    }
+    errors.finish(Some(declared.manifest.to_string_lossy().into_owned()))
 }
 
 fn with_errors(item: TokenStream, err: Error) -> TokenStream {
@@ -50,7 +111,7 @@ fn with_errors(item: TokenStream, err: Error) -> TokenStream {
 /// Removes our attributes stacked below this one (`#[login_required]`,
 /// `#[actix_permit::permission_required(..)]`, ...) so that one wrapper runs
 /// all the checks, top to bottom.
-fn take_stacked(attrs: &mut Vec<syn::Attribute>) -> Vec<(Macro, Span, TokenStream)> {
+fn take_stacked(attrs: &mut Vec<syn::Attribute>) -> Vec<(Macro, Span, TokenStream, syn::Path)> {
     let mut taken = Vec::new();
     attrs.retain(|attr| {
         let path = attr.path();
@@ -78,7 +139,7 @@ fn take_stacked(attrs: &mut Vec<syn::Attribute>) -> Vec<(Macro, Span, TokenStrea
                     .segments
                     .last()
                     .map_or_else(Span::call_site, |s| s.ident.span());
-                taken.push((which, span, tokens));
+                taken.push((which, span, tokens, path.clone()));
                 false
             }
             _ => true,
@@ -95,6 +156,11 @@ struct Stack {
     redirect_field: Option<syn::LitStr>,
     krate: Option<syn::Path>,
     public: bool,
+    /// The paths of the attributes merged into this one, so that their
+    /// imports count as used.
+    uses: Vec<syn::Path>,
+    /// The manifest that declares the permissions, if one does.
+    manifest: Option<String>,
 }
 
 fn merge(stack: Vec<(Macro, Span, Args)>) -> Result<Stack> {
@@ -105,6 +171,8 @@ fn merge(stack: Vec<(Macro, Span, Args)>) -> Result<Stack> {
         redirect_field: None,
         krate: None,
         public: false,
+        uses: Vec::new(),
+        manifest: None,
     };
     let mut protected_by = None;
     let mut public_at = None;
@@ -288,22 +356,68 @@ impl VisitMut for InferImplTrait {
     }
 }
 
-fn generate(stack: &Stack, func: ItemFn) -> TokenStream {
-    if stack.checks.is_empty() {
-        return func.into_token_stream();
+/// The statics that describe the handler for the audit, and the constructor
+/// that registers them. `rules` is `None` for a public handler.
+fn registration(
+    private: &TokenStream,
+    func: &ItemFn,
+    rules: Option<&[TokenStream]>,
+) -> TokenStream {
+    let routing = route::read(&func.attrs);
+    let name = func.sig.ident.to_string();
+    let resource = routing.name.unwrap_or_else(|| name.clone());
+    let routes = routing.routes.iter().map(|route| {
+        let route::Route {
+            methods,
+            path,
+            guarded,
+        } = route;
+        quote!(#private::Route { methods: &[#(#methods),*], path: #path, guarded: #guarded })
+    });
+    let (rules_static, access) = match rules {
+        None => (TokenStream::new(), quote!(#private::Access::Public)),
+        Some(rules) => {
+            let count = rules.len();
+            (
+                quote!(static __PERMIT_RULES: [#private::Rule; #count] = [#(#rules),*];),
+                quote!(#private::Access::Checks(&__PERMIT_RULES)),
+            )
+        }
+    };
+    quote! {
+        #rules_static
+        static __PERMIT_HANDLER: #private::Handler = #private::Handler {
+            name: #name,
+            module: ::core::module_path!(),
+            resource: #resource,
+            routes: &[#(#routes),*],
+            access: #access,
+        };
+        #private::register!(__PERMIT_HANDLER);
     }
+}
+
+fn generate(stack: &Stack, mut func: ItemFn) -> TokenStream {
     let krate = stack
         .krate
         .as_ref()
         .map_or_else(|| quote!(::actix_permit), ToTokens::to_token_stream);
     let private = quote!(#krate::__private);
-    let ItemFn {
-        attrs,
-        vis,
-        sig,
-        block,
-        ..
-    } = func;
+    let uses = &stack.uses;
+    let mut uses = quote!(#(#[allow(unused_imports)] use #uses as _;)*);
+    if let Some(manifest) = &stack.manifest {
+        // Editing the declaration rebuilds the crate, and so re-checks.
+        uses.extend(quote!(
+            const _: &[u8] = ::core::include_bytes!(#manifest);
+        ));
+    }
+    if stack.checks.is_empty() {
+        let register = registration(&private, &func, None);
+        func.block
+            .stmts
+            .insert(0, syn::Stmt::Item(syn::Item::Verbatim(register)));
+        return func.into_token_stream();
+    }
 
     let option = |lit: &Option<syn::LitStr>| match lit {
         Some(lit) => quote!(::core::option::Option::Some(#lit)),
@@ -311,30 +425,45 @@ fn generate(stack: &Stack, func: ItemFn) -> TokenStream {
     };
     let login_url = option(&stack.login_url);
     let redirect_field = option(&stack.redirect_field);
-    let handler = sig.ident.to_string();
+    let handler = func.sig.ident.to_string();
     let req = Ident::new("__permit_req", Span::mixed_site());
     let payload = Ident::new("__permit_payload", Span::mixed_site());
     let denied = Ident::new("__permit_denied", Span::mixed_site());
-    let checks = stack.checks.iter().map(|require| {
-        let kind = match require {
-            Require::Login | Require::Public => quote!(#private::Require::Login),
-            Require::Perms(groups) => {
-                let groups = groups.iter().map(|group| quote!(&[#(#group),*]));
-                quote!(#private::Require::Perms(&[#(#groups),*]))
+    let rules: Vec<TokenStream> = stack
+        .checks
+        .iter()
+        .map(|require| {
+            let kind = match require {
+                Require::Login | Require::Public => quote!(#private::Require::Login),
+                Require::Perms(groups) => {
+                    let groups = groups.iter().map(|group| quote!(&[#(#group),*]));
+                    quote!(#private::Require::Perms(&[#(#groups),*]))
+                }
+                Require::Test(path) => {
+                    let name = path.to_token_stream().to_string().replace(' ', "");
+                    quote!(#private::Require::Test(#name))
+                }
+            };
+            quote! {
+                #private::Rule {
+                    require: #kind,
+                    login_url: #login_url,
+                    redirect_field: #redirect_field,
+                    handler: #handler,
+                }
             }
-            Require::Test(path) => {
-                let name = path.to_token_stream().to_string().replace(' ', "");
-                quote!(#private::Require::Test(#name))
-            }
-        };
-        let rule = quote! {
-            &#private::Rule {
-                require: #kind,
-                login_url: #login_url,
-                redirect_field: #redirect_field,
-                handler: #handler,
-            }
-        };
+        })
+        .collect();
+    let register = registration(&private, &func, Some(&rules));
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+        ..
+    } = func;
+    let checks = stack.checks.iter().enumerate().map(|(index, require)| {
+        let rule = quote!(&__PERMIT_RULES[#index]);
         let check = match require {
             Require::Test(path) => {
                 let span = path
@@ -421,6 +550,8 @@ fn generate(stack: &Stack, func: ItemFn) -> TokenStream {
             #req: #private::HttpRequest,
             #payload_param: #private::Payload,
         ) -> #private::Either<#private::HttpResponse, #user_output> #where_clause {
+            #uses
+            #register
             #(#checks)*
             #extract
             #private::Either::Right(async move { #fake_return #(#stmts)* }.await)
@@ -432,8 +563,15 @@ fn generate(stack: &Stack, func: ItemFn) -> TokenStream {
 mod tests {
     use quote::quote;
 
-    use super::expand;
     use crate::args::Macro;
+
+    fn expand_in_tests(
+        which: Macro,
+        args: proc_macro2::TokenStream,
+        item: proc_macro2::TokenStream,
+    ) -> proc_macro2::TokenStream {
+        super::expand(which, args, item, None)
+    }
 
     #[test]
     fn errors_keep_the_fn_unchanged() {
@@ -446,7 +584,8 @@ mod tests {
                 x
             }
         );
-        let out = expand(Macro::PermissionRequired, quote!("nodot"), item.clone()).to_string();
+        let out =
+            expand_in_tests(Macro::PermissionRequired, quote!("nodot"), item.clone()).to_string();
         assert!(out.starts_with(&item.to_string()), "{out}");
         assert!(out.contains("compile_error"), "{out}");
     }
@@ -458,7 +597,7 @@ mod tests {
             #[get("/x")]
             pub(crate) async fn edit<S>(data: web::Data<S>) -> impl Responder where S: Send + 'static { "" }
         };
-        let out = expand(
+        let out = expand_in_tests(
             Macro::PermissionRequired,
             quote!("app.change", any("a.b", "c.d")),
             item,
@@ -478,7 +617,7 @@ mod tests {
         ] {
             assert!(out.contains(kept), "{kept} missing in {out}");
         }
-        let renamed = expand(
+        let renamed = expand_in_tests(
             Macro::LoginRequired,
             quote!(crate = "::permit"),
             quote!(
@@ -497,7 +636,7 @@ mod tests {
             #[user_passes_test(crate::is_staff)]
             async fn f() {}
         };
-        let out = expand(Macro::LoginRequired, quote!(), item).to_string();
+        let out = expand_in_tests(Macro::LoginRequired, quote!(), item).to_string();
         assert_eq!(out.matches("async fn f").count(), 1, "{out}");
         let login = out.find("Require :: Login").unwrap();
         let perms = out.find("Require :: Perms").unwrap();
@@ -506,6 +645,13 @@ mod tests {
             login < perms && perms < test,
             "checks run top to bottom: {out}"
         );
-        assert!(!out.contains("permission_required"), "{out}");
+        assert!(
+            !out.contains("# [actix_permit :: permission_required"),
+            "{out}"
+        );
+        assert!(
+            out.contains("use actix_permit :: permission_required as _"),
+            "{out}"
+        );
     }
 }

@@ -9,32 +9,64 @@
 use proc_macro::TokenStream;
 
 mod args;
+mod declared;
 mod expand;
 #[cfg(test)]
 mod fuzz;
+mod route;
 
 use args::Macro;
+
+/// The file the attribute is written in, to find its package's
+/// declared permissions.
+fn source() -> Option<std::path::PathBuf> {
+    proc_macro::Span::call_site().local_file()
+}
 
 /// See `actix_permit::login_required`.
 #[proc_macro_attribute]
 pub fn login_required(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::expand(Macro::LoginRequired, args.into(), item.into()).into()
+    expand::expand(
+        Macro::LoginRequired,
+        args.into(),
+        item.into(),
+        source().as_deref(),
+    )
+    .into()
 }
 
 /// See `actix_permit::permission_required`.
 #[proc_macro_attribute]
 pub fn permission_required(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::expand(Macro::PermissionRequired, args.into(), item.into()).into()
+    expand::expand(
+        Macro::PermissionRequired,
+        args.into(),
+        item.into(),
+        source().as_deref(),
+    )
+    .into()
 }
 
 /// See `actix_permit::user_passes_test`.
 #[proc_macro_attribute]
 pub fn user_passes_test(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::expand(Macro::UserPassesTest, args.into(), item.into()).into()
+    expand::expand(
+        Macro::UserPassesTest,
+        args.into(),
+        item.into(),
+        source().as_deref(),
+    )
+    .into()
 }
 
 /// See `actix_permit::login_not_required`.
 #[proc_macro_attribute]
 pub fn login_not_required(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::expand(Macro::LoginNotRequired, args.into(), item.into()).into()
+    expand::expand(
+        Macro::LoginNotRequired,
+        args.into(),
+        item.into(),
+        source().as_deref(),
+    )
+    .into()
 }

@@ -15,8 +15,9 @@ use crate::middleware::{RequestAuth, catch_panic};
 use crate::redirect::login_redirect;
 use crate::user::CurrentUser;
 
-/// What one annotated handler requires; built by the macros as a constant.
-#[doc(hidden)]
+/// One check of a handler: what it requires and where it sends anonymous
+/// users. Built by the attributes as a constant; listed by
+/// [`audit::handlers`](crate::audit::handlers).
 #[derive(Debug)]
 pub struct Rule {
     /// The requirement.
@@ -30,7 +31,6 @@ pub struct Rule {
 }
 
 /// The requirement of a [`Rule`].
-#[doc(hidden)]
 #[derive(Debug)]
 pub enum Require {
     /// An authenticated, active user.
@@ -123,7 +123,7 @@ async fn principal(
 }
 
 /// Logs a denial and renders it with the app's config.
-fn deny(
+pub(crate) fn deny(
     req: &HttpRequest,
     auth: &RequestAuth,
     rule: &Rule,

@@ -153,6 +153,14 @@ pub trait Backend: Send + Sync + 'static {
         let _ = (user, perm, obj);
         Box::pin(std::future::ready(Ok(false)))
     }
+
+    /// Every permission the backend defines, for the start-up check
+    /// ([`audit::check_permissions`](crate::audit::check_permissions));
+    /// `None` (the default) when it has no such list, and then nothing is
+    /// reported.
+    fn defined_permissions(&self) -> BoxFuture<'_, Result<Option<Vec<String>>, BackendError>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }
 
 impl<B: Backend + ?Sized> Backend for Arc<B> {
@@ -182,6 +190,10 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
         obj: &'a (dyn Any + Send + Sync),
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
         (**self).has_object_perm(user, perm, obj)
+    }
+
+    fn defined_permissions(&self) -> BoxFuture<'_, Result<Option<Vec<String>>, BackendError>> {
+        (**self).defined_permissions()
     }
 }
 

@@ -4,6 +4,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod access;
+pub mod audit;
 pub mod backend;
 pub mod config;
 pub mod error;
@@ -24,7 +25,7 @@ pub use backend::{
 pub use backend::{SqlBackend, SqlUser};
 pub use config::{Config, Denial, Reason};
 pub use error::{PermissionDenied, PermitError};
-pub use middleware::{DEFAULT_BACKEND_TIMEOUT, Permit};
+pub use middleware::{DEFAULT_BACKEND_TIMEOUT, LoginRequired, Permit};
 pub use permission::{InvalidPermission, PermissionSet};
 pub use session::{LoginError, authenticate, login, logout};
 pub use user::{AuthUser, CurrentUser};
@@ -49,9 +50,11 @@ pub mod __private {
 
     use actix_web::FromRequest;
 
+    pub use crate::__permit_register as register;
     pub use crate::access::{
         Async, AsyncPredicate, ErasedPredicate, Predicate, Require, Rule, Sync, check, check_test,
     };
+    pub use crate::audit::{Access, Handler, Route};
     pub use actix_web::{Either, HttpRequest, HttpResponse};
 
     /// The request body, taken whole and untouched so that the wrapper can

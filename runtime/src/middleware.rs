@@ -23,6 +23,10 @@ use crate::password::constant_time_eq;
 use crate::permission::PermissionSet;
 use crate::user::AuthUser;
 
+mod login_required;
+
+pub use login_required::{LoginRequired, LoginRequiredService};
+
 /// The session key under which the session auth hash is kept.
 pub(crate) const SESSION_HASH_KEY: &str = "actix_permit.auth_hash";
 

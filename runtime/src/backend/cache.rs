@@ -97,4 +97,8 @@ impl<B: Backend> Backend for CachedBackend<B> {
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
         self.inner.has_object_perm(user, perm, obj)
     }
+
+    fn defined_permissions(&self) -> BoxFuture<'_, Result<Option<Vec<String>>, BackendError>> {
+        self.inner.defined_permissions()
+    }
 }

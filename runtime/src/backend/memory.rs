@@ -252,4 +252,15 @@ impl Backend for MemoryBackend {
         let set = self.permissions_of(user.id());
         Box::pin(std::future::ready(Ok(set)))
     }
+
+    /// A memory backend has no permission table: the permissions it defines
+    /// are those granted to some user or group.
+    fn defined_permissions(&self) -> BoxFuture<'_, Result<Option<Vec<String>>, BackendError>> {
+        let state = self.read();
+        let granted = state.user_perms.values().chain(state.groups.values());
+        let mut defined: Vec<String> = granted.flatten().cloned().collect();
+        defined.sort_unstable();
+        defined.dedup();
+        Box::pin(std::future::ready(Ok(Some(defined))))
+    }
 }

@@ -415,4 +415,14 @@ impl Backend for SqlBackend {
             Ok(Arc::new(set))
         })
     }
+
+    fn defined_permissions(&self) -> BoxFuture<'_, Result<Option<Vec<String>>, BackendError>> {
+        Box::pin(async move {
+            match self.permission_names().await {
+                Ok(names) => Ok(Some(names)),
+                Err(AdminError::Database(err)) => Err(err),
+                Err(other) => Err(BackendError::new(other)),
+            }
+        })
+    }
 }

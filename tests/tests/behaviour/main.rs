@@ -1,7 +1,9 @@
 //! Behaviour of the macros and the runtime through a real `App`, real
 //! session cookies and the in-memory backend.
 
+mod audit;
 mod checks;
+mod deny_by_default;
 mod extraction;
 mod failures;
 mod in_code;

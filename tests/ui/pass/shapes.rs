@@ -1,6 +1,11 @@
 #![deny(warnings)]
+// The registration the attributes emit compiles in a crate that forbids
+// unsafe code.
+#![forbid(unsafe_code)]
 
-use actix_permit::{login_required, permission_required, user_passes_test, CurrentUser};
+use actix_permit::{
+    login_not_required, login_required, permission_required, user_passes_test, CurrentUser,
+};
 use actix_web::{get, routes, web, HttpResponse, Responder};
 
 /// `impl Responder`, above `#[get]`.
@@ -108,6 +113,24 @@ async fn no_args() -> &'static str {
     "no args"
 }
 
+/// Public, above and below `#[get]`, and with nothing to route it.
+#[login_not_required]
+#[get("/public")]
+async fn public_above() -> &'static str {
+    "public"
+}
+
+#[get("/public-below")]
+#[login_not_required]
+async fn public_below() -> &'static str {
+    "public"
+}
+
+#[login_not_required]
+async fn public_by_hand() -> &'static str {
+    "public"
+}
+
 struct Named;
 impl Store for Named {
     fn name(&self) -> String {
@@ -125,5 +148,8 @@ fn main() {
         .route("/g", web::get().to(result_impl))
         .route("/h", web::get().to(generic::<Named>))
         .route("/i", web::get().to(Handlers::associated))
-        .route("/j", web::get().to(no_args));
+        .route("/j", web::get().to(no_args))
+        .service(public_above)
+        .service(public_below)
+        .route("/k", web::get().to(public_by_hand));
 }

@@ -1,0 +1,398 @@
+//! What the app protects: every handler carrying one of the attributes is
+//! registered when the program starts, so the app can list them
+//! ([`handlers`]), and check at start that the permissions they name exist
+//! ([`check_permissions`]).
+//!
+//! Registration is a constructor the attribute emits next to the handler
+//! (an `.init_array` entry on ELF targets, `__mod_init_func` on Apple,
+//! `.CRT$XCU` on Windows), so nothing is listed by hand and a handler cannot
+//! be forgotten. On other targets the list is empty: [`handlers`] answers
+//! nothing and the [deny-by-default middleware](crate::LoginRequired) then
+//! lets no handler through anonymously (it fails closed).
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+
+use crate::backend::{Backend, BackendError};
+
+pub use crate::access::{Require, Rule};
+
+/// One handler carrying `#[login_required]`, `#[permission_required]`,
+/// `#[user_passes_test]` or `#[login_not_required]`, as the attribute saw it.
+/// Built by the attributes; read it through [`handlers`].
+#[derive(Debug)]
+pub struct Handler {
+    /// The fn's name.
+    pub name: &'static str,
+    /// The module that holds it (`module_path!()`).
+    pub module: &'static str,
+    /// The name actix gives its resource: the `name = "..."` of its routing
+    /// attribute, or the fn's name.
+    pub resource: &'static str,
+    /// Its routes, when the attribute sits above actix's routing attribute
+    /// (`#[get]`, `#[route]`, `#[routes]`) and could read them; empty
+    /// otherwise (below `#[get]`, or routed by hand with `.route(..)`).
+    pub routes: &'static [Route],
+    /// What it requires.
+    pub access: Access,
+}
+
+/// A route of a [`Handler`], as its routing attribute gives it.
+#[derive(Debug)]
+pub struct Route {
+    /// The HTTP methods, upper case (`["GET"]`).
+    pub methods: &'static [&'static str],
+    /// The path pattern, without any scope prefix (`"/items/{id}"`).
+    pub path: &'static str,
+    /// Whether the routing attribute adds its own `guard = ".."`: then a
+    /// request may fall through to another resource with the same path, so
+    /// deny-by-default cannot prove that this handler is the one that runs.
+    pub guarded: bool,
+}
+
+/// What a [`Handler`] requires.
+#[derive(Debug)]
+pub enum Access {
+    /// `#[login_not_required]`: anyone, also under deny-by-default.
+    Public,
+    /// The checks of the stacked attributes, run top to bottom.
+    Checks(&'static [Rule]),
+}
+
+impl Handler {
+    /// `module::name`.
+    pub fn path(&self) -> String {
+        format!("{}::{}", self.module, self.name)
+    }
+
+    /// Whether the handler is `#[login_not_required]`.
+    pub fn is_public(&self) -> bool {
+        matches!(self.access, Access::Public)
+    }
+
+    /// The permissions its checks name, in order, each once.
+    pub fn permissions(&self) -> Vec<&'static str> {
+        let mut seen = Vec::new();
+        if let Access::Checks(rules) = self.access {
+            for rule in rules {
+                if let Require::Perms(groups) = rule.require {
+                    for perm in groups.iter().flat_map(|any| any.iter()) {
+                        if !seen.contains(perm) {
+                            seen.push(*perm);
+                        }
+                    }
+                }
+            }
+        }
+        seen
+    }
+
+    /// The routes on which deny-by-default lets anonymous requests through:
+    /// those of a public handler that carry no guard of their own.
+    pub fn anonymous_routes(&self) -> impl Iterator<Item = &'static Route> {
+        let routes: &'static [Route] = if self.is_public() { self.routes } else { &[] };
+        routes.iter().filter(|route| !route.guarded)
+    }
+
+    /// Whether deny-by-default lets anonymous requests through to it on
+    /// some route ([`Handler::anonymous_routes`]).
+    pub fn is_anonymous_reachable(&self) -> bool {
+        self.anonymous_routes().next().is_some()
+    }
+}
+
+/// The route column of the audit: `GET /items/{id}`, several joined by `, `,
+/// or `?` when the attribute could not see the routing attribute.
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.methods.join("|"), self.path)?;
+        if self.guarded {
+            f.write_str(" (guarded)")?;
+        }
+        Ok(())
+    }
+}
+
+/// The requirement column of the audit: `public`, `login`,
+/// `perms: a.x and (b.y or c.z)`, `test: path::to::predicate`, stacked
+/// checks joined by `; `.
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Access::Public => f.write_str("public"),
+            Access::Checks(rules) => {
+                for (i, rule) in rules.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{}", rule.require)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl fmt::Display for Require {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Require::Login => f.write_str("login"),
+            Require::Test(path) => write!(f, "test: {path}"),
+            Require::Perms(groups) => {
+                f.write_str("perms: ")?;
+                for (i, any) in groups.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" and ")?;
+                    }
+                    let wrap = any.len() > 1 && groups.len() > 1;
+                    if wrap {
+                        f.write_str("(")?;
+                    }
+                    f.write_str(&any.join(" or "))?;
+                    if wrap {
+                        f.write_str(")")?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+static REGISTRY: Mutex<Vec<&'static Handler>> = Mutex::new(Vec::new());
+
+/// Called by the constructor the attributes emit, before `main`.
+#[doc(hidden)]
+pub fn __submit(handler: &'static Handler) {
+    REGISTRY
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(handler);
+}
+
+/// Every registered handler of the program, sorted by module and name.
+pub fn handlers() -> Vec<&'static Handler> {
+    let mut all = REGISTRY
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    all.sort_by(|a, b| (a.module, a.name).cmp(&(b.module, b.name)));
+    all
+}
+
+/// A permission that some handler names and the backend does not define:
+/// that route would answer 403 to everyone but superusers, forever.
+#[derive(Debug, Clone)]
+pub struct MissingPermission {
+    /// The permission, as the handler names it.
+    pub permission: &'static str,
+    /// The handlers that name it.
+    pub handlers: Vec<&'static Handler>,
+}
+
+impl fmt::Display for MissingPermission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "permission {:?} is not defined in the backend; named by ",
+            self.permission
+        )?;
+        for (i, handler) in self.handlers.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}", handler.path())?;
+        }
+        Ok(())
+    }
+}
+
+/// What [`check_permissions`] does when a permission is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnMissing {
+    /// Log each one (`warn`, target `actix_permit`) and go on.
+    Warn,
+    /// Return [`CheckError::Missing`]: the app should refuse to start.
+    Refuse,
+}
+
+/// Why [`check_permissions`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// Handlers name permissions the backend does not define.
+    #[error("{} permission(s) named by handlers are not defined: {}", .0.len(), Listed(.0))]
+    Missing(Vec<MissingPermission>),
+    /// The backend could not list its permissions.
+    #[error("cannot check the permissions handlers name: {0}")]
+    Backend(#[from] BackendError),
+}
+
+struct Listed<'a>(&'a [MissingPermission]);
+
+impl fmt::Display for Listed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, missing) in self.0.iter().enumerate() {
+            f.write_str(if i == 0 { "" } else { "; " })?;
+            write!(f, "{missing}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Django's system check for permissions: every permission a registered
+/// handler names must be defined by the backend
+/// ([`Backend::defined_permissions`]). Returns the missing ones (empty when
+/// all exist, or when the backend does not define permissions).
+///
+/// ```no_run
+/// # async fn start(backend: actix_permit::SqlBackend) -> Result<(), Box<dyn std::error::Error>> {
+/// use actix_permit::audit::{OnMissing, check_permissions};
+///
+/// check_permissions(&backend, OnMissing::Refuse).await?; // before HttpServer::new
+/// # Ok(()) }
+/// ```
+pub async fn check_permissions(
+    backend: &dyn Backend,
+    on_missing: OnMissing,
+) -> Result<Vec<MissingPermission>, CheckError> {
+    let Some(defined) = backend.defined_permissions().await? else {
+        return Ok(Vec::new());
+    };
+    let missing = missing_from(&handlers(), &defined.into_iter().collect());
+    for each in &missing {
+        tracing::warn!(target: "actix_permit", permission = each.permission, "{each}");
+    }
+    match on_missing {
+        OnMissing::Refuse if !missing.is_empty() => Err(CheckError::Missing(missing)),
+        _ => Ok(missing),
+    }
+}
+
+fn missing_from(
+    handlers: &[&'static Handler],
+    defined: &HashSet<String>,
+) -> Vec<MissingPermission> {
+    let mut missing: BTreeMap<&'static str, Vec<&'static Handler>> = BTreeMap::new();
+    for handler in handlers {
+        for perm in handler.permissions() {
+            if !defined.contains(perm) {
+                missing.entry(perm).or_default().push(handler);
+            }
+        }
+    }
+    missing
+        .into_iter()
+        .map(|(permission, handlers)| MissingPermission {
+            permission,
+            handlers,
+        })
+        .collect()
+}
+
+/// Registers the handler static named by the argument; emitted by the
+/// attributes inside the handler. The `unsafe(link_section)` lives here, in
+/// a macro of this crate, so that a user crate under
+/// `#![forbid(unsafe_code)]` still compiles (lints do not look into other
+/// crates' macros); the constructor itself is a safe `extern "C" fn`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __permit_register {
+    ($handler:ident) => {
+        #[used]
+        #[cfg_attr(
+            any(
+                target_os = "linux",
+                target_os = "android",
+                target_os = "freebsd",
+                target_os = "netbsd",
+                target_os = "openbsd",
+                target_os = "dragonfly",
+                target_os = "illumos",
+                target_os = "solaris",
+            ),
+            unsafe(link_section = ".init_array")
+        )]
+        #[cfg_attr(
+            target_vendor = "apple",
+            unsafe(link_section = "__DATA,__mod_init_func,mod_init_funcs")
+        )]
+        #[cfg_attr(windows, unsafe(link_section = ".CRT$XCU"))]
+        static __PERMIT_REGISTER: extern "C" fn() = {
+            extern "C" fn __permit_register() {
+                $crate::audit::__submit(&$handler);
+            }
+            __permit_register
+        };
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static EDIT: Handler = Handler {
+        name: "edit",
+        module: "app::items",
+        resource: "edit",
+        routes: &[Route {
+            methods: &["GET", "POST"],
+            path: "/items/{id}",
+            guarded: false,
+        }],
+        access: Access::Checks(&[
+            Rule {
+                require: Require::Login,
+                login_url: None,
+                redirect_field: None,
+                handler: "edit",
+            },
+            Rule {
+                require: Require::Perms(&[&["app.change"], &["app.a", "app.b"]]),
+                login_url: None,
+                redirect_field: None,
+                handler: "edit",
+            },
+            Rule {
+                require: Require::Test("crate::is_staff"),
+                login_url: None,
+                redirect_field: None,
+                handler: "edit",
+            },
+        ]),
+    };
+
+    static HOME: Handler = Handler {
+        name: "home",
+        module: "app",
+        resource: "home",
+        routes: &[],
+        access: Access::Public,
+    };
+
+    #[test]
+    fn audit_columns() {
+        assert_eq!(EDIT.path(), "app::items::edit");
+        assert_eq!(EDIT.routes[0].to_string(), "GET|POST /items/{id}");
+        assert_eq!(
+            EDIT.access.to_string(),
+            "login; perms: app.change and (app.a or app.b); test: crate::is_staff"
+        );
+        assert_eq!(EDIT.permissions(), ["app.change", "app.a", "app.b"]);
+        assert_eq!(HOME.access.to_string(), "public");
+        assert!(!HOME.is_anonymous_reachable(), "route unknown: fail closed");
+        let any = Require::Perms(&[&["a.x", "a.y"]]);
+        assert_eq!(any.to_string(), "perms: a.x or a.y");
+    }
+
+    #[test]
+    fn missing_permissions_name_their_handlers() {
+        let defined: HashSet<String> = ["app.change".to_owned(), "app.a".to_owned()].into();
+        let missing = missing_from(&[&EDIT, &HOME], &defined);
+        assert_eq!(missing.len(), 1);
+        assert_eq!(
+            missing[0].to_string(),
+            "permission \"app.b\" is not defined in the backend; named by app::items::edit"
+        );
+    }
+}

@@ -1,0 +1,337 @@
+//! `LoginRequired`: every matched route needs a user unless its handler is
+//! `#[login_not_required]` (with a route the attribute could read) or its
+//! path is listed as public; unmatched URLs still 404.
+
+use std::sync::Arc;
+
+use actix_permit::{LoginRequired, Permit, login_not_required, permission_required};
+use actix_web::guard::GuardContext;
+use actix_web::http::{Method, StatusCode};
+use actix_web::{App, HttpResponse, get, post, route, test, web};
+
+use crate::support::{Hits, backend, get, login_as, send, session, session_routes};
+
+#[login_not_required]
+#[get("/")]
+async fn home(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("home")
+}
+
+#[get("/dashboard")]
+async fn dashboard(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("dashboard")
+}
+
+#[login_not_required]
+#[get("/items")]
+async fn list_items(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("items")
+}
+
+/// Same path as the public `list_items`, another method, no attribute.
+#[post("/items")]
+async fn create_item(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("created")
+}
+
+/// Below `#[get]` the attribute cannot see the route: stays protected.
+#[get("/below")]
+#[login_not_required]
+async fn below(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("below")
+}
+
+fn always(_: &GuardContext<'_>) -> bool {
+    true
+}
+
+/// A custom guard could let a request fall through: stays protected.
+#[login_not_required]
+#[get("/guarded", guard = "always")]
+async fn guarded(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("guarded")
+}
+
+#[login_not_required]
+#[get("/about", name = "about_page")]
+async fn about(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("about")
+}
+
+#[login_not_required]
+#[route("/ping", method = "GET", method = "PUT")]
+async fn ping(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("pong")
+}
+
+#[get("/edit")]
+#[permission_required("inventory.change_item")]
+async fn edit(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("edit")
+}
+
+#[login_not_required]
+#[get("/status")]
+async fn api_status(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("status")
+}
+
+#[get("/secret")]
+async fn api_secret(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("secret")
+}
+
+async fn unannotated(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("by hand")
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(home)
+        .service(dashboard)
+        .service(list_items)
+        .service(create_item)
+        .service(below)
+        .service(guarded)
+        .service(about)
+        .service(ping)
+        .service(edit)
+        .route("/manual", web::get().to(unannotated))
+        .route("/static/{file}", web::get().to(unannotated))
+        .route("/staticky", web::get().to(unannotated))
+        .service(
+            web::scope("/api").service(web::scope("/v1").service(api_status).service(api_secret)),
+        );
+}
+
+macro_rules! deny_by_default_app {
+    ($hits:expr, $permit:expr) => {
+        test::init_service(
+            App::new()
+                .app_data(web::Data::from(Arc::clone(&$hits)))
+                .configure(session_routes)
+                .configure(routes)
+                .wrap(
+                    LoginRequired::new()
+                        .public("/static/")
+                        .public("/test/login/"),
+                )
+                .wrap($permit)
+                .wrap(session()),
+        )
+        .await
+    };
+}
+
+/// (method, path, anonymous may reach it)
+const TABLE: [(&str, &str, bool); 16] = [
+    ("GET", "/", true),
+    ("GET", "/dashboard", false),
+    ("GET", "/items", true),
+    ("POST", "/items", false),
+    ("GET", "/below", false),
+    ("GET", "/guarded", false),
+    ("GET", "/about", true),
+    ("GET", "/ping", true),
+    ("PUT", "/ping", true),
+    ("GET", "/edit", false),
+    ("GET", "/manual", false),
+    ("GET", "/static/app.css", true),
+    ("GET", "/staticky", false),
+    ("GET", "/api/v1/status", true),
+    ("GET", "/api/v1/secret", false),
+    ("GET", "/test/whoami", false),
+];
+
+#[actix_web::test]
+async fn anonymous_requests_reach_only_public_handlers() {
+    let hits = Arc::new(Hits::default());
+    let app = deny_by_default_app!(hits, Permit::from_arc(backend()));
+    for (method, path, public) in TABLE {
+        let before = hits.get();
+        let seen = send(
+            &app,
+            test::TestRequest::default()
+                .method(Method::from_bytes(method.as_bytes()).unwrap())
+                .uri(path),
+            None,
+        )
+        .await;
+        let ran = hits.get() - before;
+        if public {
+            assert_eq!(seen.status, StatusCode::OK, "{method} {path}: {seen:?}");
+            assert_eq!(ran, 1, "{method} {path}");
+        } else {
+            assert_eq!(
+                seen.status,
+                StatusCode::FORBIDDEN,
+                "{method} {path}: {seen:?}"
+            );
+            assert_eq!(seen.body, "Forbidden", "{method} {path}");
+            assert_eq!(ran, 0, "{method} {path} ran for an anonymous user");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn signed_in_users_reach_every_route_their_checks_allow() {
+    let hits = Arc::new(Hits::default());
+    let app = deny_by_default_app!(hits, Permit::from_arc(backend()));
+    let plain = login_as(&app, "plain").await;
+    let direct = login_as(&app, "direct").await;
+    for (method, path, _) in TABLE {
+        let before = hits.get();
+        let seen = send(
+            &app,
+            test::TestRequest::default()
+                .method(Method::from_bytes(method.as_bytes()).unwrap())
+                .uri(path),
+            plain.as_ref(),
+        )
+        .await;
+        // The one permission check still applies on top.
+        let expected = if path == "/edit" {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(seen.status, expected, "{method} {path}: {seen:?}");
+        let counted = path != "/edit" && path != "/test/whoami";
+        assert_eq!(hits.get() - before, usize::from(counted), "{method} {path}");
+    }
+    let seen = get(&app, "/edit", direct.as_ref()).await;
+    assert_eq!(seen.status, StatusCode::OK);
+    let seen = get(&app, "/test/whoami", plain.as_ref()).await;
+    assert_ne!(seen.body, "anonymous");
+}
+
+#[actix_web::test]
+async fn unmatched_urls_still_answer_404() {
+    let hits = Arc::new(Hits::default());
+    let app = deny_by_default_app!(hits, Permit::from_arc(backend()).login_url("/login"));
+    for path in ["/nope", "/api/nope", "/api/v1/nope", "/items/1/more"] {
+        let seen = get(&app, path, None).await;
+        assert_eq!(seen.status, StatusCode::NOT_FOUND, "{path}: {seen:?}");
+        assert_eq!(seen.location, None, "{path}");
+    }
+    // A matched path with a method no route takes is not public.
+    let seen = send(&app, test::TestRequest::delete().uri("/"), None).await;
+    assert_eq!(seen.status, StatusCode::FOUND, "{seen:?}");
+    assert_eq!(hits.get(), 0);
+}
+
+#[actix_web::test]
+async fn anonymous_users_get_the_configured_login_redirect() {
+    let hits = Arc::new(Hits::default());
+    let app = deny_by_default_app!(
+        hits,
+        Permit::from_arc(backend()).login_url("/accounts/login/")
+    );
+    let seen = get(&app, "/api/v1/secret?page=2", None).await;
+    assert_eq!(seen.status, StatusCode::FOUND);
+    assert_eq!(
+        seen.location.as_deref(),
+        Some("/accounts/login/?next=%2Fapi%2Fv1%2Fsecret%3Fpage%3D2")
+    );
+    assert_eq!(
+        get(&app, "/api/v1/status", None).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(hits.get(), 1);
+}
+
+#[actix_web::test]
+async fn percent_encoded_paths_are_looked_up_as_the_router_sees_them() {
+    let hits = Arc::new(Hits::default());
+    let app = deny_by_default_app!(hits, Permit::from_arc(backend()));
+    // The router decodes `%61` to `a`: this is /dashboard, not an unknown URL.
+    let seen = get(&app, "/d%61shboard", None).await;
+    assert_eq!(seen.status, StatusCode::FORBIDDEN, "{seen:?}");
+    let seen = get(&app, "/%73tatic/app.css", None).await;
+    assert_eq!(seen.status, StatusCode::OK, "{seen:?}");
+    assert_eq!(hits.get(), 1);
+}
+
+#[login_not_required]
+#[get("/panel")]
+async fn admin_public(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("admin public")
+}
+
+#[get("/users")]
+async fn admin_users(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("admin users")
+}
+
+#[get("/open")]
+async fn open(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("open")
+}
+
+#[actix_web::test]
+async fn on_a_scope_it_guards_that_scope_and_the_ones_inside() {
+    let hits = Arc::new(Hits::default());
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::from(Arc::clone(&hits)))
+            .configure(session_routes)
+            .service(open)
+            .service(
+                web::scope("/admin")
+                    .wrap(LoginRequired::new())
+                    .service(admin_public)
+                    .service(web::scope("/deep").service(admin_users)),
+            )
+            .wrap(Permit::from_arc(backend()))
+            .wrap(session()),
+    )
+    .await;
+    let cases = [
+        ("/open", StatusCode::OK),
+        ("/admin/panel", StatusCode::OK),
+        ("/admin/deep/users", StatusCode::FORBIDDEN),
+        ("/admin/deep/nope", StatusCode::NOT_FOUND),
+        ("/admin/nope", StatusCode::NOT_FOUND),
+    ];
+    for (path, status) in cases {
+        assert_eq!(get(&app, path, None).await.status, status, "{path}");
+    }
+    assert_eq!(hits.get(), 2);
+    let plain = login_as(&app, "plain").await;
+    let seen = get(&app, "/admin/deep/users", plain.as_ref()).await;
+    assert_eq!(
+        (seen.status, seen.body.as_str()),
+        (StatusCode::OK, "admin users")
+    );
+}
+
+#[actix_web::test]
+async fn without_permit_it_fails_closed() {
+    let hits = Arc::new(Hits::default());
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::from(Arc::clone(&hits)))
+            .service(dashboard)
+            .service(home)
+            .wrap(LoginRequired::new()),
+    )
+    .await;
+    let seen = get(&app, "/dashboard", None).await;
+    assert_eq!(seen.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(hits.get(), 0);
+    assert_eq!(get(&app, "/", None).await.status, StatusCode::OK);
+}
