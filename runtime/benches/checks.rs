@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_permit::backend::UserResult;
 use actix_permit::{
-    AuthUser, Backend, BackendError, BoxFuture, CurrentUser, MemoryBackend, PermissionSet, Permit,
-    PermitError, SqlBackend, authenticate, login, login_required, permission_required,
+    AuthUser, Backend, BackendError, BoxFuture, CurrentUser, LoginRequired, MemoryBackend,
+    PermissionSet, Permit, PermitError, SqlBackend, authenticate, login, login_not_required,
+    login_required, permission_required,
 };
 use actix_session::SessionMiddleware;
 use actix_session::storage::CookieSessionStore;
@@ -51,6 +52,13 @@ async fn by_macro_other() -> &'static str {
 
 #[login_required]
 async fn by_login() -> &'static str {
+    "ok"
+}
+
+/// Public under deny-by-default.
+#[login_not_required]
+#[actix_web::get("/public")]
+async fn public_open() -> &'static str {
     "ok"
 }
 
@@ -184,6 +192,20 @@ fn bench_app(
             .route("/any", web::get().to(by_any))
             .route("/several", web::get().to(several))
             .service(
+                // The same scope without the middleware: the baseline.
+                web::scope("/scoped")
+                    .route("/open", web::get().to(open))
+                    .route("/macro", web::get().to(by_macro))
+                    .service(public_open),
+            )
+            .service(
+                web::scope("/deny")
+                    .wrap(LoginRequired::new())
+                    .route("/open", web::get().to(open))
+                    .route("/macro", web::get().to(by_macro))
+                    .service(public_open),
+            )
+            .service(
                 web::scope("/grants")
                     .wrap(actix_web_grants::GrantsMiddleware::with_extractor(
                         grants_extractor,
@@ -209,6 +231,7 @@ fn bench_app(
     };
     let allowed = cookie("allowed");
     let denied = cookie("denied");
+    let anonymous = Cookie::new("unrelated", "anonymous");
     let call = |path: &str, cookie: &Cookie<'static>| {
         let req = test::TestRequest::get()
             .uri(path)
@@ -234,6 +257,28 @@ fn bench_app(
         ("grants_protect/denied", "/grants/protect", &denied, 403),
         ("any_of_10_holding_200", "/any", &allowed, 200),
         ("several_checks", "/several", &allowed, 200),
+        ("scoped/open", "/scoped/open", &allowed, 200),
+        ("scoped/open_anonymous", "/scoped/public", &anonymous, 200),
+        ("scoped/permission_required", "/scoped/macro", &allowed, 200),
+        ("deny_by_default/unannotated", "/deny/open", &allowed, 200),
+        (
+            "deny_by_default/public_anonymous",
+            "/deny/public",
+            &anonymous,
+            200,
+        ),
+        (
+            "deny_by_default/anonymous_denied",
+            "/deny/open",
+            &anonymous,
+            403,
+        ),
+        (
+            "deny_by_default/permission_required",
+            "/deny/macro",
+            &allowed,
+            200,
+        ),
     ];
     let mut group = c.benchmark_group(group_name);
     for (name, path, cookie, status) in variants {

@@ -246,7 +246,7 @@ impl fmt::Display for Listed<'_> {
 /// all exist, or when the backend does not define permissions).
 ///
 /// ```no_run
-/// # async fn start(backend: actix_permit::SqlBackend) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn start(backend: actix_permit::MemoryBackend) -> Result<(), Box<dyn std::error::Error>> {
 /// use actix_permit::audit::{OnMissing, check_permissions};
 ///
 /// check_permissions(&backend, OnMissing::Refuse).await?; // before HttpServer::new

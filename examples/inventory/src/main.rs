@@ -5,6 +5,7 @@
 //! manage users and groups, like Django's `manage.py`. See the README.
 
 mod csrf;
+mod routes;
 mod sessions;
 mod store;
 mod web;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use actix_permit::audit::{self, CheckError, OnMissing};
 use actix_permit::{AdminError, SqlBackend};
 use actix_web::cookie::Key;
 use clap::{Parser, Subcommand};
@@ -46,6 +48,13 @@ enum Command {
     /// Manage groups.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// List every handler with its route and what it requires (no database
+    /// needed).
+    Routes {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -83,6 +92,10 @@ async fn main() -> ExitCode {
         Some(Command::Serve { bind }) => serve(&cli.database_url, &bind).await,
         Some(Command::User(command)) => manage_user(&cli.database_url, command).await,
         Some(Command::Group(command)) => manage_group(&cli.database_url, command).await,
+        Some(Command::Routes { json }) => {
+            print!("{}", routes::render(json));
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -137,7 +150,11 @@ macro_rules! run {
 }
 
 async fn serve(database_url: &str, bind: &str) -> AppResult {
+    let check = check_mode()?;
     let (backend, items) = open(database_url).await?;
+    if let Some(on_missing) = check {
+        check_permissions(&backend, on_missing).await?;
+    }
     let key = session_key(database_url)?;
     let secure = std::env::var("PERMIT_COOKIE_SECURE").is_ok_and(|v| v == "1" || v == "true");
     let allowed_hosts: Vec<String> = std::env::var("PERMIT_ALLOWED_HOSTS")
@@ -190,6 +207,48 @@ async fn serve(database_url: &str, bind: &str) -> AppResult {
             let store = actix_session::storage::CookieSessionStore::default();
             web::app(site.clone(), store, key.clone(), secure)
         }),
+    }
+}
+
+/// `PERMIT_CHECK_PERMISSIONS`: what to do at start when a handler names a
+/// permission the database does not define: `refuse` (the default) to
+/// start, `warn` and start, or `off`.
+fn check_mode() -> Result<Option<OnMissing>, Box<dyn std::error::Error>> {
+    let value = std::env::var("PERMIT_CHECK_PERMISSIONS").unwrap_or_default();
+    match value.trim() {
+        "" | "refuse" => Ok(Some(OnMissing::Refuse)),
+        "warn" => Ok(Some(OnMissing::Warn)),
+        "off" => Ok(None),
+        other => Err(format!(
+            "PERMIT_CHECK_PERMISSIONS must be refuse, warn or off, found {other:?}"
+        )
+        .into()),
+    }
+}
+
+/// Django's system check: a permission a handler names but the database
+/// lacks would make its route answer 403 to everyone but superusers.
+async fn check_permissions(backend: &SqlBackend, on_missing: OnMissing) -> AppResult {
+    match audit::check_permissions(backend, on_missing).await {
+        Ok(_) => Ok(()),
+        Err(CheckError::Missing(missing)) => {
+            let mut message = String::from(
+                "refusing to start: handlers name permissions the database does not define:",
+            );
+            for each in &missing {
+                let handlers: Vec<String> = each.handlers.iter().map(|h| h.path()).collect();
+                message.push_str(&format!(
+                    "\n  {} (named by {})",
+                    each.permission,
+                    handlers.join(", ")
+                ));
+            }
+            message.push_str(
+                "\ncreate them, fix the handlers, or start with PERMIT_CHECK_PERMISSIONS=warn",
+            );
+            Err(message.into())
+        }
+        Err(err) => Err(err.into()),
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use actix_permit::redirect::is_safe_redirect;
 use actix_permit::{
-    CurrentUser, Denial, Permit, Reason, SqlBackend, SqlUser, authenticate, login,
+    CurrentUser, Denial, LoginRequired, Permit, Reason, SqlBackend, SqlUser, authenticate, login,
     login_not_required, login_required, logout, permission_required,
 };
 use actix_session::SessionMiddleware;
@@ -94,8 +94,8 @@ impl Site {
     }
 }
 
-/// The whole app: routes, the access middleware with its denial pages, cookie
-/// sessions, and the cross-site check outermost.
+/// The whole app: routes, deny-by-default, the access middleware with its
+/// denial pages, cookie sessions, and the cross-site check outermost.
 pub fn app<Store: SessionStore + 'static>(
     site: Site,
     store: Store,
@@ -148,9 +148,17 @@ pub fn app<Store: SessionStore + 'static>(
         .service(api_list)
         .service(api_create)
         .service(api_delete)
+        .wrap(deny_by_default())
         .wrap(permit)
         .wrap(sessions)
         .wrap(middleware::from_fn(csrf::guard))
+}
+
+/// Every route needs a signed-in user unless its handler says
+/// `#[login_not_required]`: a handler added without an attribute is
+/// protected, not public. (`inventory routes` lists what is reachable.)
+pub fn deny_by_default() -> LoginRequired {
+    LoginRequired::new()
 }
 
 /// HTML pages for the site, JSON for `/api/` (which never redirects).
@@ -191,8 +199,8 @@ fn database_error(err: sqlx::Error) -> Error {
     actix_web::error::ErrorServiceUnavailable("Service Unavailable")
 }
 
-#[get("/")]
 #[login_not_required]
+#[get("/")]
 async fn home() -> HttpResponse {
     HttpResponse::Found()
         .insert_header((header::LOCATION, "/items/"))
@@ -200,15 +208,15 @@ async fn home() -> HttpResponse {
 }
 
 /// For load balancers: public, no database.
-#[get("/healthz")]
 #[login_not_required]
+#[get("/healthz")]
 async fn healthz() -> &'static str {
     "ok"
 }
 
 /// Who the session belongs to and what they may do.
-#[get("/api/me")]
 #[login_required]
+#[get("/api/me")]
 async fn api_me(user: CurrentUser) -> Result<HttpResponse, Error> {
     let mut permissions: Vec<String> = if user.is_superuser() {
         vec!["*".to_owned()]
@@ -232,8 +240,8 @@ struct NextQuery {
     next: String,
 }
 
-#[get("/accounts/login/")]
 #[login_not_required]
+#[get("/accounts/login/")]
 async fn login_page(
     site: web::Data<Site>,
     query: web::Query<NextQuery>,
@@ -254,8 +262,8 @@ struct LoginForm {
     next: String,
 }
 
-#[post("/accounts/login/")]
 #[login_not_required]
+#[post("/accounts/login/")]
 async fn login_submit(
     req: HttpRequest,
     site: web::Data<Site>,
@@ -285,15 +293,15 @@ async fn login_submit(
         .finish())
 }
 
-#[post("/accounts/logout/")]
 #[login_not_required]
+#[post("/accounts/logout/")]
 async fn logout_submit(req: HttpRequest) -> HttpResponse {
     logout(&req);
     see_other("/accounts/login/")
 }
 
-#[get("/accounts/password/")]
 #[login_required]
+#[get("/accounts/password/")]
 async fn password_page(site: web::Data<Site>, user: CurrentUser) -> HttpResponse {
     site.page(
         StatusCode::OK,
@@ -308,8 +316,8 @@ struct PasswordForm {
     new_password: String,
 }
 
-#[post("/accounts/password/")]
 #[login_required]
+#[post("/accounts/password/")]
 async fn password_submit(
     req: HttpRequest,
     site: web::Data<Site>,
@@ -349,8 +357,8 @@ async fn password_submit(
     Ok(see_other("/items/"))
 }
 
-#[get("/items/")]
 #[permission_required("inventory.view_item")]
+#[get("/items/")]
 async fn list_items(site: web::Data<Site>, user: CurrentUser) -> Result<HttpResponse, Error> {
     let items = site.items.list().await.map_err(database_error)?;
     let can_add = user.has_perm("inventory.add_item").await?;
@@ -361,8 +369,8 @@ async fn list_items(site: web::Data<Site>, user: CurrentUser) -> Result<HttpResp
     ))
 }
 
-#[get("/items/new/")]
 #[permission_required("inventory.add_item")]
+#[get("/items/new/")]
 async fn new_item(site: web::Data<Site>, user: CurrentUser) -> HttpResponse {
     site.page(
         StatusCode::OK,
@@ -371,8 +379,8 @@ async fn new_item(site: web::Data<Site>, user: CurrentUser) -> HttpResponse {
     )
 }
 
-#[post("/items/")]
 #[permission_required("inventory.add_item")]
+#[post("/items/")]
 async fn create_item(
     site: web::Data<Site>,
     user: CurrentUser,
@@ -404,8 +412,8 @@ fn not_found(site: &Site, user: &CurrentUser) -> HttpResponse {
     )
 }
 
-#[get("/items/{id}/")]
 #[permission_required("inventory.view_item")]
+#[get("/items/{id}/")]
 async fn show_item(
     site: web::Data<Site>,
     user: CurrentUser,
@@ -423,8 +431,8 @@ async fn show_item(
     ))
 }
 
-#[get("/items/{id}/edit/")]
 #[permission_required("inventory.change_item")]
+#[get("/items/{id}/edit/")]
 async fn edit_item(
     site: web::Data<Site>,
     user: CurrentUser,
@@ -440,8 +448,8 @@ async fn edit_item(
     }
 }
 
-#[post("/items/{id}/edit/")]
 #[permission_required("inventory.change_item")]
+#[post("/items/{id}/edit/")]
 async fn update_item(
     site: web::Data<Site>,
     user: CurrentUser,
@@ -463,8 +471,8 @@ async fn update_item(
     }
 }
 
-#[post("/items/{id}/delete/")]
 #[permission_required("inventory.delete_item")]
+#[post("/items/{id}/delete/")]
 async fn delete_item(
     site: web::Data<Site>,
     user: CurrentUser,
@@ -477,14 +485,14 @@ async fn delete_item(
     }
 }
 
-#[get("/api/items")]
 #[permission_required("inventory.view_item")]
+#[get("/api/items")]
 async fn api_list(site: web::Data<Site>) -> Result<impl Responder, Error> {
     Ok(web::Json(site.items.list().await.map_err(database_error)?))
 }
 
-#[post("/api/items")]
 #[permission_required("inventory.add_item")]
+#[post("/api/items")]
 async fn api_create(
     site: web::Data<Site>,
     input: web::Json<ItemInput>,
@@ -504,8 +512,8 @@ async fn api_create(
     Ok(HttpResponse::Created().json(item))
 }
 
-#[delete("/api/items/{id}")]
 #[permission_required("inventory.delete_item")]
+#[delete("/api/items/{id}")]
 async fn api_delete(site: web::Data<Site>, id: web::Path<i64>) -> Result<HttpResponse, Error> {
     if site.items.delete(*id).await.map_err(database_error)? {
         Ok(HttpResponse::NoContent().finish())

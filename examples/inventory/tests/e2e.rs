@@ -508,3 +508,146 @@ fn the_json_api_answers_json() {
         assert_eq!(alice.delete("/api/items/abc").status, 404);
     }
 }
+
+/// Runs the binary with `args` in `db`'s folder and its database; kills it
+/// if it has not ended within a minute.
+fn run_to_end(db: &Database, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_inventory"))
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env("PERMIT_SECRET_KEY", SECRET)
+        .env("RUST_LOG", "warn")
+        .env_remove("REDIS_URL")
+        .env_remove("PERMIT_CHECK_PERMISSIONS")
+        .envs(env.iter().copied())
+        .current_dir(&db.dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run inventory");
+    let id = child.id();
+    let watchdog = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        let _ = Command::new("kill").arg(id.to_string()).status();
+    });
+    let output = child.wait_with_output().expect("wait for inventory");
+    drop(watchdog);
+    output
+}
+
+#[test]
+fn a_permission_missing_from_the_database_is_reported_at_start() {
+    for db in Database::all() {
+        // First start: migrations and demo data, then the permission goes.
+        let made = run_to_end(
+            &db,
+            &["user", "add", "probe", "--password", "probe-pw"],
+            &[],
+        );
+        assert!(made.status.success(), "{made:?}");
+        admin_sql(
+            &db.url,
+            "DELETE FROM permit_permissions WHERE app_label = 'inventory' AND codename = 'delete_item'",
+        );
+
+        let refused = run_to_end(&db, &["serve", "--bind", "127.0.0.1:0"], &[]);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "started anyway: {stderr}");
+        assert!(
+            String::from_utf8_lossy(&refused.stdout).is_empty(),
+            "it must not listen"
+        );
+        assert!(
+            stderr.contains(
+                "refusing to start: handlers name permissions the database does not define:\n  \
+                 inventory.delete_item (named by inventory::web::api_delete, inventory::web::delete_item)"
+            ),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("inventory.view_item ("), "{stderr}");
+
+        let bad = run_to_end(&db, &["serve"], &[("PERMIT_CHECK_PERMISSIONS", "maybe")]);
+        assert!(!bad.status.success());
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("must be refuse, warn or off"));
+
+        // Warn: it starts, and the routes that name it are for superusers only.
+        let server = Server::start_with(&db, &[("PERMIT_CHECK_PERMISSIONS", "warn")]);
+        let mut bob = as_user(&server, "bob");
+        assert_eq!(bob.get("/items/1/").status, 200);
+        assert_eq!(bob.post_form("/items/1/delete/", &[]).status, 403);
+        let mut alice = as_user(&server, "alice");
+        assert_eq!(alice.post_form("/items/1/delete/", &[]).status, 303);
+    }
+}
+
+#[test]
+fn routes_lists_every_handler_and_what_anonymous_users_reach() {
+    let db = Database::sqlite();
+    let table = run_to_end(&db, &["routes"], &[]);
+    assert!(table.status.success(), "{table:?}");
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        !db.dir.join("inventory.db").exists(),
+        "routes needs no database"
+    );
+    let row = |handler: &str| {
+        table
+            .lines()
+            .find(|line| line.starts_with(&format!("inventory::web::{handler} ")))
+            .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|| panic!("no row for {handler} in\n{table}"))
+    };
+    assert_eq!(
+        row("delete_item"),
+        "inventory::web::delete_item POST /items/{id}/delete/ perms: inventory.delete_item no"
+    );
+    assert_eq!(row("api_me"), "inventory::web::api_me GET /api/me login no");
+    assert_eq!(
+        row("healthz"),
+        "inventory::web::healthz GET /healthz public yes"
+    );
+
+    let json = run_to_end(&db, &["routes", "--json"], &[]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let handlers = json["handlers"].as_array().unwrap();
+    assert_eq!(
+        handlers.len(),
+        table.lines().take_while(|l| !l.is_empty()).count() - 1
+    );
+    let mut anonymous: Vec<String> = handlers
+        .iter()
+        .filter(|h| h["anonymous"] == true)
+        .map(|h| {
+            let route = &h["routes"][0];
+            format!(
+                "{} {}",
+                route["methods"][0].as_str().unwrap(),
+                route["path"].as_str().unwrap()
+            )
+        })
+        .collect();
+    anonymous.sort();
+    assert_eq!(
+        anonymous,
+        [
+            "GET /",
+            "GET /accounts/login/",
+            "GET /healthz",
+            "POST /accounts/login/",
+            "POST /accounts/logout/"
+        ]
+    );
+    for handler in handlers {
+        let public = handler["public"] == true;
+        assert_eq!(handler["anonymous"], public, "{handler}");
+        assert_eq!(handler["requires"] == "public", public, "{handler}");
+    }
+
+    // The README shows this very table.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    assert!(
+        readme.contains(&table),
+        "README.md does not show the current `inventory routes` output:\n{table}"
+    );
+}

@@ -58,26 +58,43 @@ static DEFAULT_RULE: Rule = Rule {
 /// # How it finds the handler
 /// The decision is made before routing, so that a protected handler never
 /// runs. The middleware asks actix's resource map which resource the path
-/// matches ([`ResourceMap::match_name`](actix_web::dev::ResourceMap::match_name),
-/// on the decoded path the router itself uses), and lets an anonymous
-/// request through only when that resource is a `#[login_not_required]`
-/// handler that the attribute registered with its route:
-/// - the resource's name is the handler's (its fn name, or the routing
-///   attribute's `name = ".."`),
-/// - the matched pattern ends with the route's path (scopes add prefixes),
-/// - the request's method is one of the route's methods.
+/// matches first ([`ResourceMap::match_name`](actix_web::dev::ResourceMap::match_name)
+/// and `match_pattern`, on the decoded path the router itself uses), and
+/// compares it with what the attributes registered
+/// ([`audit::handlers`](crate::audit::handlers)): the resource name (the fn
+/// name, or the routing attribute's `name = ".."`), the end of the pattern
+/// (scopes add prefixes) and the methods. An anonymous request goes on when
+/// - that resource is a `#[login_not_required]` handler taking the request's
+///   method, or
+/// - that resource is one of ours that does not take the method (so the
+///   router moves on to the next resource of the same path) and a
+///   `#[login_not_required]` handler on the same path takes it (a `GET` form
+///   and its `POST`).
 ///
-/// The attribute can read the route only when it sits **above** actix's
-/// routing attribute (`#[login_not_required] #[get("/")]`). Below it, on a
-/// handler routed by hand (`web::resource(..).to(..)`), or with a custom
-/// `guard = ".."` (a request could then fall through to another resource of
-/// the same path), the handler stays protected: the middleware fails closed
-/// and logs a warning once. List such paths with [`LoginRequired::public`].
-/// [`audit::handlers`](crate::audit::handlers) shows what is reachable.
+/// Everything else needs a user. In particular the attribute can read the
+/// route only when it sits **above** actix's routing attribute
+/// (`#[login_not_required] #[get("/")]`); below it, on a handler routed by
+/// hand (`web::resource(..).to(..)`), behind a resource routed by hand on
+/// the same path, or with a custom `guard = ".."`, the handler stays
+/// protected: the middleware fails closed and logs a warning once. List
+/// such paths with [`LoginRequired::public`]. Resource names tell handlers
+/// apart, so give a public handler a name no other resource on the same
+/// path shares (the middleware warns when two registered handlers share
+/// one).
 #[derive(Clone)]
 pub struct LoginRequired {
     public_paths: Arc<[String]>,
-    public_handlers: Arc<HashMap<&'static str, Vec<&'static Route>>>,
+    known: Arc<Known>,
+}
+
+/// The registered handlers whose routes the attributes could read.
+#[derive(Default)]
+struct Known {
+    /// By actix resource name: each route, and whether anonymous users may
+    /// take it.
+    by_resource: HashMap<&'static str, Vec<(&'static Route, bool)>>,
+    /// The routes anonymous users may take.
+    public: Vec<&'static Route>,
 }
 
 impl Default for LoginRequired {
@@ -90,30 +107,26 @@ impl LoginRequired {
     /// Deny by default, with the `#[login_not_required]` handlers of the
     /// program as the only public ones.
     pub fn new() -> Self {
-        let mut public_handlers: HashMap<&'static str, Vec<&'static Route>> = HashMap::new();
-        for handler in audit::handlers() {
-            if handler.is_anonymous_reachable() {
-                public_handlers
+        let mut known = Known::default();
+        let handlers = audit::handlers();
+        for handler in &handlers {
+            for route in handler.routes {
+                let open = handler.is_public() && !route.guarded;
+                known
+                    .by_resource
                     .entry(handler.resource)
                     .or_default()
-                    .extend(handler.anonymous_routes());
+                    .push((route, open));
+                if open {
+                    known.public.push(route);
+                }
             }
         }
         static WARN: Once = Once::new();
-        WARN.call_once(|| {
-            for handler in audit::handlers() {
-                if handler.is_public() && handler.routes.iter().any(|r| r.guarded) || handler.is_public() && handler.routes.is_empty() {
-                    tracing::warn!(
-                        target: "actix_permit",
-                        handler = %handler.path(),
-                        "#[login_not_required] handler stays protected under LoginRequired: its route is unknown or guarded; put the attribute above #[get] or list the path with LoginRequired::public"
-                    );
-                }
-            }
-        });
+        WARN.call_once(|| warn_unreachable(&handlers));
         Self {
             public_paths: Arc::from(Vec::new()),
-            public_handlers: Arc::new(public_handlers),
+            known: Arc::new(known),
         }
     }
 
@@ -150,18 +163,60 @@ impl LoginRequired {
         let Some(name) = rmap.match_name(path) else {
             // No resource at all: let it 404. A resource without a name
             // (routed by hand) is protected.
-            return rmap.match_pattern(path).is_none();
+            return !rmap.has_resource(path);
         };
-        let Some(routes) = self.public_handlers.get(name) else {
+        let Some(routes) = self.known.by_resource.get(name) else {
             return false;
         };
         let Some(pattern) = rmap.match_pattern(path) else {
             return false;
         };
         let method = req.method().as_str();
-        routes
+        // The first resource on this path, as the attributes registered it.
+        let here = || {
+            routes
+                .iter()
+                .filter(|(route, _)| pattern.ends_with(route.path))
+        };
+        let mut taking = here().filter(|(route, _)| route.methods.contains(&method));
+        match taking.next() {
+            Some(&(_, open)) => open && taking.all(|&(_, open)| open),
+            // Its method guard refuses this request, so the router goes on
+            // to the next resource of the same path: public only when a
+            // public handler on that path takes this method.
+            None => self.known.public.iter().any(|public| {
+                public.methods.contains(&method)
+                    && here().any(|(route, _)| route.path == public.path)
+            }),
+        }
+    }
+}
+
+/// Says once which `#[login_not_required]` handlers stay protected, and
+/// which resource names are ambiguous.
+fn warn_unreachable(handlers: &[&'static audit::Handler]) {
+    for handler in handlers {
+        if handler.is_public()
+            && (handler.routes.is_empty() || handler.routes.iter().any(|r| r.guarded))
+        {
+            tracing::warn!(
+                target: "actix_permit",
+                handler = %handler.path(),
+                "#[login_not_required] handler stays protected under LoginRequired on the routes it cannot see or that carry a guard; put the attribute above #[get] or list the path with LoginRequired::public"
+            );
+        }
+        let twin = handlers
             .iter()
-            .any(|route| pattern.ends_with(route.path) && route.methods.contains(&method))
+            .find(|other| other.resource == handler.resource && other.module != handler.module);
+        if let Some(twin) = twin.filter(|_| handler.is_public()) {
+            tracing::warn!(
+                target: "actix_permit",
+                handler = %handler.path(),
+                other = %twin.path(),
+                resource = handler.resource,
+                "two handlers share an actix resource name; LoginRequired tells resources apart by name, path and method: give the public one a unique name (#[get(\"..\", name = \"..\")])"
+            );
+        }
     }
 }
 

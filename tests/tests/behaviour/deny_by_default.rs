@@ -72,6 +72,30 @@ async fn ping(hits: web::Data<Hits>) -> HttpResponse {
     HttpResponse::Ok().body("pong")
 }
 
+/// Two public handlers on one path: the router skips the first for a POST.
+#[login_not_required]
+#[get("/signin")]
+async fn signin_form(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("form")
+}
+
+#[login_not_required]
+#[post("/signin")]
+async fn signin_submit(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("submitted")
+}
+
+/// Public, but behind a resource routed by hand on the same path, whose
+/// methods nobody registered: stays protected.
+#[login_not_required]
+#[post("/contact")]
+async fn contact_submit(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().body("sent")
+}
+
 #[get("/edit")]
 #[permission_required("inventory.change_item")]
 async fn edit(hits: web::Data<Hits>) -> HttpResponse {
@@ -107,6 +131,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(about)
         .service(ping)
         .service(edit)
+        .service(signin_form)
+        .service(signin_submit)
+        .route("/contact", web::get().to(unannotated))
+        .service(contact_submit)
         .route("/manual", web::get().to(unannotated))
         .route("/static/{file}", web::get().to(unannotated))
         .route("/staticky", web::get().to(unannotated))
@@ -135,7 +163,11 @@ macro_rules! deny_by_default_app {
 }
 
 /// (method, path, anonymous may reach it)
-const TABLE: [(&str, &str, bool); 16] = [
+const TABLE: [(&str, &str, bool); 20] = [
+    ("GET", "/signin", true),
+    ("POST", "/signin", true),
+    ("GET", "/contact", false),
+    ("POST", "/contact", false),
     ("GET", "/", true),
     ("GET", "/dashboard", false),
     ("GET", "/items", true),
