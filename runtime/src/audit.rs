@@ -9,6 +9,11 @@
 //! be forgotten. On other targets the list is empty: [`handlers`] answers
 //! nothing and the [deny-by-default middleware](crate::LoginRequired) then
 //! lets no handler through anonymously (it fails closed).
+//!
+//! As with any link-time registration, handlers of a library crate are
+//! listed when the program links that library's code, which it does as soon
+//! as it uses something from it (a library nothing uses is not linked, and
+//! its handlers cannot serve a request either).
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;

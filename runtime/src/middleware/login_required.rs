@@ -26,7 +26,8 @@ static DEFAULT_RULE: Rule = Rule {
 /// [`#[login_not_required]`](crate::login_not_required) and the paths listed
 /// with [`LoginRequired::public`]. Anonymous requests get the login response
 /// (the app's login redirect, or 403). A URL that matches no route is let
-/// through, so it still answers 404.
+/// through, so it still answers 404 (or reaches the app's
+/// `default_service`, which therefore stays public).
 ///
 /// Wrap it *inside* [`Permit`](crate::Permit) (actix runs the last `.wrap`
 /// first), on the app or on a [`Scope`](actix_web::Scope):

@@ -71,6 +71,16 @@ fn every_annotated_handler_is_registered_with_its_route_and_requirement() {
         }
     }
 
+    // Handlers of a library crate are listed too, routed or not.
+    assert_eq!(
+        row(find("actix_permit_tests", "library_public")),
+        "library_public [GET /library/public] public true"
+    );
+    assert_eq!(
+        row(find("actix_permit_tests", "library_protected")),
+        "library_protected [GET /library/protected] perms: app.view false"
+    );
+
     // Sorted by module, then name; every module of this binary is in.
     let all = audit::handlers();
     assert!(
