@@ -412,7 +412,8 @@ fn generate(stack: &Stack, mut func: ItemFn) -> TokenStream {
         ));
     }
     if stack.checks.is_empty() {
-        let register = registration(&private, &func, None);
+        let mut register = uses;
+        register.extend(registration(&private, &func, None));
         func.block
             .stmts
             .insert(0, syn::Stmt::Item(syn::Item::Verbatim(register)));

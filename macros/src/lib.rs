@@ -17,56 +17,33 @@ mod route;
 
 use args::Macro;
 
-/// The file the attribute is written in, to find its package's
-/// declared permissions.
-fn source() -> Option<std::path::PathBuf> {
-    proc_macro::Span::call_site().local_file()
+/// Expands `which`; the file the attribute is written in tells whose
+/// declared permissions apply.
+fn run(which: Macro, args: TokenStream, item: TokenStream) -> TokenStream {
+    let source = proc_macro::Span::call_site().local_file();
+    expand::expand(which, args.into(), item.into(), source.as_deref()).into()
 }
 
 /// See `actix_permit::login_required`.
 #[proc_macro_attribute]
 pub fn login_required(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::expand(
-        Macro::LoginRequired,
-        args.into(),
-        item.into(),
-        source().as_deref(),
-    )
-    .into()
+    run(Macro::LoginRequired, args, item)
 }
 
 /// See `actix_permit::permission_required`.
 #[proc_macro_attribute]
 pub fn permission_required(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::expand(
-        Macro::PermissionRequired,
-        args.into(),
-        item.into(),
-        source().as_deref(),
-    )
-    .into()
+    run(Macro::PermissionRequired, args, item)
 }
 
 /// See `actix_permit::user_passes_test`.
 #[proc_macro_attribute]
 pub fn user_passes_test(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::expand(
-        Macro::UserPassesTest,
-        args.into(),
-        item.into(),
-        source().as_deref(),
-    )
-    .into()
+    run(Macro::UserPassesTest, args, item)
 }
 
 /// See `actix_permit::login_not_required`.
 #[proc_macro_attribute]
 pub fn login_not_required(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::expand(
-        Macro::LoginNotRequired,
-        args.into(),
-        item.into(),
-        source().as_deref(),
-    )
-    .into()
+    run(Macro::LoginNotRequired, args, item)
 }
