@@ -71,6 +71,16 @@ fn every_annotated_handler_is_registered_with_its_route_and_requirement() {
         }
     }
 
+    // A predicate is named as written; `any` groups read as `or`.
+    assert_eq!(
+        row(find("behaviour::checks", "test_async")),
+        "test_async [] test: can_view false"
+    );
+    assert_eq!(
+        row(find("behaviour::checks", "any_perm")),
+        "any_perm [] perms: inventory.delete_item or inventory.change_item false"
+    );
+
     // Handlers of a library crate are listed too, routed or not.
     assert_eq!(
         row(find("actix_permit_tests", "library_public")),
