@@ -72,6 +72,12 @@ static DEFAULT_RULE: Rule = Rule {
 ///   `#[login_not_required]` handler on the same path takes it (a `GET` form
 ///   and its `POST`).
 ///
+/// (An unannotated resource registered *between* those two, on the same path
+/// and method, would shadow the public one and be reached instead: the
+/// middleware cannot see the methods of resources no attribute registered.
+/// actix never routes to the public handler in that case, so it is dead
+/// code; the audit lists both.)
+///
 /// Everything else needs a user. In particular the attribute can read the
 /// route only when it sits **above** actix's routing attribute
 /// (`#[login_not_required] #[get("/")]`); below it, on a handler routed by
