@@ -403,16 +403,17 @@ fn generate(stack: &Stack, mut func: ItemFn) -> TokenStream {
         .as_ref()
         .map_or_else(|| quote!(::actix_permit), ToTokens::to_token_stream);
     let private = quote!(#krate::__private);
+    // First in the body: the merged attributes' imports count as used, and
+    // editing the declared permissions rebuilds the crate, so re-checks it.
     let uses = &stack.uses;
-    let mut uses = quote!(#(#[allow(unused_imports)] use #uses as _;)*);
+    let mut preamble = quote!(#(#[allow(unused_imports)] use #uses as _;)*);
     if let Some(manifest) = &stack.manifest {
-        // Editing the declaration rebuilds the crate, and so re-checks.
-        uses.extend(quote!(
+        preamble.extend(quote!(
             const _: &[u8] = ::core::include_bytes!(#manifest);
         ));
     }
     if stack.checks.is_empty() {
-        let mut register = uses;
+        let mut register = preamble;
         register.extend(registration(&private, &func, None));
         func.block
             .stmts
@@ -551,7 +552,7 @@ fn generate(stack: &Stack, mut func: ItemFn) -> TokenStream {
             #req: #private::HttpRequest,
             #payload_param: #private::Payload,
         ) -> #private::Either<#private::HttpResponse, #user_output> #where_clause {
-            #uses
+            #preamble
             #register
             #(#checks)*
             #extract

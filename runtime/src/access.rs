@@ -123,7 +123,7 @@ async fn principal(
 }
 
 /// Logs a denial and renders it with the app's config.
-pub(crate) fn deny(
+fn deny(
     req: &HttpRequest,
     auth: &RequestAuth,
     rule: &Rule,

@@ -107,8 +107,8 @@ impl Handler {
     }
 }
 
-/// The route column of the audit: `GET /items/{id}`, several joined by `, `,
-/// or `?` when the attribute could not see the routing attribute.
+/// `GET /items/{id}`, `GET|PUT /ping`, with ` (guarded)` after a route that
+/// carries its own guard.
 impl fmt::Display for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.methods.join("|"), self.path)?;

@@ -4,14 +4,13 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Arc, Once};
 
+use actix_web::Error;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::{Error, HttpMessage};
 
-use super::{LocalBoxFuture, RequestAuth};
-use crate::access::{Require, Rule, deny, deny_error};
+use super::LocalBoxFuture;
+use crate::access::{Require, Rule, check};
 use crate::audit::{self, Route};
-use crate::config::{Denial, Reason, default_response};
 
 /// The rule a deny-by-default denial is logged and rendered with.
 static DEFAULT_RULE: Rule = Rule {
@@ -267,32 +266,14 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
-        if self.config.lets_through(&req) {
-            return Box::pin(async move { Ok(service.call(req).await?.map_into_left_body()) });
-        }
-        let auth = req.extensions().get::<Rc<RequestAuth>>().cloned();
+        let public = self.config.lets_through(&req);
         Box::pin(async move {
-            let Some(auth) = auth else {
-                tracing::error!(target: "actix_permit", path = req.path(), "LoginRequired runs outside Permit (wrap Permit after it); denying");
-                let response = default_response(&Denial {
-                    reason: Reason::Error,
-                    login_redirect: None,
-                    missing: &[],
-                });
+            // Otherwise what `#[login_required]` runs: the user, or the
+            // login response (500 without `Permit`, 503 when the backend fails).
+            if !public && let Err(response) = check(req.request(), &DEFAULT_RULE).await {
                 return Ok(req.into_response(response).map_into_right_body());
-            };
-            let response = match auth.principal().await {
-                Ok(Some(_)) => return Ok(service.call(req).await?.map_into_left_body()),
-                Ok(None) => deny(
-                    req.request(),
-                    &auth,
-                    &DEFAULT_RULE,
-                    Reason::LoginRequired,
-                    &[],
-                ),
-                Err(err) => deny_error(req.request(), &auth, &err),
-            };
-            Ok(req.into_response(response).map_into_right_body())
+            }
+            Ok(service.call(req).await?.map_into_left_body())
         })
     }
 }
