@@ -22,6 +22,7 @@ pub(crate) fn expand(
     args: TokenStream,
     item: TokenStream,
     source: Option<&Path>,
+    site: &str,
 ) -> TokenStream {
     let mut errors = Errors::default();
     let own = Args::parse(which, args).map_err(|e| errors.push(e)).ok();
@@ -46,7 +47,7 @@ pub(crate) fn expand(
                 Ok(manifest) => {
                     stack.uses = uses;
                     stack.manifest = manifest;
-                    generate(&stack, func)
+                    generate(&stack, func, site)
                 }
                 Err(err) => with_errors(item, err),
             },
@@ -357,22 +358,31 @@ impl VisitMut for InferImplTrait {
 }
 
 /// The statics that describe the handler for the audit, and the constructor
-/// that registers them. `rules` is `None` for a public handler.
+/// that registers them. `rules` is `None` for a public handler; `public`
+/// holds the reserved names of its routes and its entry point when the
+/// attribute sits above the routing attribute.
 fn registration(
     private: &TokenStream,
     func: &ItemFn,
     rules: Option<&[TokenStream]>,
+    public: Option<(&[String], &Ident)>,
 ) -> TokenStream {
-    let routing = route::read(&func.attrs);
+    let routes = route::read(&func.attrs);
     let name = func.sig.ident.to_string();
-    let resource = routing.name.unwrap_or_else(|| name.clone());
-    let routes = routing.routes.iter().map(|route| {
+    let resource = routes
+        .iter()
+        .find_map(|route| route.name.clone())
+        .unwrap_or_else(|| name.clone());
+    let listed = routes.iter().enumerate().map(|(index, route)| {
         let route::Route {
             methods,
             path,
             guarded,
+            name: given,
         } = route;
-        quote!(#private::Route { methods: &[#(#methods),*], path: #path, guarded: #guarded })
+        let given = given.clone().unwrap_or_else(|| name.clone());
+        let id = public.map_or_else(|| given.clone(), |(ids, _)| ids[index].clone());
+        quote!(#private::Route { methods: &[#(#methods),*], path: #path, guarded: #guarded, name: #given, id: #id })
     });
     let (rules_static, access) = match rules {
         None => (TokenStream::new(), quote!(#private::Access::Public)),
@@ -384,37 +394,116 @@ fn registration(
             )
         }
     };
+    let entry = match public {
+        Some((_, entry)) => quote!(::core::option::Option::Some(#entry)),
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         #rules_static
         static __PERMIT_HANDLER: #private::Handler = #private::Handler {
             name: #name,
             module: ::core::module_path!(),
             resource: #resource,
-            routes: &[#(#routes),*],
+            routes: &[#(#listed),*],
             access: #access,
+            entry: #entry,
         };
         #private::register!(__PERMIT_HANDLER);
     }
 }
 
-fn generate(stack: &Stack, mut func: ItemFn) -> TokenStream {
+/// A reserved resource name for each route of a public handler: unique to
+/// this attribute (its file and position), readable in logs.
+fn reserved_ids(func: &ItemFn, site: &str) -> Vec<String> {
+    let name = func.sig.ident.to_string();
+    // FNV-1a: stable across builds and platforms, no dependency.
+    let hash = site
+        .bytes()
+        .chain(name.bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    (0..route::read(&func.attrs).len())
+        .map(|index| format!("__permit:{name}:{hash:016x}:{index}"))
+        .collect()
+}
+
+/// A `#[login_not_required]` handler above its routing attribute becomes a
+/// service factory of its own that wraps actix's: its routes get reserved
+/// names, and registering it tells the runtime where it landed (see
+/// `actix_permit::middleware::public`).
+fn generate_public(stack: &Stack, func: ItemFn, private: &TokenStream, site: &str) -> TokenStream {
+    let ids = reserved_ids(&func, site);
+    let entry = Ident::new("__permit_entry", Span::mixed_site());
+    let wrapper = Ident::new("__permit_handler", Span::mixed_site());
+    let proven = Ident::new("__permit_proven", Span::mixed_site());
+    let unproven = Ident::new("__permit_unproven", Span::mixed_site());
+    let config = Ident::new("__permit_config", Span::mixed_site());
+    let req = Ident::new("__permit_req", Span::mixed_site());
+    let payload = Ident::new("__permit_payload", Span::mixed_site());
+    let register = registration(private, &func, None, Some((&ids, &entry)));
+    let guard = format!("{private}::routed");
+    let proven_routes = route::rewrite(&func.attrs, |i| ids[i].clone(), &guard);
+    let unproven_routes = route::rewrite(&func.attrs, |i| format!("{}:unproven", ids[i]), &guard);
+
+    let mut docs = Vec::new();
+    let mut cfgs = Vec::new();
+    let mut others = Vec::new();
+    for attr in &func.attrs {
+        if attr.path().is_ident("doc") {
+            docs.push(attr);
+        } else if attr.path().is_ident("cfg") {
+            cfgs.push(attr);
+        } else if !route::is_routing(attr) {
+            others.push(attr);
+        }
+    }
+    let vis = &func.vis;
+    let ident = &func.sig.ident;
+    let body = wrapper_fn(stack, &func, private, &wrapper, &TokenStream::new());
+    quote! {
+        #(#docs)*
+        #(#cfgs)*
+        #[allow(non_camel_case_types, missing_docs)]
+        #vis struct #ident;
+
+        #(#cfgs)*
+        impl #private::HttpServiceFactory for #ident {
+            fn register(self, #config: &mut #private::AppService) {
+                #(#others)*
+                #body
+                fn #entry(#req: #private::HttpRequest, #payload: #private::Payload) -> #private::EntryFuture {
+                    #private::erase(#wrapper(::core::clone::Clone::clone(&#req), #payload), #req)
+                }
+                #register
+                #(#proven_routes)*
+                async fn #proven(#req: #private::HttpRequest, #payload: #private::Payload) -> impl #private::Responder {
+                    #wrapper(#req, #payload).await
+                }
+                #(#unproven_routes)*
+                async fn #unproven(#req: #private::HttpRequest, #payload: #private::Payload) -> impl #private::Responder {
+                    #wrapper(#req, #payload).await
+                }
+                #private::register_public(#config, &__PERMIT_HANDLER, #proven, #unproven);
+            }
+        }
+    }
+}
+
+fn generate(stack: &Stack, mut func: ItemFn, site: &str) -> TokenStream {
     let krate = stack
         .krate
         .as_ref()
         .map_or_else(|| quote!(::actix_permit), ToTokens::to_token_stream);
     let private = quote!(#krate::__private);
-    // First in the body: the merged attributes' imports count as used, and
-    // editing the declared permissions rebuilds the crate, so re-checks it.
-    let uses = &stack.uses;
-    let mut preamble = quote!(#(#[allow(unused_imports)] use #uses as _;)*);
-    if let Some(manifest) = &stack.manifest {
-        preamble.extend(quote!(
-            const _: &[u8] = ::core::include_bytes!(#manifest);
-        ));
-    }
     if stack.checks.is_empty() {
-        let mut register = preamble;
-        register.extend(registration(&private, &func, None));
+        if !route::read(&func.attrs).is_empty() {
+            return generate_public(stack, func, &private, site);
+        }
+        // Public, with a route the attribute cannot see: registered for the
+        // audit, and protected under deny by default.
+        let mut register = preamble(stack);
+        register.extend(registration(&private, &func, None, None));
         func.block
             .stmts
             .insert(0, syn::Stmt::Item(syn::Item::Verbatim(register)));
@@ -429,7 +518,6 @@ fn generate(stack: &Stack, mut func: ItemFn) -> TokenStream {
     let redirect_field = option(&stack.redirect_field);
     let handler = func.sig.ident.to_string();
     let req = Ident::new("__permit_req", Span::mixed_site());
-    let payload = Ident::new("__permit_payload", Span::mixed_site());
     let denied = Ident::new("__permit_denied", Span::mixed_site());
     let rules: Vec<TokenStream> = stack
         .checks
@@ -456,15 +544,8 @@ fn generate(stack: &Stack, mut func: ItemFn) -> TokenStream {
             }
         })
         .collect();
-    let register = registration(&private, &func, Some(&rules));
-    let ItemFn {
-        attrs,
-        vis,
-        sig,
-        block,
-        ..
-    } = func;
-    let checks = stack.checks.iter().enumerate().map(|(index, require)| {
+    let mut prelude = registration(&private, &func, Some(&rules), None);
+    prelude.extend(stack.checks.iter().enumerate().map(|(index, require)| {
         let rule = quote!(&__PERMIT_RULES[#index]);
         let check = match require {
             Require::Test(path) => {
@@ -482,8 +563,40 @@ fn generate(stack: &Stack, mut func: ItemFn) -> TokenStream {
                 return #private::Either::Left(#denied);
             }
         }
-    });
+    }));
+    let attrs = &func.attrs;
+    let vis = &func.vis;
+    let wrapper = wrapper_fn(stack, &func, &private, &func.sig.ident, &prelude);
+    quote!(#(#attrs)* #vis #wrapper)
+}
 
+/// The merged attributes' imports count as used, and editing the declared
+/// permissions rebuilds the crate, so re-checks it.
+fn preamble(stack: &Stack) -> TokenStream {
+    let uses = &stack.uses;
+    let mut preamble = quote!(#(#[allow(unused_imports)] use #uses as _;)*);
+    if let Some(manifest) = &stack.manifest {
+        preamble.extend(quote!(
+            const _: &[u8] = ::core::include_bytes!(#manifest);
+        ));
+    }
+    preamble
+}
+
+/// The handler as a fn named `ident` that takes the request and its body,
+/// runs `prelude` (the checks, which may return early), and only then
+/// extracts the handler's own arguments and runs its body. No attributes,
+/// no visibility.
+fn wrapper_fn(
+    stack: &Stack,
+    func: &ItemFn,
+    private: &TokenStream,
+    ident: &Ident,
+    prelude: &TokenStream,
+) -> TokenStream {
+    let req = Ident::new("__permit_req", Span::mixed_site());
+    let payload = Ident::new("__permit_payload", Span::mixed_site());
+    let sig = &func.sig;
     let mut pats = Vec::new();
     let mut tys = Vec::new();
     for arg in &sig.inputs {
@@ -540,21 +653,19 @@ fn generate(stack: &Stack, mut func: ItemFn) -> TokenStream {
         ReturnType::Type(_, ty) => ty.to_token_stream(),
         ReturnType::Default => quote!(()),
     };
-    let stmts = &block.stmts;
-    let ident = &sig.ident;
+    let preamble = preamble(stack);
+    let stmts = &func.block.stmts;
     let generics = &sig.generics;
     let where_clause = &sig.generics.where_clause;
     let asyncness = &sig.asyncness;
     let fn_token = &sig.fn_token;
     quote! {
-        #(#attrs)*
-        #vis #asyncness #fn_token #ident #generics(
+        #asyncness #fn_token #ident #generics(
             #req: #private::HttpRequest,
             #payload_param: #private::Payload,
         ) -> #private::Either<#private::HttpResponse, #user_output> #where_clause {
             #preamble
-            #register
-            #(#checks)*
+            #prelude
             #extract
             #private::Either::Right(async move { #fake_return #(#stmts)* }.await)
         }
@@ -572,7 +683,7 @@ mod tests {
         args: proc_macro2::TokenStream,
         item: proc_macro2::TokenStream,
     ) -> proc_macro2::TokenStream {
-        super::expand(which, args, item, None)
+        super::expand(which, args, item, None, "test")
     }
 
     #[test]

@@ -94,7 +94,7 @@ proptest! {
         let handler = quote!(async fn handler(x: web::Path<u32>) -> impl Responder { x });
         for which in MACROS {
             let _ = Args::parse(which, args.clone());
-            let _ = expand(which, args.clone(), handler.clone(), None);
+            let _ = expand(which, args.clone(), handler.clone(), None, "fuzz");
         }
     }
 
@@ -103,8 +103,8 @@ proptest! {
         let prefix: TokenStream = prefix.parse().unwrap_or_default();
         let item: TokenStream = prefix.into_iter().chain(item).collect();
         for which in MACROS {
-            let _ = expand(which, quote!("app.perm"), item.clone(), None);
-            let _ = expand(which, TokenStream::new(), item.clone(), None);
+            let _ = expand(which, quote!("app.perm"), item.clone(), None, "fuzz");
+            let _ = expand(which, TokenStream::new(), item.clone(), None, "fuzz");
         }
     }
 }

@@ -20,8 +20,12 @@ use args::Macro;
 /// Expands `which`; the file the attribute is written in tells whose
 /// declared permissions apply.
 fn run(which: Macro, args: TokenStream, item: TokenStream) -> TokenStream {
-    let source = proc_macro::Span::call_site().local_file();
-    expand::expand(which, args.into(), item.into(), source.as_deref()).into()
+    let span = proc_macro::Span::call_site();
+    let source = span.local_file();
+    // Where the attribute stands: what makes a public route's reserved
+    // resource name unique.
+    let site = format!("{}:{}:{}", span.file(), span.line(), span.column());
+    expand::expand(which, args.into(), item.into(), source.as_deref(), &site).into()
 }
 
 /// See `actix_permit::login_required`.

@@ -101,7 +101,7 @@ pub async fn check_test(
 type Principal = Option<std::sync::Arc<dyn crate::AuthUser>>;
 
 /// The request's record and its user, or the rendered failure.
-async fn principal(
+pub(crate) async fn principal(
     req: &HttpRequest,
     rule: &Rule,
 ) -> Result<(Rc<RequestAuth>, Principal), HttpResponse> {

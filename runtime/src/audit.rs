@@ -41,7 +41,19 @@ pub struct Handler {
     pub routes: &'static [Route],
     /// What it requires.
     pub access: Access,
+    /// For a `#[login_not_required]` handler above a routing attribute: the
+    /// handler as the sentinel of a same-path public route calls it (the
+    /// request and its body in, the response out). `None` otherwise.
+    pub entry: Option<Entry>,
 }
+
+/// A public handler, callable without knowing its argument or return
+/// types: what [`Handler::entry`] holds.
+pub type Entry =
+    fn(
+        actix_web::HttpRequest,
+        crate::__private::Payload,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = actix_web::HttpResponse>>>;
 
 /// A route of a [`Handler`], as its routing attribute gives it.
 #[derive(Debug)]
@@ -51,9 +63,18 @@ pub struct Route {
     /// The path pattern, without any scope prefix (`"/items/{id}"`).
     pub path: &'static str,
     /// Whether the routing attribute adds its own `guard = ".."`: then a
-    /// request may fall through to another resource with the same path, so
-    /// deny-by-default cannot prove that this handler is the one that runs.
+    /// request may fall through to another resource with the same path.
     pub guarded: bool,
+    /// The name the app gave the route (`name = ".."`), or the fn's name:
+    /// what `url_for` takes.
+    pub name: &'static str,
+    /// The name actix's router knows the route by. For a
+    /// `#[login_not_required]` handler above its routing attribute it is a
+    /// reserved name (`__permit:...`) that no other resource carries, so
+    /// that [`LoginRequired`](crate::LoginRequired) can tell which resource
+    /// a path leads to, while [`Route::name`] stays usable with `url_for`.
+    /// Otherwise the same as [`Route::name`].
+    pub id: &'static str,
 }
 
 /// What a [`Handler`] requires.
@@ -93,18 +114,79 @@ impl Handler {
         seen
     }
 
-    /// The routes on which deny-by-default lets anonymous requests through:
-    /// those of a public handler that carry no guard of their own.
+    /// The routes on which deny-by-default can let anonymous requests
+    /// through: those of a public handler whose attribute sits above its
+    /// routing attribute, so that the route carries a reserved
+    /// [`Route::id`]. Whether a given app really reaches them depends on
+    /// where it registers the handler: see [`reachable`].
     pub fn anonymous_routes(&self) -> impl Iterator<Item = &'static Route> {
         let routes: &'static [Route] = if self.is_public() { self.routes } else { &[] };
-        routes.iter().filter(|route| !route.guarded)
+        routes.iter().filter(|route| route.is_reserved())
     }
 
-    /// Whether deny-by-default lets anonymous requests through to it on
-    /// some route ([`Handler::anonymous_routes`]).
+    /// Whether [`Handler::anonymous_routes`] lists any route.
     pub fn is_anonymous_reachable(&self) -> bool {
         self.anonymous_routes().next().is_some()
     }
+}
+
+/// The prefix of the reserved resource names; no resource of the app may
+/// use it.
+pub const RESERVED_PREFIX: &str = "__permit:";
+
+impl Route {
+    /// Whether [`Route::id`] is one of the reserved names.
+    pub fn is_reserved(&self) -> bool {
+        self.id.starts_with(RESERVED_PREFIX)
+    }
+}
+
+/// A route that anonymous requests reach in one app, as
+/// [`reachable`] finds it.
+#[derive(Debug, Clone)]
+pub struct Reachable {
+    /// The handler.
+    pub handler: &'static Handler,
+    /// Its route, as the attribute read it.
+    pub route: &'static Route,
+    /// The full path, scope prefixes included, when the pattern has no
+    /// dynamic segment; `None` for a pattern such as `/items/{id}`.
+    pub path: Option<String>,
+}
+
+/// The public routes that deny-by-default lets anonymous requests reach in
+/// the app that serves `req`: each route of a `#[login_not_required]`
+/// handler registered there on a path of plain scopes (the app itself, or
+/// [`actix_permit::scope`](crate::scope)s inside it), and, for a static
+/// pattern, not shadowed by a resource registered before it on the same
+/// path. Handlers registered inside a `web::scope` are missing: their
+/// scope could carry a guard the middleware cannot see, so they stay
+/// protected.
+pub fn reachable(req: &actix_web::HttpRequest) -> Vec<Reachable> {
+    use actix_web::error::UrlGenerationError;
+    let rmap = req.resource_map();
+    let mut found = Vec::new();
+    for handler in handlers() {
+        for route in handler.anonymous_routes() {
+            let path = match rmap.url_for(req, route.id, std::iter::empty::<&str>()) {
+                Ok(url) => Some(url.path().to_owned()),
+                Err(UrlGenerationError::NotEnoughElements) => None,
+                Err(_) => continue,
+            };
+            if path
+                .as_deref()
+                .is_some_and(|path| rmap.match_name(path) != Some(route.id))
+            {
+                continue;
+            }
+            found.push(Reachable {
+                handler,
+                route,
+                path,
+            });
+        }
+    }
+    found
 }
 
 /// `GET /items/{id}`, `GET|PUT /ping`, with ` (guarded)` after a route that
@@ -344,6 +426,8 @@ mod tests {
             methods: &["GET", "POST"],
             path: "/items/{id}",
             guarded: false,
+            name: "edit",
+            id: "edit",
         }],
         access: Access::Checks(&[
             Rule {
@@ -365,6 +449,7 @@ mod tests {
                 handler: "edit",
             },
         ]),
+        entry: None,
     };
 
     static HOME: Handler = Handler {
@@ -373,6 +458,7 @@ mod tests {
         resource: "home",
         routes: &[],
         access: Access::Public,
+        entry: None,
     };
 
     #[test]

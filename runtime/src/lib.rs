@@ -25,7 +25,7 @@ pub use backend::{
 pub use backend::{SqlBackend, SqlUser};
 pub use config::{Config, Denial, Reason};
 pub use error::{PermissionDenied, PermitError};
-pub use middleware::{DEFAULT_BACKEND_TIMEOUT, LoginRequired, Permit};
+pub use middleware::{DEFAULT_BACKEND_TIMEOUT, LoginRequired, Permit, PlainScope, scope};
 pub use permission::{InvalidPermission, PermissionSet};
 pub use session::{LoginError, authenticate, login, logout};
 pub use user::{AuthUser, CurrentUser};
@@ -54,8 +54,22 @@ pub mod __private {
     pub use crate::access::{
         Async, AsyncPredicate, ErasedPredicate, Predicate, Require, Rule, Sync, check, check_test,
     };
-    pub use crate::audit::{Access, Handler, Route};
-    pub use actix_web::{Either, HttpRequest, HttpResponse};
+    pub use crate::audit::{Access, Entry, Handler, Route};
+    pub use crate::middleware::{register_public, routed};
+    pub use actix_web::dev::{AppService, HttpServiceFactory};
+    pub use actix_web::{Either, HttpRequest, HttpResponse, Responder};
+
+    /// What an [`Entry`] returns.
+    pub type EntryFuture = ::core::pin::Pin<Box<dyn ::core::future::Future<Output = HttpResponse>>>;
+
+    /// A public handler's wrapper as an [`Entry`]: its future, answered as
+    /// a response.
+    pub fn erase<R: Responder + 'static>(
+        handler: impl ::core::future::Future<Output = R> + 'static,
+        req: HttpRequest,
+    ) -> EntryFuture {
+        Box::pin(async move { handler.await.respond_to(&req).map_into_boxed_body() })
+    }
 
     /// The request body, taken whole and untouched so that the wrapper can
     /// hand it to the handler's own extractors after the check.

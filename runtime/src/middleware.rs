@@ -24,8 +24,12 @@ use crate::permission::PermissionSet;
 use crate::user::AuthUser;
 
 mod login_required;
+mod public;
 
 pub use login_required::{LoginRequired, LoginRequiredService};
+pub use public::{PlainScope, scope};
+#[doc(hidden)]
+pub use public::{ScopeCheckService, register_public, routed};
 
 /// The session key under which the session auth hash is kept.
 pub(crate) const SESSION_HASH_KEY: &str = "actix_permit.auth_hash";

@@ -4,12 +4,13 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Arc, Once};
 
-use actix_web::Error;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse};
 
 use super::LocalBoxFuture;
-use crate::access::{Require, Rule, check};
+use super::public::Passed;
+use crate::access::{Require, Rule, check, principal};
 use crate::audit::{self, Route};
 
 /// The rule a deny-by-default denial is logged and rendered with.
@@ -20,16 +21,15 @@ static DEFAULT_RULE: Rule = Rule {
     handler: "(deny by default)",
 };
 
-/// Deny by default: every route the app (or scope) it wraps matches needs an
-/// authenticated, active user, except handlers marked
-/// [`#[login_not_required]`](crate::login_not_required) and the paths listed
-/// with [`LoginRequired::public`]. Anonymous requests get the login response
-/// (the app's login redirect, or 403). A URL that matches no route is let
-/// through, so it still answers 404 (or reaches the app's
-/// `default_service`, which therefore stays public).
+/// Deny by default: every handler the app (or scope) it wraps routes to
+/// needs an authenticated, active user, except `#[login_not_required]`
+/// handlers the middleware can prove a request reaches, and the paths
+/// listed with [`LoginRequired::public`]. Anonymous requests get the login
+/// response (the app's login redirect, or 403); so does a URL no resource
+/// matches, since an app or scope `default_service` could answer it.
 ///
-/// Wrap it *inside* [`Permit`](crate::Permit) (actix runs the last `.wrap`
-/// first), on the app or on a [`Scope`](actix_web::Scope):
+/// Make it the **first** `.wrap` (the innermost middleware), inside
+/// [`Permit`](crate::Permit) (actix runs the last `.wrap` first):
 ///
 /// ```
 /// use actix_permit::{LoginRequired, MemoryBackend, Permit, login_not_required};
@@ -55,52 +55,41 @@ static DEFAULT_RULE: Rule = Rule {
 ///     .wrap(SessionMiddleware::new(CookieSessionStore::default(), Key::generate()));
 /// ```
 ///
-/// # How it finds the handler
-/// The decision is made before routing, so that a protected handler never
-/// runs. The middleware asks actix's resource map which resource the path
-/// matches first ([`ResourceMap::match_name`](actix_web::dev::ResourceMap::match_name)
-/// and `match_pattern`, on the decoded path the router itself uses), and
-/// compares it with what the attributes registered
-/// ([`audit::handlers`](crate::audit::handlers)): the resource name (the fn
-/// name, or the routing attribute's `name = ".."`), the end of the pattern
-/// (scopes add prefixes) and the methods. An anonymous request goes on when
-/// - that resource is a `#[login_not_required]` handler taking the request's
-///   method, or
-/// - that resource is one of ours that does not take the method (so the
-///   router moves on to the next resource of the same path) and a
-///   `#[login_not_required]` handler on the same path takes it (a `GET` form
-///   and its `POST`).
+/// # The invariant
+/// An anonymous request never runs a handler that carries no attribute,
+/// nor a protected one. Where the middleware cannot be certain which
+/// handler actix's router will pick, it denies. It decides before routing:
+/// it asks actix's resource map which resource the path leads to first,
+/// and lets the request go on only when that is a route of a
+/// `#[login_not_required]` handler that
+/// - sits **above** its routing attribute (`#[login_not_required]
+///   #[get("/")]`), which gives the route a reserved resource name, and
+/// - is registered on the app itself or in [`scope`](crate::scope)s all the
+///   way down (they cannot carry guards). A `web::scope` may carry one (a
+///   `Host` guard, say); a request it refuses goes on to whatever comes
+///   next, so a public handler inside one stays protected, and is named in
+///   a warning when the app starts.
 ///
-/// (An unannotated resource registered *between* those two, on the same path
-/// and method, would shadow the public one and be reached instead: the
-/// middleware cannot see the methods of resources no attribute registered.
-/// actix never routes to the public handler in that case, so it is dead
-/// code; the audit lists both.)
+/// Right after each such route sits a sentinel the attribute registers: if
+/// the route refuses the request (another method, its own guard), the
+/// sentinel hands it to a public handler on the same path at the same level
+/// (a login form's `GET` and `POST`), or answers the login response.
+/// Handlers routed by hand, below `#[get]`, and `default_service`s are
+/// never public: list such paths with [`LoginRequired::public`], which
+/// trusts whatever serves them.
 ///
-/// Everything else needs a user. In particular the attribute can read the
-/// route only when it sits **above** actix's routing attribute
-/// (`#[login_not_required] #[get("/")]`); below it, on a handler routed by
-/// hand (`web::resource(..).to(..)`), behind a resource routed by hand on
-/// the same path, or with a custom `guard = ".."`, the handler stays
-/// protected: the middleware fails closed and logs a warning once. List
-/// such paths with [`LoginRequired::public`]. Resource names tell handlers
-/// apart, so give a public handler a name no other resource on the same
-/// path shares (the middleware warns when two registered handlers share
-/// one).
+/// The middleware must wrap the router directly: any middleware between it
+/// and the router could change the path after the decision. When it does
+/// not (another `.wrap` was added before it), it logs an error at start and
+/// lets anonymous requests through to listed paths only. On a
+/// `web::scope` it protects that scope and lets anonymous requests through
+/// to listed paths only; on a [`scope`](crate::scope) it works as on the
+/// app.
 #[derive(Clone)]
 pub struct LoginRequired {
     public_paths: Arc<[String]>,
-    known: Arc<Known>,
-}
-
-/// The registered handlers whose routes the attributes could read.
-#[derive(Default)]
-struct Known {
-    /// By actix resource name: each route, and whether anonymous users may
-    /// take it.
-    by_resource: HashMap<&'static str, Vec<(&'static Route, bool)>>,
-    /// The routes anonymous users may take.
-    public: Vec<&'static Route>,
+    /// The public routes, by their reserved names.
+    known: Arc<HashMap<&'static str, &'static Route>>,
 }
 
 impl Default for LoginRequired {
@@ -113,21 +102,12 @@ impl LoginRequired {
     /// Deny by default, with the `#[login_not_required]` handlers of the
     /// program as the only public ones.
     pub fn new() -> Self {
-        let mut known = Known::default();
         let handlers = audit::handlers();
-        for handler in &handlers {
-            for route in handler.routes {
-                let open = handler.is_public() && !route.guarded;
-                known
-                    .by_resource
-                    .entry(handler.resource)
-                    .or_default()
-                    .push((route, open));
-                if open {
-                    known.public.push(route);
-                }
-            }
-        }
+        let known = handlers
+            .iter()
+            .flat_map(|handler| handler.anonymous_routes())
+            .map(|route| (route.id, route))
+            .collect();
         static WARN: Once = Once::new();
         WARN.call_once(|| warn_unreachable(&handlers));
         Self {
@@ -138,7 +118,8 @@ impl LoginRequired {
 
     /// Also lets anonymous requests through to `path`: a path ending in `/`
     /// covers everything below it (`"/static/"`), any other only itself
-    /// (`"/favicon.ico"`).
+    /// (`"/favicon.ico"`). Whatever serves a listed path is trusted: a
+    /// handler without an attribute, a `default_service`, static files.
     pub fn public(mut self, path: impl Into<String>) -> Self {
         let mut paths = self.public_paths.to_vec();
         paths.push(path.into());
@@ -151,8 +132,8 @@ impl LoginRequired {
         &self.public_paths
     }
 
-    /// Whether an anonymous request may go on without a user.
-    fn lets_through(&self, req: &ServiceRequest) -> bool {
+    /// What the middleware may do with an anonymous request, before routing.
+    fn classify(&self, req: &ServiceRequest, proves: bool) -> Verdict {
         // The path as the router sees it (percent-decoded where it may be),
         // not the raw one: `/it%65ms` is routed to `/items`.
         let path = req.match_info().as_str();
@@ -163,67 +144,95 @@ impl LoginRequired {
                 path == public
             }
         }) {
-            return true;
+            return Verdict::Listed;
         }
-        let rmap = req.resource_map();
-        let Some(name) = rmap.match_name(path) else {
-            // No resource at all: let it 404. A resource without a name
-            // (routed by hand) is protected.
-            return !rmap.has_resource(path);
+        if !proves {
+            return Verdict::Protected;
+        }
+        let Some(route) = req
+            .resource_map()
+            .match_name(path)
+            .and_then(|name| self.known.get(name))
+        else {
+            return Verdict::Protected;
         };
-        let Some(routes) = self.known.by_resource.get(name) else {
-            return false;
-        };
-        let Some(pattern) = rmap.match_pattern(path) else {
-            return false;
-        };
-        let method = req.method().as_str();
-        // The first resource on this path, as the attributes registered it.
-        let here = || {
-            routes
-                .iter()
-                .filter(|(route, _)| pattern.ends_with(route.path))
-        };
-        let mut taking = here().filter(|(route, _)| route.methods.contains(&method));
-        match taking.next() {
-            Some(&(_, open)) => open && taking.all(|&(_, open)| open),
-            // Its method guard refuses this request, so the router goes on
-            // to the next resource of the same path: public only when a
-            // public handler on that path takes this method.
-            None => self.known.public.iter().any(|public| {
-                public.methods.contains(&method)
-                    && here().any(|(route, _)| route.path == public.path)
-            }),
+        Verdict::Public {
+            route: route.id,
+            direct: !route.guarded && route.methods.contains(&req.method().as_str()),
         }
     }
 }
 
-/// Says once which `#[login_not_required]` handlers stay protected, and
-/// which resource names are ambiguous.
+/// What [`LoginRequired`] does with a request.
+enum Verdict {
+    /// A listed public path: on, unmarked.
+    Listed,
+    /// The path leads to this public route first. `direct`: the route takes
+    /// the request's method and has no guard of its own, so the router
+    /// picks it; otherwise it may pass the request on to its sentinel.
+    Public { route: &'static str, direct: bool },
+    /// Needs a user.
+    Protected,
+}
+
+/// Where the middleware sits, from the type of the service it wraps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wraps {
+    /// actix's router of an app, or of a plain [`scope`](crate::scope)
+    /// (which checks again before routing): it can prove public routes.
+    Router,
+    /// A `web::scope`'s router, or something else: it proves nothing.
+    Other,
+}
+
+fn wraps<S>() -> Wraps {
+    let name = std::any::type_name::<S>();
+    if name == "actix_web::app_service::AppRouting"
+        || name.contains("actix_permit::middleware::public::ScopeCheckService<")
+    {
+        return Wraps::Router;
+    }
+    if name != "actix_web::scope::ScopeService" {
+        tracing::error!(
+            target: "actix_permit",
+            wraps = name,
+            "LoginRequired does not wrap the router directly: a middleware added with .wrap() before it runs after it, and could change the path after LoginRequired decided. Make LoginRequired the first .wrap(); until then it lets anonymous requests through to listed public paths only"
+        );
+    }
+    Wraps::Other
+}
+
+/// Says once which `#[login_not_required]` handlers stay protected because
+/// the attribute cannot see their routes.
 fn warn_unreachable(handlers: &[&'static audit::Handler]) {
     for handler in handlers {
-        if handler.is_public()
-            && (handler.routes.is_empty() || handler.routes.iter().any(|r| r.guarded))
-        {
+        if handler.is_public() && !handler.is_anonymous_reachable() {
             tracing::warn!(
                 target: "actix_permit",
                 handler = %handler.path(),
-                "#[login_not_required] handler stays protected under LoginRequired on the routes it cannot see or that carry a guard; put the attribute above #[get] or list the path with LoginRequired::public"
-            );
-        }
-        let twin = handlers
-            .iter()
-            .find(|other| other.resource == handler.resource && other.module != handler.module);
-        if let Some(twin) = twin.filter(|_| handler.is_public()) {
-            tracing::warn!(
-                target: "actix_permit",
-                handler = %handler.path(),
-                other = %twin.path(),
-                resource = handler.resource,
-                "two handlers share an actix resource name; LoginRequired tells resources apart by name, path and method: give the public one a unique name (#[get(\"..\", name = \"..\")])"
+                "#[login_not_required] handler stays protected under LoginRequired: its attribute cannot see the route; put the attribute above #[get] or list the path with LoginRequired::public"
             );
         }
     }
+}
+
+/// The login response for a request that has no user, or, when it turns
+/// out to have one, a 500: the request reached a place only anonymous
+/// requests marked by `LoginRequired` should reach.
+pub(crate) async fn deny_anonymous(req: &HttpRequest) -> HttpResponse {
+    match check(req, &DEFAULT_RULE).await {
+        Err(response) => response,
+        Ok(()) => {
+            tracing::error!(target: "actix_permit", path = req.path(), "a signed-in request was routed like an anonymous one LoginRequired let through; failing closed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// What `#[login_required]` runs: the user, or the login response (500
+/// without `Permit`, 503 when the backend fails).
+pub(crate) async fn require_user(req: &HttpRequest) -> Result<(), HttpResponse> {
+    check(req, &DEFAULT_RULE).await
 }
 
 impl<S, B> Transform<S, ServiceRequest> for LoginRequired
@@ -242,6 +251,7 @@ where
         std::future::ready(Ok(LoginRequiredService {
             service: Rc::new(service),
             config: self.clone(),
+            proves: wraps::<S>() == Wraps::Router,
         }))
     }
 }
@@ -250,6 +260,8 @@ where
 pub struct LoginRequiredService<S> {
     service: Rc<S>,
     config: LoginRequired,
+    /// Whether it wraps a router, so that it may prove public routes.
+    proves: bool,
 }
 
 impl<S, B> Service<ServiceRequest> for LoginRequiredService<S>
@@ -266,14 +278,47 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
-        let public = self.config.lets_through(&req);
+        let verdict = self.config.classify(&req, self.proves);
         Box::pin(async move {
-            // Otherwise what `#[login_required]` runs: the user, or the
-            // login response (500 without `Permit`, 503 when the backend fails).
-            if !public && let Err(response) = check(req.request(), &DEFAULT_RULE).await {
-                return Ok(req.into_response(response).map_into_right_body());
+            let mark = match verdict {
+                Verdict::Listed => None,
+                Verdict::Public {
+                    route,
+                    direct: true,
+                } => Some(route),
+                Verdict::Public { route, .. } => {
+                    match principal(req.request(), &DEFAULT_RULE).await {
+                        Ok((_, Some(_))) => None,
+                        Ok((_, None)) => Some(route),
+                        Err(response) => {
+                            return Ok(req.into_response(response).map_into_right_body());
+                        }
+                    }
+                }
+                Verdict::Protected => match require_user(req.request()).await {
+                    Ok(()) => None,
+                    Err(response) => return Ok(req.into_response(response).map_into_right_body()),
+                },
+            };
+            let Some(route) = mark else {
+                return Ok(service.call(req).await?.map_into_left_body());
+            };
+            req.extensions_mut().insert(Passed::new(route));
+            let res = service.call(req).await?;
+            let strayed = res
+                .request()
+                .extensions()
+                .get::<Passed>()
+                .is_some_and(|passed| !passed.served.get());
+            if !strayed {
+                return Ok(res.map_into_left_body());
             }
-            Ok(service.call(req).await?.map_into_left_body())
+            // The router went somewhere the proof did not lead: a bug, or a
+            // change to the request after the decision. Refuse the answer.
+            tracing::error!(target: "actix_permit", path = res.request().path(), route, "an anonymous request LoginRequired let through was routed elsewhere than the public route it proved; refusing the response");
+            let (req, _) = res.into_parts();
+            let response = deny_anonymous(&req).await;
+            Ok(ServiceResponse::new(req, response).map_into_right_body())
         })
     }
 }

@@ -56,7 +56,7 @@ fn every_annotated_handler_is_registered_with_its_route_and_requirement() {
         ("home", "home [GET /] public true"),
         ("about", "about_page [GET /about] public true"),
         ("ping", "ping [GET|PUT /ping] public true"),
-        ("guarded", "guarded [GET /guarded (guarded)] public false"),
+        ("guarded", "guarded [GET /guarded (guarded)] public true"),
         ("below", "below [] public false"),
         ("edit", "edit [] perms: inventory.change_item false"),
         ("dashboard", ""),

@@ -1,10 +1,12 @@
-//! `LoginRequired`: every matched route needs a user unless its handler is
-//! `#[login_not_required]` (with a route the attribute could read) or its
-//! path is listed as public; unmatched URLs still 404.
+//! `LoginRequired`: every route needs a user unless its handler is
+//! `#[login_not_required]` (above its routing attribute, registered on the
+//! app or in `actix_permit::scope`s) or its path is listed as public;
+//! unmatched URLs get the login response too (a `default_service` could
+//! answer them). The invariant over generated apps is in `deny_model.rs`.
 
 use std::sync::Arc;
 
-use actix_permit::{LoginRequired, Permit, login_not_required, permission_required};
+use actix_permit::{LoginRequired, Permit, login_not_required, permission_required, scope};
 use actix_web::guard::GuardContext;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{App, HttpResponse, get, post, route, test, web};
@@ -51,7 +53,8 @@ fn always(_: &GuardContext<'_>) -> bool {
     true
 }
 
-/// A custom guard could let a request fall through: stays protected.
+/// A custom guard could let a request fall through; the sentinel after the
+/// route catches what the guard refuses, so the route stays public.
 #[login_not_required]
 #[get("/guarded", guard = "always")]
 async fn guarded(hits: web::Data<Hits>) -> HttpResponse {
@@ -108,6 +111,14 @@ async fn api_secret(hits: web::Data<Hits>) -> HttpResponse {
     ran(&hits, "secret")
 }
 
+/// Public, but inside a `web::scope`, which could carry a guard: stays
+/// protected.
+#[login_not_required]
+#[get("/status")]
+async fn legacy_status(hits: web::Data<Hits>) -> HttpResponse {
+    ran(&hits, "legacy status")
+}
+
 async fn unannotated(hits: web::Data<Hits>) -> HttpResponse {
     ran(&hits, "by hand")
 }
@@ -130,9 +141,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/manual", web::get().to(unannotated))
         .route("/static/{file}", web::get().to(unannotated))
         .route("/staticky", web::get().to(unannotated))
-        .service(
-            web::scope("/api").service(web::scope("/v1").service(api_status).service(api_secret)),
-        );
+        .service(scope("/api").service(scope("/v1").service(api_status).service(api_secret)))
+        .service(web::scope("/legacy").service(legacy_status));
 }
 
 macro_rules! deny_by_default_app {
@@ -155,7 +165,7 @@ macro_rules! deny_by_default_app {
 }
 
 /// (method, path, anonymous may reach it)
-const TABLE: [(&str, &str, bool); 21] = [
+const TABLE: [(&str, &str, bool); 22] = [
     ("GET", "/library/public", true),
     ("GET", "/signin", true),
     ("POST", "/signin", true),
@@ -166,7 +176,7 @@ const TABLE: [(&str, &str, bool); 21] = [
     ("GET", "/items", true),
     ("POST", "/items", false),
     ("GET", "/below", false),
-    ("GET", "/guarded", false),
+    ("GET", "/guarded", true),
     ("GET", "/about", true),
     ("GET", "/ping", true),
     ("PUT", "/ping", true),
@@ -177,6 +187,7 @@ const TABLE: [(&str, &str, bool); 21] = [
     ("GET", "/api/v1/status", true),
     ("GET", "/api/v1/secret", false),
     ("GET", "/test/whoami", false),
+    ("GET", "/legacy/status", false),
 ];
 
 /// The library's handler and the test login routes count no hits.
@@ -247,13 +258,17 @@ async fn signed_in_users_reach_every_route_their_checks_allow() {
 }
 
 #[actix_web::test]
-async fn unmatched_urls_still_answer_404() {
+async fn unmatched_urls_need_a_user_and_then_answer_404() {
     let hits = Arc::new(Hits::default());
     let app = deny_by_default_app!(hits, Permit::from_arc(backend()).login_url("/login"));
+    let plain = login_as(&app, "plain").await;
     for path in ["/nope", "/api/nope", "/api/v1/nope", "/items/1/more"] {
         let seen = get(&app, path, None).await;
+        assert_eq!(seen.status, StatusCode::FOUND, "{path}: {seen:?}");
+        let next = format!("/login?next={}", path.replace('/', "%2F"));
+        assert_eq!(seen.location.as_deref(), Some(next.as_str()), "{path}");
+        let seen = get(&app, path, plain.as_ref()).await;
         assert_eq!(seen.status, StatusCode::NOT_FOUND, "{path}: {seen:?}");
-        assert_eq!(seen.location, None, "{path}");
     }
     // A matched path with a method no route takes is not public.
     let seen = send(&app, test::TestRequest::delete().uri("/"), None).await;
@@ -318,10 +333,10 @@ async fn on_a_scope_it_guards_that_scope_and_the_ones_inside() {
             .configure(session_routes)
             .service(open)
             .service(
-                web::scope("/admin")
-                    .wrap(LoginRequired::new())
+                scope("/admin")
                     .service(admin_public)
-                    .service(web::scope("/deep").service(admin_users)),
+                    .service(web::scope("/deep").service(admin_users))
+                    .wrap(LoginRequired::new()),
             )
             .wrap(Permit::from_arc(backend()))
             .wrap(session()),
@@ -331,8 +346,9 @@ async fn on_a_scope_it_guards_that_scope_and_the_ones_inside() {
         ("/open", StatusCode::OK),
         ("/admin/panel", StatusCode::OK),
         ("/admin/deep/users", StatusCode::FORBIDDEN),
-        ("/admin/deep/nope", StatusCode::NOT_FOUND),
-        ("/admin/nope", StatusCode::NOT_FOUND),
+        ("/admin/deep/nope", StatusCode::FORBIDDEN),
+        ("/admin/nope", StatusCode::FORBIDDEN),
+        ("/nope", StatusCode::NOT_FOUND),
     ];
     for (path, status) in cases {
         assert_eq!(get(&app, path, None).await.status, status, "{path}");

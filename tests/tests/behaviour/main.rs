@@ -2,6 +2,7 @@
 //! session cookies and the in-memory backend.
 
 mod audit;
+mod bypasses;
 mod checks;
 mod deny_by_default;
 mod extraction;

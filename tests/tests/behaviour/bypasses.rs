@@ -1,0 +1,242 @@
+//! The four route shapes that got anonymous requests past `LoginRequired`
+//! to a handler nobody annotated (issue 12), kept as regression cases: no
+//! anonymous request runs one, whatever the host, method or path.
+
+use std::sync::{Arc, Mutex};
+
+use actix_permit::{LoginRequired, Permit, login_not_required, login_required, scope};
+use actix_web::http::StatusCode;
+use actix_web::{App, HttpResponse, get, guard, post, test, web};
+
+use crate::support::{Logs, backend, login_as, send, session, session_routes};
+
+/// The handlers that ran, by name.
+#[derive(Default)]
+struct Ran(Mutex<Vec<&'static str>>);
+
+impl Ran {
+    fn hit(&self, name: &'static str) -> HttpResponse {
+        self.0.lock().unwrap().push(name);
+        HttpResponse::Ok().body(name)
+    }
+
+    fn take(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+macro_rules! gated_app {
+    ($ran:expr, $routes:expr) => {
+        test::init_service(
+            App::new()
+                .app_data(web::Data::from(Arc::clone(&$ran)))
+                .configure(session_routes)
+                .configure($routes)
+                .wrap(LoginRequired::new())
+                .wrap(Permit::from_arc(backend()))
+                .wrap(session()),
+        )
+        .await
+    };
+}
+
+/// Sends an anonymous request; answers its status and body.
+async fn anonymous<S, B>(app: &S, method: &str, host: &str, path: &str) -> (StatusCode, String)
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    let req = test::TestRequest::default()
+        .method(method.parse().unwrap())
+        .insert_header(("host", host))
+        .uri(path);
+    let seen = send(app, req, None).await;
+    (seen.status, seen.body)
+}
+
+// 1. The same fn name in another scope.
+#[login_not_required]
+#[get("/")]
+async fn index(ran: web::Data<Ran>) -> HttpResponse {
+    ran.hit("root index")
+}
+
+mod admin {
+    use super::*;
+
+    #[get("/")]
+    pub async fn index(ran: web::Data<Ran>) -> HttpResponse {
+        ran.hit("admin index")
+    }
+
+    #[login_required]
+    #[get("/webhook")]
+    pub async fn webhook_get(ran: web::Data<Ran>) -> HttpResponse {
+        ran.hit("admin webhook get")
+    }
+
+    #[post("/webhook")]
+    pub async fn webhook_post(ran: web::Data<Ran>) -> HttpResponse {
+        ran.hit("admin webhook post")
+    }
+
+    #[get("/home")]
+    pub async fn home(ran: web::Data<Ran>) -> HttpResponse {
+        ran.hit("admin home")
+    }
+
+    #[get("/users")]
+    pub async fn users(ran: web::Data<Ran>) -> HttpResponse {
+        ran.hit("admin users")
+    }
+}
+
+#[actix_web::test]
+async fn a_fn_name_shared_with_a_public_handler_opens_nothing() {
+    let ran = Arc::new(Ran::default());
+    let app = gated_app!(ran, |cfg: &mut web::ServiceConfig| {
+        cfg.service(index)
+            .service(web::scope("/admin").service(admin::index));
+    });
+    for path in ["/admin/", "/admin", "/admin//", "/%61dmin/"] {
+        let (status, body) = anonymous(&app, "GET", "localhost", path).await;
+        assert_ne!(status, StatusCode::OK, "{path}: {body}");
+    }
+    assert_eq!(ran.take(), Vec::<&str>::new());
+    assert_eq!(
+        anonymous(&app, "GET", "localhost", "/").await,
+        (StatusCode::OK, "root index".to_owned())
+    );
+    assert_eq!(ran.take(), ["root index"]);
+}
+
+// 2. A public route of the same relative path elsewhere.
+#[login_not_required]
+#[post("/webhook")]
+async fn billing_webhook(ran: web::Data<Ran>) -> HttpResponse {
+    ran.hit("billing webhook")
+}
+
+#[actix_web::test]
+async fn a_public_path_elsewhere_opens_no_method_fall_through() {
+    let ran = Arc::new(Ran::default());
+    // As the issue wrote it, and with the public handler in a plain scope,
+    // where it is reachable.
+    for plain in [false, true] {
+        let app = gated_app!(ran, move |cfg: &mut web::ServiceConfig| {
+            if plain {
+                cfg.service(scope("/billing").service(billing_webhook));
+            } else {
+                cfg.service(web::scope("/billing").service(billing_webhook));
+            }
+            cfg.service(
+                web::scope("/admin")
+                    .service(admin::webhook_get)
+                    .service(admin::webhook_post),
+            );
+        });
+        for method in ["POST", "GET", "PUT"] {
+            let (status, body) = anonymous(&app, method, "localhost", "/admin/webhook").await;
+            assert_ne!(status, StatusCode::OK, "{method}: {body}");
+        }
+        assert_eq!(ran.take(), Vec::<&str>::new());
+        let (status, _) = anonymous(&app, "POST", "localhost", "/billing/webhook").await;
+        if plain {
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(ran.take(), ["billing webhook"]);
+        } else {
+            assert_eq!(status, StatusCode::FORBIDDEN, "inside a web::scope");
+            assert_eq!(ran.take(), Vec::<&str>::new());
+        }
+    }
+}
+
+// 3. A scope's default service.
+async fn fallback(ran: web::Data<Ran>) -> HttpResponse {
+    ran.hit("fallback")
+}
+
+#[actix_web::test]
+async fn default_services_need_a_user() {
+    let ran = Arc::new(Ran::default());
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::from(Arc::clone(&ran)))
+            .configure(session_routes)
+            .service(index)
+            .service(web::scope("/admin").default_service(web::to(fallback)))
+            .service(scope("/open").default_service(web::to(fallback)))
+            .default_service(web::to(fallback))
+            .wrap(LoginRequired::new().public("/test/login/"))
+            .wrap(Permit::from_arc(backend()))
+            .wrap(session()),
+    )
+    .await;
+    for path in [
+        "/admin/anything",
+        "/admin/",
+        "/open/x",
+        "/nowhere",
+        "/index",
+    ] {
+        let (status, body) = anonymous(&app, "GET", "localhost", path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+    }
+    // A public route refusing a method sends no request on to the default.
+    let (status, _) = anonymous(&app, "DELETE", "localhost", "/").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(ran.take(), Vec::<&str>::new());
+    // Signed-in users still get there.
+    let cookie = login_as(&app, "plain").await;
+    let seen = send(
+        &app,
+        test::TestRequest::get().uri("/admin/anything"),
+        cookie.as_ref(),
+    )
+    .await;
+    assert_eq!(seen.status, StatusCode::OK);
+    assert_eq!(ran.take(), ["fallback"]);
+}
+
+// 4. Guarded scopes: virtual hosts.
+#[login_not_required]
+#[get("/home")]
+async fn www_home(ran: web::Data<Ran>) -> HttpResponse {
+    ran.hit("www home")
+}
+
+#[actix_web::test]
+async fn host_guarded_scopes_keep_their_handlers_protected() {
+    let ran = Arc::new(Ran::default());
+    let (logs, _guard) = Logs::capture();
+    let app = gated_app!(ran, |cfg: &mut web::ServiceConfig| {
+        cfg.service(
+            web::scope("")
+                .guard(guard::Host("www.example.com"))
+                .service(www_home),
+        )
+        .service(
+            web::scope("")
+                .guard(guard::Host("admin.example.com"))
+                .service(admin::home)
+                .service(admin::users),
+        );
+    });
+    for host in ["admin.example.com", "www.example.com", "other.example.com"] {
+        for path in ["/home", "/users", "/home/", "/Home"] {
+            let (status, body) = anonymous(&app, "GET", host, path).await;
+            assert_ne!(status, StatusCode::OK, "{host}{path}: {body}");
+        }
+    }
+    assert_eq!(ran.take(), Vec::<&str>::new());
+    // The public handler stays protected, and the app said so at start.
+    let text = logs.text();
+    assert!(
+        text.contains("www_home") && text.contains("stays protected"),
+        "{text}"
+    );
+}
