@@ -413,13 +413,16 @@ fn registration(
 }
 
 /// A reserved resource name for each route of a public handler: unique to
-/// this attribute (its file and position), readable in logs.
+/// this attribute (its file and position) and this handler (its tokens),
+/// readable in logs. Two handlers that a `macro_rules!` writes alike share
+/// both; the runtime then trusts the name for neither.
 fn reserved_ids(func: &ItemFn, site: &str) -> Vec<String> {
     let name = func.sig.ident.to_string();
+    let tokens = func.to_token_stream().to_string();
     // FNV-1a: stable across builds and platforms, no dependency.
     let hash = site
         .bytes()
-        .chain(name.bytes())
+        .chain(tokens.bytes())
         .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
             (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
         });

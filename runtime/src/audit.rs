@@ -15,7 +15,7 @@
 //! as it uses something from it (a library nothing uses is not linked, and
 //! its handlers cannot serve a request either).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
@@ -141,6 +141,35 @@ impl Route {
     }
 }
 
+/// The routes of public handlers that deny by default may prove, by their
+/// reserved names. A name two handlers carry (a `macro_rules!` that writes
+/// two handlers alike) is left out, and both are named in a warning.
+pub(crate) fn public_routes() -> HashMap<&'static str, &'static Route> {
+    let mut routes: HashMap<&'static str, Option<(&'static Handler, &'static Route)>> =
+        HashMap::new();
+    for handler in handlers() {
+        for route in handler.anonymous_routes() {
+            routes
+                .entry(route.id)
+                .and_modify(|seen| {
+                    if let Some((first, _)) = seen.take() {
+                        tracing::warn!(
+                            target: "actix_permit",
+                            handler = %handler.path(),
+                            other = %first.path(),
+                            "two #[login_not_required] handlers got the same reserved route name (written alike by one macro?); both stay protected under LoginRequired"
+                        );
+                    }
+                })
+                .or_insert(Some((handler, route)));
+        }
+    }
+    routes
+        .into_iter()
+        .filter_map(|(id, found)| Some((id, found?.1)))
+        .collect()
+}
+
 /// A route that anonymous requests reach in one app, as
 /// [`reachable`] finds it.
 #[derive(Debug, Clone)]
@@ -165,9 +194,13 @@ pub struct Reachable {
 pub fn reachable(req: &actix_web::HttpRequest) -> Vec<Reachable> {
     use actix_web::error::UrlGenerationError;
     let rmap = req.resource_map();
+    let unique = public_routes();
     let mut found = Vec::new();
     for handler in handlers() {
         for route in handler.anonymous_routes() {
+            if !unique.contains_key(route.id) {
+                continue;
+            }
             let path = match rmap.url_for(req, route.id, std::iter::empty::<&str>()) {
                 Ok(url) => Some(url.path().to_owned()),
                 Err(UrlGenerationError::NotEnoughElements) => None,

@@ -103,11 +103,7 @@ impl LoginRequired {
     /// program as the only public ones.
     pub fn new() -> Self {
         let handlers = audit::handlers();
-        let known = handlers
-            .iter()
-            .flat_map(|handler| handler.anonymous_routes())
-            .map(|route| (route.id, route))
-            .collect();
+        let known = audit::public_routes();
         static WARN: Once = Once::new();
         WARN.call_once(|| warn_unreachable(&handlers));
         Self {

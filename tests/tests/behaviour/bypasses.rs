@@ -240,3 +240,39 @@ async fn host_guarded_scopes_keep_their_handlers_protected() {
         "{text}"
     );
 }
+
+// Two public handlers a macro writes exactly alike get the same reserved
+// route name: neither can be told apart, so both stay protected.
+macro_rules! twin {
+    ($module:ident) => {
+        mod $module {
+            use super::*;
+
+            #[login_not_required]
+            #[get("/twin")]
+            pub async fn twin(ran: web::Data<Ran>) -> HttpResponse {
+                ran.hit("twin")
+            }
+        }
+    };
+}
+
+twin!(twin_a);
+twin!(twin_b);
+
+#[actix_web::test]
+async fn a_macro_writing_two_public_handlers_alike_keeps_both_protected() {
+    let ran = Arc::new(Ran::default());
+    let (logs, _guard) = Logs::capture();
+    let app = gated_app!(ran, |cfg: &mut web::ServiceConfig| {
+        cfg.service(scope("/a").service(twin_a::twin))
+            .service(scope("/b").service(twin_b::twin));
+    });
+    for path in ["/a/twin", "/b/twin"] {
+        let (status, _) = anonymous(&app, "GET", "localhost", path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(ran.take(), Vec::<&str>::new());
+    let text = logs.text();
+    assert!(text.contains("same reserved route name"), "{text}");
+}

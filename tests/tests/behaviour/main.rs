@@ -5,6 +5,7 @@ mod audit;
 mod bypasses;
 mod checks;
 mod deny_by_default;
+mod deny_model;
 mod extraction;
 mod failures;
 mod in_code;
