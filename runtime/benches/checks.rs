@@ -193,17 +193,17 @@ fn bench_app(
             .route("/several", web::get().to(several))
             .service(
                 // The same scope without the middleware: the baseline.
-                web::scope("/scoped")
+                actix_permit::scope("/scoped")
                     .route("/open", web::get().to(open))
                     .route("/macro", web::get().to(by_macro))
                     .service(public_open),
             )
             .service(
-                web::scope("/deny")
-                    .wrap(LoginRequired::new())
+                actix_permit::scope("/deny")
                     .route("/open", web::get().to(open))
                     .route("/macro", web::get().to(by_macro))
-                    .service(public_open),
+                    .service(public_open)
+                    .wrap(LoginRequired::new()),
             )
             .service(
                 web::scope("/grants")

@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::backend::{Backend, BackendError};
 
@@ -141,85 +141,166 @@ impl Route {
     }
 }
 
-/// The routes of public handlers that deny by default may prove, by their
-/// reserved names. A name two handlers carry (a `macro_rules!` that writes
-/// two handlers alike) is left out, and both are named in a warning.
-pub(crate) fn public_routes() -> HashMap<&'static str, &'static Route> {
-    let mut routes: HashMap<&'static str, Option<(&'static Handler, &'static Route)>> =
-        HashMap::new();
-    for handler in handlers() {
-        for route in handler.anonymous_routes() {
-            routes
-                .entry(route.id)
-                .and_modify(|seen| {
-                    if let Some((first, _)) = seen.take() {
-                        tracing::warn!(
-                            target: "actix_permit",
-                            handler = %handler.path(),
-                            other = %first.path(),
-                            "two #[login_not_required] handlers got the same reserved route name (written alike by one macro?); both stay protected under LoginRequired"
-                        );
-                    }
-                })
-                .or_insert(Some((handler, route)));
-        }
-    }
-    routes
-        .into_iter()
-        .filter_map(|(id, found)| Some((id, found?.1)))
-        .collect()
+/// The routes of public handlers that deny by default may prove: by their
+/// reserved names, and in handler order. A name two handlers carry (a
+/// `macro_rules!` that writes two handlers alike) is left out.
+pub(crate) struct PublicRoutes {
+    pub(crate) by_id: HashMap<&'static str, &'static Route>,
+    ordered: Vec<(&'static Handler, &'static Route)>,
 }
 
-/// A route that anonymous requests reach in one app, as
-/// [`reachable`] finds it.
+/// The [`PublicRoutes`] of the program, read once: the registry is complete
+/// before `main`.
+pub(crate) fn public_routes() -> &'static PublicRoutes {
+    static ROUTES: OnceLock<PublicRoutes> = OnceLock::new();
+    ROUTES.get_or_init(|| collect_public_routes(false))
+}
+
+/// Names in a warning the handlers whose reserved route names collide.
+pub(crate) fn warn_route_collisions() {
+    collect_public_routes(true);
+}
+
+fn collect_public_routes(warn: bool) -> PublicRoutes {
+    let all = handlers();
+    let mut seen: HashMap<&'static str, &'static Handler> = HashMap::new();
+    let mut shared = HashSet::new();
+    for handler in &all {
+        for route in handler.anonymous_routes() {
+            if let Some(first) = seen.insert(route.id, handler) {
+                shared.insert(route.id);
+                if warn {
+                    tracing::warn!(
+                        target: "actix_permit",
+                        handler = %handler.path(),
+                        other = %first.path(),
+                        "two #[login_not_required] handlers got the same reserved route name (written alike by one macro?); both stay protected under LoginRequired"
+                    );
+                }
+            }
+        }
+    }
+    let ordered: Vec<_> = all
+        .iter()
+        .flat_map(|handler| {
+            handler
+                .anonymous_routes()
+                .map(move |route| (*handler, route))
+        })
+        .filter(|(_, route)| !shared.contains(route.id))
+        .collect();
+    PublicRoutes {
+        by_id: ordered
+            .iter()
+            .map(|(_, route)| (route.id, *route))
+            .collect(),
+        ordered,
+    }
+}
+
+/// A route that anonymous requests reach in one app, as [`reachable`]
+/// finds it.
 #[derive(Debug, Clone)]
 pub struct Reachable {
     /// The handler.
     pub handler: &'static Handler,
     /// Its route, as the attribute read it.
     pub route: &'static Route,
+    /// The methods that reach it: the route's own, less those a public route
+    /// registered before it on the same path takes first.
+    pub methods: Vec<&'static str>,
     /// The full path, scope prefixes included, when the pattern has no
     /// dynamic segment; `None` for a pattern such as `/items/{id}`.
     pub path: Option<String>,
 }
 
-/// The public routes that deny-by-default lets anonymous requests reach in
+/// The public routes that deny by default lets anonymous requests reach in
 /// the app that serves `req`: each route of a `#[login_not_required]`
-/// handler registered there on a path of plain scopes (the app itself, or
-/// [`actix_permit::scope`](crate::scope)s inside it), and, for a static
-/// pattern, not shadowed by a resource registered before it on the same
-/// path. Handlers registered inside a `web::scope` are missing: their
-/// scope could carry a guard the middleware cannot see, so they stay
-/// protected.
+/// handler registered there directly or in [`scope`](crate::scope)s all
+/// the way down, that the resource map leads a path to first, or that the
+/// sentinel of the route it leads to hands the request to
+/// ([`same_path_sibling`]). Handlers registered inside a `web::scope` are
+/// missing: their scope could carry a guard the middleware cannot see, so
+/// they stay protected. A route with a guard of its own is listed with the
+/// methods it takes when the guard lets the request through.
 pub fn reachable(req: &actix_web::HttpRequest) -> Vec<Reachable> {
     use actix_web::error::UrlGenerationError;
     let rmap = req.resource_map();
-    let unique = public_routes();
+    let public = &public_routes().by_id;
     let mut found = Vec::new();
-    for handler in handlers() {
-        for route in handler.anonymous_routes() {
-            if !unique.contains_key(route.id) {
-                continue;
-            }
+    for &(handler, route) in &public_routes().ordered {
+        {
             let path = match rmap.url_for(req, route.id, std::iter::empty::<&str>()) {
                 Ok(url) => Some(url.path().to_owned()),
                 Err(UrlGenerationError::NotEnoughElements) => None,
                 Err(_) => continue,
             };
-            if path
-                .as_deref()
-                .is_some_and(|path| rmap.match_name(path) != Some(route.id))
-            {
-                continue;
+            let methods = match &path {
+                // A dynamic pattern: listed when registered, as its own.
+                None => route.methods.to_vec(),
+                Some(path) => {
+                    let Some(first) = rmap.match_name(path).and_then(|id| public.get(id)) else {
+                        continue;
+                    };
+                    if first.id == route.id {
+                        route.methods.to_vec()
+                    } else if first.guarded {
+                        Vec::new()
+                    } else {
+                        route
+                            .methods
+                            .iter()
+                            .copied()
+                            .filter(|method| !first.methods.contains(method))
+                            .filter(|method| {
+                                same_path_sibling(req, path, method, &[], first)
+                                    .is_some_and(|sibling| std::ptr::eq(sibling, handler))
+                            })
+                            .collect()
+                    }
+                }
+            };
+            if !methods.is_empty() {
+                found.push(Reachable {
+                    handler,
+                    route,
+                    methods,
+                    path,
+                });
             }
-            found.push(Reachable {
-                handler,
-                route,
-                path,
-            });
         }
     }
     found
+}
+
+/// The public handler that the sentinel after route `of` hands an
+/// anonymous request to, when `of` refused it: the first public route
+/// (in handler order) of another handler with the same pattern as `of`,
+/// no guard or middleware of its own, that takes `method` and that the
+/// app registers where the request's path is (its `url_for`, with the
+/// request's segment values `elements`, is `path`).
+pub fn same_path_sibling(
+    req: &actix_web::HttpRequest,
+    path: &str,
+    method: &str,
+    elements: &[&str],
+    of: &Route,
+) -> Option<&'static Handler> {
+    let rmap = req.resource_map();
+    public_routes()
+        .ordered
+        .iter()
+        .find(|(handler, route)| {
+            handler.entry.is_some()
+                && route.id != of.id
+                && route.path == of.path
+                && !route.guarded
+                && route.methods.contains(&method)
+                && rmap
+                    .url_for(req, route.id, elements)
+                    .is_ok_and(|url| url.path() == path)
+        })
+        .map(|(handler, _)| *handler)
 }
 
 /// `GET /items/{id}`, `GET|PUT /ping`, with ` (guarded)` after a route that

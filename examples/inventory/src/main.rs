@@ -93,7 +93,7 @@ async fn main() -> ExitCode {
         Some(Command::User(command)) => manage_user(&cli.database_url, command).await,
         Some(Command::Group(command)) => manage_group(&cli.database_url, command).await,
         Some(Command::Routes { json }) => {
-            print!("{}", routes::render(json));
+            print!("{}", routes::render(json, &routes::reachable().await));
             Ok(())
         }
     };

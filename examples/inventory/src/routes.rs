@@ -1,18 +1,53 @@
 //! `inventory routes`: the permission audit of the app, as a table or JSON.
 
+use std::cell::RefCell;
 use std::fmt::Write;
+use std::rc::Rc;
 
-use actix_permit::audit::{self, Handler};
+use actix_permit::audit::{self, Handler, Reachable};
+use actix_web::dev::Service;
+use actix_web::{App, test};
 use serde_json::json;
 
-use crate::web::deny_by_default;
+use crate::web::{self, deny_by_default};
+
+/// A path no route of the app matches.
+const PROBE: &str = "/-/audit";
+
+/// What anonymous requests reach in the app's own routing, as deny by
+/// default proves it: the routes are built in memory (no database, no
+/// socket), and one request that no route matches is sent through them to
+/// get hold of the app's resource map.
+pub async fn reachable() -> Vec<Reachable> {
+    let seen = Rc::new(RefCell::new(None));
+    let keep = Rc::clone(&seen);
+    let app = test::init_service(
+        App::new()
+            .configure(web::routes)
+            .wrap(deny_by_default().public(PROBE))
+            .wrap_fn(move |req, srv| {
+                let keep = Rc::clone(&keep);
+                let answer = srv.call(req);
+                async move {
+                    let res = answer.await?;
+                    *keep.borrow_mut() = Some(res.request().clone());
+                    Ok(res)
+                }
+            }),
+    )
+    .await;
+    let _ = test::call_service(&app, test::TestRequest::get().uri(PROBE).to_request()).await;
+    let req = seen.borrow_mut().take();
+    req.map(|req| audit::reachable(&req)).unwrap_or_default()
+}
 
 /// The audit: every handler, and what anonymous users can reach.
-pub fn render(as_json: bool) -> String {
+pub fn render(as_json: bool, reachable: &[Reachable]) -> String {
     let handlers = audit::handlers();
+    let reaches = |handler: &Handler| reachable.iter().any(|r| std::ptr::eq(r.handler, handler));
     let public_paths = deny_by_default().public_paths().to_vec();
     if as_json {
-        let listed: Vec<_> = handlers.iter().map(|h| to_json(h)).collect();
+        let listed: Vec<_> = handlers.iter().map(|h| to_json(h, reaches(h))).collect();
         let document = json!({
             "deny_by_default": true,
             "handlers": listed,
@@ -27,12 +62,7 @@ pub fn render(as_json: bool) -> String {
                 h.path(),
                 route_column(h),
                 h.access.to_string(),
-                if h.is_anonymous_reachable() {
-                    "yes"
-                } else {
-                    "no"
-                }
-                .to_owned(),
+                if reaches(h) { "yes" } else { "no" }.to_owned(),
             ]
         })
         .collect();
@@ -62,10 +92,10 @@ pub fn render(as_json: bool) -> String {
         "\nDeny by default is on: every other route needs a signed-in user."
     );
     let _ = writeln!(out, "Reachable without signing in:");
-    for handler in handlers.iter().filter(|h| h.is_anonymous_reachable()) {
-        for route in handler.anonymous_routes() {
-            let _ = writeln!(out, "  {route}  ({})", handler.path());
-        }
+    for found in reachable {
+        let path = found.path.as_deref().unwrap_or(found.route.path);
+        let methods = found.methods.join("|");
+        let _ = writeln!(out, "  {methods} {path}  ({})", found.handler.path());
     }
     for path in &public_paths {
         let _ = writeln!(out, "  {path}  (LoginRequired::public)");
@@ -81,7 +111,7 @@ fn route_column(handler: &Handler) -> String {
     routes.join(", ")
 }
 
-fn to_json(handler: &Handler) -> serde_json::Value {
+fn to_json(handler: &Handler, anonymous: bool) -> serde_json::Value {
     let routes: Vec<_> = handler
         .routes
         .iter()
@@ -94,6 +124,6 @@ fn to_json(handler: &Handler) -> serde_json::Value {
         "requires": handler.access.to_string(),
         "permissions": handler.permissions(),
         "public": handler.is_public(),
-        "anonymous": handler.is_anonymous_reachable(),
+        "anonymous": anonymous,
     })
 }

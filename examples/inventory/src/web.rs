@@ -130,7 +130,17 @@ pub fn app<Store: SessionStore + 'static>(
             )
             .into()
         }))
-        .service(home)
+        .configure(routes)
+        .wrap(deny_by_default())
+        .wrap(permit)
+        .wrap(sessions)
+        .wrap(middleware::from_fn(csrf::guard))
+}
+
+/// Every route of the app, all registered on the app itself, so that deny by
+/// default can prove which public handler a path reaches.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(home)
         .service(healthz)
         .service(api_me)
         .service(login_page)
@@ -147,11 +157,7 @@ pub fn app<Store: SessionStore + 'static>(
         .service(delete_item)
         .service(api_list)
         .service(api_create)
-        .service(api_delete)
-        .wrap(deny_by_default())
-        .wrap(permit)
-        .wrap(sessions)
-        .wrap(middleware::from_fn(csrf::guard))
+        .service(api_delete);
 }
 
 /// Every route needs a signed-in user unless its handler says

@@ -1,6 +1,5 @@
 //! [`LoginRequired`]: deny by default, as Django's `LoginRequiredMiddleware`.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Arc, Once};
 
@@ -11,7 +10,7 @@ use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse};
 use super::LocalBoxFuture;
 use super::public::Passed;
 use crate::access::{Require, Rule, check, principal};
-use crate::audit::{self, Route};
+use crate::audit;
 
 /// The rule a deny-by-default denial is logged and rendered with.
 static DEFAULT_RULE: Rule = Rule {
@@ -88,8 +87,6 @@ static DEFAULT_RULE: Rule = Rule {
 #[derive(Clone)]
 pub struct LoginRequired {
     public_paths: Arc<[String]>,
-    /// The public routes, by their reserved names.
-    known: Arc<HashMap<&'static str, &'static Route>>,
 }
 
 impl Default for LoginRequired {
@@ -102,13 +99,11 @@ impl LoginRequired {
     /// Deny by default, with the `#[login_not_required]` handlers of the
     /// program as the only public ones.
     pub fn new() -> Self {
-        let handlers = audit::handlers();
-        let known = audit::public_routes();
         static WARN: Once = Once::new();
-        WARN.call_once(|| warn_unreachable(&handlers));
+        WARN.call_once(|| warn_unreachable(&audit::handlers()));
+        audit::warn_route_collisions();
         Self {
             public_paths: Arc::from(Vec::new()),
-            known: Arc::new(known),
         }
     }
 
@@ -148,7 +143,7 @@ impl LoginRequired {
         let Some(route) = req
             .resource_map()
             .match_name(path)
-            .and_then(|name| self.known.get(name))
+            .and_then(|name| audit::public_routes().by_id.get(name))
         else {
             return Verdict::Protected;
         };

@@ -31,10 +31,9 @@
 //!   `LoginRequired` must wrap the router directly (checked at start), and
 //!   a [`scope`] checks the mark again right before its own routing.
 
-use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::sync::{Mutex, PoisonError};
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -48,7 +47,7 @@ use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, Resource, Route, 
 use super::LocalBoxFuture;
 use super::login_required::deny_anonymous;
 use crate::__private::Payload;
-use crate::audit::Handler;
+use crate::audit::{self, Handler, Route as AuditRoute};
 
 /// The mark `LoginRequired` leaves on an anonymous request it lets through
 /// to a public route.
@@ -78,22 +77,16 @@ pub fn routed(ctx: &GuardContext<'_>) -> bool {
     true
 }
 
-/// The public routes registered at one level (the app, or one [`scope`])
-/// of one app, for the sentinels to find same-path siblings.
+/// One plain [`scope`] of one app: the reserved names of the public routes
+/// registered in it or in plain scopes below it.
 #[derive(Default)]
 pub(crate) struct Level {
-    routes: RefCell<Vec<(&'static Handler, usize)>>,
-    /// The reserved names of the public routes registered at this level or
-    /// in plain scopes below it.
     below: RefCell<HashSet<&'static str>>,
     parent: Option<Rc<Level>>,
 }
 
 impl Level {
     fn add(&self, handler: &'static Handler) {
-        self.routes
-            .borrow_mut()
-            .extend((0..handler.routes.len()).map(|i| (handler, i)));
         let mut level = Some(self);
         while let Some(here) = level {
             here.below
@@ -102,23 +95,16 @@ impl Level {
             level = here.parent.as_deref();
         }
     }
+}
 
-    /// A public route of another handler at this level, on the same path,
-    /// that takes `method` and can be called directly: no guard and no
-    /// middleware of its own (its routing attribute has neither).
-    fn sibling(&self, of: &'static Handler, path: &str, method: &str) -> Option<&'static Handler> {
-        self.routes
-            .borrow()
-            .iter()
-            .map(|&(handler, i)| (handler, &handler.routes[i]))
-            .find(|(handler, route)| {
-                !std::ptr::eq(*handler, of)
-                    && route.path == path
-                    && !route.guarded
-                    && route.methods.contains(&method)
-            })
-            .map(|(handler, _)| handler)
-    }
+/// Where a service lands, as far as deny by default is concerned.
+enum Place {
+    /// Directly on the app.
+    App,
+    /// In a plain [`scope`] on a path of plain scopes.
+    Plain(Rc<Level>),
+    /// Anywhere else: below a `web::scope`, which may carry a guard.
+    Unproven,
 }
 
 /// One [`scope`] being registered.
@@ -131,36 +117,15 @@ struct Frame {
     services: Option<*const AppService>,
 }
 
-/// An app (by its default service, held weakly) and its app-level table.
-type AppLevel = (Weak<dyn Any>, Rc<Level>);
-
 thread_local! {
     /// The [`scope`]s being registered on this thread, innermost last.
     static FRAMES: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
-    /// The app-level table of each app registered on this thread, by the
-    /// app's default service (shared by every level of one app, and unique
-    /// to it while the app lives).
-    static APPS: RefCell<Vec<AppLevel>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The level a service registered with `config` lands on, when every scope
-/// between it and the app is a plain [`scope`]; `None` otherwise.
-fn level_of(config: &AppService) -> Option<Rc<Level>> {
+/// Where a service registered with `config` lands.
+fn place_of(config: &AppService) -> Place {
     if config.is_root() {
-        let default: Rc<dyn Any> = config.default_service();
-        let key = Rc::as_ptr(&default).cast::<()>();
-        return Some(APPS.with_borrow_mut(|apps| {
-            apps.retain(|(app, _)| app.strong_count() > 0);
-            if let Some((_, level)) = apps
-                .iter()
-                .find(|(app, _)| app.as_ptr().cast::<()>() == key)
-            {
-                return Rc::clone(level);
-            }
-            let level = Rc::new(Level::default());
-            apps.push((Rc::downgrade(&default), Rc::clone(&level)));
-            level
-        }));
+        return Place::App;
     }
     let here: *const AppService = config;
     FRAMES.with_borrow(|frames| {
@@ -168,11 +133,12 @@ fn level_of(config: &AppService) -> Option<Rc<Level>> {
             .last()
             .filter(|frame| frame.services == Some(here))
             .and_then(|frame| frame.level.clone())
+            .map_or(Place::Unproven, Place::Plain)
     })
 }
 
 /// Handlers already named in a warning.
-static WARNED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+static WARNED: Mutex<Vec<&'static Handler>> = Mutex::new(Vec::new());
 
 /// Registers a `#[login_not_required]` handler that sits above its routing
 /// attribute: `proven` (its routes under their reserved names) when it
@@ -185,37 +151,36 @@ pub fn register_public(
     proven: impl HttpServiceFactory,
     unproven: impl HttpServiceFactory,
 ) {
-    let level = level_of(config);
-    match &level {
-        Some(level) => {
+    let proved = match place_of(config) {
+        Place::App => true,
+        Place::Plain(level) => {
             level.add(handler);
-            proven.register(config);
+            true
         }
-        None => {
-            warn_unproven(handler);
-            unproven.register(config);
-        }
+        Place::Unproven => false,
+    };
+    if proved {
+        proven.register(config);
+    } else {
+        warn_unproven(handler);
+        unproven.register(config);
     }
-    for (index, route) in handler.routes.iter().enumerate() {
-        let name = if level.is_some() { route.id } else { "" };
-        let level = level.clone();
+    for route in handler.routes {
+        let id = if proved { route.id } else { "" };
         let sentinel = Resource::new(route.path)
             .name(route.name)
-            .guard(guard::fn_guard(move |ctx| catches(ctx, name)))
-            .to(move |req: HttpRequest, payload: Payload| {
-                sentinel(req, payload, level.clone(), handler, index)
-            });
+            .guard(guard::fn_guard(move |ctx| catches(ctx, id)))
+            .to(move |req: HttpRequest, payload: Payload| sentinel(req, payload, route));
         sentinel.register(config);
     }
 }
 
 fn warn_unproven(handler: &'static Handler) {
     let mut warned = WARNED.lock().unwrap_or_else(PoisonError::into_inner);
-    if warned.contains(&handler.name) && warned.contains(&handler.module) {
+    if warned.iter().any(|seen| std::ptr::eq(*seen, handler)) {
         return;
     }
-    warned.push(handler.name);
-    warned.push(handler.module);
+    warned.push(handler);
     tracing::warn!(
         target: "actix_permit",
         handler = %handler.path(),
@@ -236,16 +201,12 @@ fn catches(ctx: &GuardContext<'_>, route: &str) -> bool {
 }
 
 /// A marked request the public route refused: a public sibling on the same
-/// path takes it, or the request gets the login response.
-async fn sentinel(
-    req: HttpRequest,
-    payload: Payload,
-    level: Option<Rc<Level>>,
-    handler: &'static Handler,
-    index: usize,
-) -> HttpResponse {
-    let route = &handler.routes[index];
-    let sibling = level.and_then(|level| level.sibling(handler, route.path, req.method().as_str()));
+/// path takes it ([`audit::same_path_sibling`]), or the request gets the
+/// login response.
+async fn sentinel(req: HttpRequest, payload: Payload, route: &'static AuditRoute) -> HttpResponse {
+    let path = req.match_info().as_str();
+    let elements: Vec<&str> = req.match_info().iter().map(|(_, value)| value).collect();
+    let sibling = audit::same_path_sibling(&req, path, req.method().as_str(), &elements, route);
     if let Some(entry) = sibling.and_then(|sibling| sibling.entry) {
         return entry(req, payload).await;
     }
@@ -387,12 +348,14 @@ where
     B: MessageBody + 'static,
 {
     fn register(self, config: &mut AppService) {
-        let level = level_of(config).map(|parent| {
-            Rc::new(Level {
+        let level = match place_of(config) {
+            Place::App => Some(Rc::new(Level::default())),
+            Place::Plain(parent) => Some(Rc::new(Level {
                 parent: Some(parent),
                 ..Level::default()
-            })
-        });
+            })),
+            Place::Unproven => None,
+        };
         *self.slot.borrow_mut() = level.clone();
         FRAMES.with_borrow_mut(|frames| {
             frames.push(Frame {

@@ -167,7 +167,7 @@ async fn probe(req: HttpRequest) -> HttpResponse {
         .into_iter()
         .filter_map(|r| {
             let id = format!("{}::{}", r.handler.module, r.handler.name);
-            Some((id, r.path?, r.route.methods.to_vec()))
+            Some((id, r.path?, r.methods))
         })
         .collect();
     HttpResponse::Ok().json(found)
