@@ -164,7 +164,9 @@ pub(crate) fn deny_error(req: &HttpRequest, auth: &RequestAuth, err: &PermitErro
     } else {
         tracing::error!(target: "actix_permit", reason = reason.as_str(), path = req.path(), error = %err, "request failed closed");
     }
-    render(req, auth, reason, &[], None, None)
+    let mut response = render(req, auth, reason, &[], None, None);
+    err.add_retry_after(&mut response);
+    response
 }
 
 /// The user id for logs, formatted only when a log is written (some crates

@@ -24,8 +24,9 @@ pub use sql::{SqlBackend, SqlUser};
 
 /// A user as the built-in backends store it: id, username, Argon2 password
 /// hash, active and superuser flags. [`MemoryUser`] and `SqlUser` are this
-/// type; downcast a [`CurrentUser`](crate::CurrentUser) to it.
-#[derive(Debug, Clone)]
+/// type; downcast a [`CurrentUser`](crate::CurrentUser) to it. Its `Debug`
+/// leaves the password and session hashes out.
+#[derive(Clone)]
 pub struct StoredUser {
     id: String,
     username: String,
@@ -61,6 +62,17 @@ impl StoredUser {
     /// The login name.
     pub fn username(&self) -> &str {
         &self.username
+    }
+}
+
+impl fmt::Debug for StoredUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredUser")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("active", &self.active)
+            .field("superuser", &self.superuser)
+            .finish_non_exhaustive()
     }
 }
 

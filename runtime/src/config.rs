@@ -19,18 +19,21 @@ pub enum Reason {
     Unavailable,
     /// The app is misconfigured (no middleware) or a predicate panicked.
     Error,
+    /// Too many failed logins for a username or from a client.
+    Throttled,
 }
 
 impl Reason {
     /// The status the default rendering answers with: 403 for
     /// `LoginRequired` without a login URL and for `Forbidden`, 503 for
-    /// `Unavailable`, 500 for `Error`. (A configured login URL turns
+    /// `Unavailable`, 500 for `Error`, 429 for `Throttled`. (A configured login URL turns
     /// `LoginRequired` into a 302.)
     pub fn status(self) -> StatusCode {
         match self {
             Self::LoginRequired | Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Error => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Throttled => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -41,6 +44,7 @@ impl Reason {
             Self::Forbidden => "forbidden",
             Self::Unavailable => "unavailable",
             Self::Error => "error",
+            Self::Throttled => "throttled",
         }
     }
 }

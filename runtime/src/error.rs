@@ -5,7 +5,9 @@
 //! [`Permit`](crate::Permit) middleware they are rendered by the app's
 //! [`Config`](crate::Config) instead, like a denial from the macros.
 
-use actix_web::http::StatusCode;
+use std::time::Duration;
+
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 
 use crate::backend::BackendError;
@@ -60,6 +62,17 @@ pub enum PermitError {
     /// A `user_passes_test` predicate panicked: 500.
     #[error("the access predicate panicked")]
     PredicatePanicked,
+    /// Too many failed logins for this username or from this client: 429,
+    /// with `Retry-After`. See [`Throttle`](crate::throttle::Throttle).
+    #[error("too many failed logins; try again in {} seconds", .retry_after.as_secs().max(1))]
+    Throttled {
+        /// How long until the next attempt is allowed.
+        retry_after: Duration,
+    },
+    /// The password hashing queue is full: 503, with `Retry-After`. See
+    /// [`PasswordWork`](crate::password::PasswordWork).
+    #[error("too many logins at once; try again shortly")]
+    Overloaded,
 }
 
 impl PermitError {
@@ -68,8 +81,29 @@ impl PermitError {
         match self {
             Self::LoginRequired => Reason::LoginRequired,
             Self::Denied(_) => Reason::Forbidden,
-            Self::Backend(_) => Reason::Unavailable,
+            Self::Backend(_) | Self::Overloaded => Reason::Unavailable,
             Self::MissingMiddleware | Self::PredicatePanicked => Reason::Error,
+            Self::Throttled { .. } => Reason::Throttled,
+        }
+    }
+
+    /// How long the client should wait before trying again, for the errors
+    /// that say so (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Throttled { retry_after } => Some(*retry_after),
+            Self::Overloaded => Some(Duration::from_secs(1)),
+            _ => None,
+        }
+    }
+
+    /// Adds `Retry-After` to `response` when this error says how long to wait.
+    pub(crate) fn add_retry_after(&self, response: &mut HttpResponse) {
+        if let Some(wait) = self.retry_after() {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs.max(1)));
         }
     }
 }
@@ -80,6 +114,8 @@ impl ResponseError for PermitError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        plain_response(self.reason())
+        let mut response = plain_response(self.reason());
+        self.add_retry_after(&mut response);
+        response
     }
 }

@@ -13,6 +13,7 @@ pub mod password;
 pub mod permission;
 pub mod redirect;
 pub mod session;
+pub mod throttle;
 pub mod user;
 
 pub use access::Predicate;
@@ -25,9 +26,12 @@ pub use backend::{
 pub use backend::{SqlBackend, SqlUser};
 pub use config::{Config, Denial, Reason};
 pub use error::{PermissionDenied, PermitError};
-pub use middleware::{DEFAULT_BACKEND_TIMEOUT, LoginRequired, Permit, PlainScope, scope};
+pub use middleware::{
+    DEFAULT_BACKEND_TIMEOUT, DEFAULT_SESSION_LIFETIME, LoginRequired, Permit, PlainScope, scope,
+};
 pub use permission::{InvalidPermission, PermissionSet};
 pub use session::{LoginError, authenticate, login, logout};
+pub use throttle::{MemoryThrottle, Throttle, ThrottleStore};
 pub use user::{AuthUser, CurrentUser};
 
 #[doc = include_str!("../docs/login_required.md")]

@@ -19,8 +19,9 @@ use tokio::sync::OnceCell;
 use crate::backend::{Backend, BackendError};
 use crate::config::{Config, Denial};
 use crate::error::{PermissionDenied, PermitError};
-use crate::password::constant_time_eq;
+use crate::password::{PasswordWork, constant_time_eq};
 use crate::permission::PermissionSet;
+use crate::throttle::Throttle;
 use crate::user::AuthUser;
 
 mod login_required;
@@ -40,7 +41,13 @@ pub(crate) struct Shared {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) config: Config,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) password_work: Arc<PasswordWork>,
+    pub(crate) throttle: Option<Throttle>,
 }
+
+/// How long a login lasts by default (Django's `SESSION_COOKIE_AGE`): two
+/// weeks from the login, however active the session.
+pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(14 * 24 * 60 * 60);
 
 /// How long a backend call may take by default before the request fails
 /// closed with 503.
@@ -73,8 +80,12 @@ pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Permit {
     backend: Arc<dyn Backend>,
     config: Config,
-    identity: IdentityMiddleware,
+    identity: Option<IdentityMiddleware>,
+    lifetime: Option<Duration>,
+    idle: Option<Duration>,
     timeout: Option<Duration>,
+    password_work: Arc<PasswordWork>,
+    throttle: Option<Throttle>,
 }
 
 impl Permit {
@@ -88,9 +99,44 @@ impl Permit {
         Self {
             backend,
             config: Config::default(),
-            identity: IdentityMiddleware::default(),
+            identity: None,
+            lifetime: Some(DEFAULT_SESSION_LIFETIME),
+            idle: None,
             timeout: Some(DEFAULT_BACKEND_TIMEOUT),
+            password_work: Arc::new(PasswordWork::default()),
+            throttle: None,
         }
+    }
+
+    /// Bounds the password hashing [`authenticate`](crate::authenticate)
+    /// runs: at most `limit` at once, `queue` more waiting; past that a
+    /// login is refused at once with 503 and `Retry-After` (and logged). The
+    /// default is one per CPU and a queue four times as long.
+    pub fn password_work(mut self, limit: usize, queue: usize) -> Self {
+        self.password_work = Arc::new(PasswordWork::new(limit, queue));
+        self
+    }
+
+    /// Throttles [`authenticate`](crate::authenticate): see [`Throttle`].
+    pub fn throttle(mut self, throttle: Throttle) -> Self {
+        self.throttle = Some(throttle);
+        self
+    }
+
+    /// How long a login lasts, from the moment of login, however active
+    /// the session ([`DEFAULT_SESSION_LIFETIME`], two weeks, by default);
+    /// `None`: until logout. Applied through actix-identity's login
+    /// deadline.
+    pub fn session_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// Ends a login after this long without a request (none by default).
+    /// Applied through actix-identity's visit deadline.
+    pub fn idle_timeout(mut self, idle: Option<Duration>) -> Self {
+        self.idle = idle;
+        self
     }
 
     /// Bounds every backend call (loading the user, loading permissions):
@@ -130,9 +176,10 @@ impl Permit {
     }
 
     /// Uses this actix-identity configuration (login and visit deadlines,
-    /// logout behaviour) instead of the default.
+    /// logout behaviour) instead of the one [`Permit::session_lifetime`]
+    /// and [`Permit::idle_timeout`] build.
     pub fn identity(mut self, identity: IdentityMiddleware) -> Self {
-        self.identity = identity;
+        self.identity = Some(identity);
         self
     }
 }
@@ -165,9 +212,17 @@ where
                 backend: Arc::clone(&self.backend),
                 config: self.config.clone(),
                 timeout: self.timeout,
+                password_work: Arc::clone(&self.password_work),
+                throttle: self.throttle.clone(),
             }),
         };
-        let identity = self.identity.new_transform(inner);
+        let identity = self.identity.clone().unwrap_or_else(|| {
+            IdentityMiddleware::builder()
+                .login_deadline(self.lifetime)
+                .visit_deadline(self.idle)
+                .build()
+        });
+        let identity = identity.new_transform(inner);
         Box::pin(async move {
             let service = identity.await?;
             Ok(PermitService {
@@ -294,6 +349,10 @@ impl RequestAuth {
         &*self.shared.backend
     }
 
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     /// The user, when loading it has happened and succeeded.
     pub(crate) fn principal_if_loaded(&self) -> Option<&Arc<dyn AuthUser>> {
         self.user.get()?.as_ref().ok()?.as_ref()
@@ -340,8 +399,9 @@ impl RequestAuth {
     }
 
     /// Runs a backend call under the timeout, turning a panic or a timeout
-    /// into a `BackendError` (the request then fails closed).
-    async fn guarded<T>(
+    /// into a `BackendError` (the request then fails closed). Every call to
+    /// the backend, or to a throttle store, goes through here.
+    pub(crate) async fn guarded<T>(
         &self,
         what: &str,
         call: impl Future<Output = Result<T, BackendError>>,

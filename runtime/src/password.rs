@@ -84,6 +84,88 @@ pub async fn verify_dummy_blocking(password: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Bounds the password hashing that requests can start (each Argon2
+/// verification holds about 19 MiB for tens of milliseconds): at most
+/// `limit` at once and `queue` more waiting for a turn; past that a request
+/// is refused at once ([`Busy`]), so that a login flood costs bounded memory
+/// and the rest of the app keeps answering. [`Permit`](crate::Permit) holds
+/// one ([`Permit::password_work`](crate::Permit::password_work)) and
+/// [`authenticate`](crate::authenticate) takes a turn from it.
+#[derive(Debug)]
+pub struct PasswordWork {
+    slots: tokio::sync::Semaphore,
+    limit: usize,
+    queue: usize,
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+/// [`PasswordWork`] has no turn free and its queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many password checks at once; try again shortly")]
+pub struct Busy;
+
+/// A turn at hashing, from [`PasswordWork::turn`]; the next waiter goes on
+/// when it is dropped.
+#[derive(Debug)]
+pub struct Turn<'a> {
+    _permit: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl Default for PasswordWork {
+    /// One turn per CPU, and a queue four times as long.
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        Self::new(cpus, 4 * cpus)
+    }
+}
+
+impl PasswordWork {
+    /// At most `limit` (at least one) hashings at once, `queue` more waiting.
+    pub fn new(limit: usize, queue: usize) -> Self {
+        let limit = limit.max(1);
+        Self {
+            slots: tokio::sync::Semaphore::new(limit),
+            limit,
+            queue,
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// How many hashings may run at once.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// How many requests may wait for a turn.
+    pub fn queue(&self) -> usize {
+        self.queue
+    }
+
+    /// A turn, now or after the ones queued before; [`Busy`] at once when
+    /// the queue is full.
+    pub async fn turn(&self) -> Result<Turn<'_>, Busy> {
+        use std::sync::atomic::Ordering;
+        if let Ok(permit) = self.slots.try_acquire() {
+            return Ok(Turn { _permit: permit });
+        }
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(Busy);
+        }
+        // Leaves the queue however the wait ends (a client that goes away
+        // drops this future).
+        struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            }
+        }
+        let _waiting = Waiting(&self.waiting);
+        let permit = self.slots.acquire().await.map_err(|_| Busy)?;
+        Ok(Turn { _permit: permit })
+    }
+}
+
 /// Compares two strings in time that depends only on their lengths.
 pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
@@ -105,6 +187,33 @@ mod tests {
         assert!(!verify_password("s3cret ", &hash));
         assert!(!verify_password("s3cret", "not a hash"));
         assert!(!verify_dummy("s3cret"));
+    }
+
+    #[test]
+    fn password_work_queues_then_refuses() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let work = PasswordWork::new(1, 1);
+            let first = work.turn().await.unwrap();
+            // One may wait; it gets the turn when the first is done.
+            let mut second = Box::pin(work.turn());
+            assert!(futures_poll(&mut second).is_none());
+            assert_eq!(work.turn().await.unwrap_err(), Busy);
+            drop(first);
+            assert!(futures_poll(&mut second).is_some());
+        });
+    }
+
+    /// Polls a future once.
+    fn futures_poll<F: std::future::Future + Unpin>(fut: &mut F) -> Option<F::Output> {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        match std::pin::Pin::new(fut).poll(&mut cx) {
+            std::task::Poll::Ready(out) => Some(out),
+            std::task::Poll::Pending => None,
+        }
     }
 
     #[test]

@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
-use actix_identity::Identity;
+use actix_identity::{Identity, IdentityExt};
 use actix_session::SessionExt;
 use actix_web::{HttpMessage, HttpRequest, ResponseError};
 
 use crate::error::PermitError;
 use crate::middleware::{RequestAuth, SESSION_HASH_KEY};
+use crate::password::Busy;
+use crate::throttle::Locked;
 use crate::user::AuthUser;
 
 /// Logging a user in could not be recorded in the session.
@@ -27,19 +29,79 @@ impl ResponseError for LoginError {}
 /// Checks credentials with the app's backend: the user for a right username
 /// and password of an active account, `None` otherwise (the time taken does
 /// not tell which part was wrong).
+///
+/// The password hash it runs waits for a turn of the app's
+/// [`PasswordWork`](crate::password::PasswordWork)
+/// ([`PermitError::Overloaded`], a 503, when the queue is full). With a
+/// [`Throttle`](crate::throttle::Throttle) on [`Permit`](crate::Permit), an
+/// attempt for a username or from a client with too many recent failures
+/// is refused ([`PermitError::Throttled`], a 429) without hashing. The
+/// backend call is bounded by the backend timeout, and a panic in it is a
+/// 503, as for every backend call.
 pub async fn authenticate(
     req: &HttpRequest,
     username: &str,
     password: &str,
 ) -> Result<Option<Arc<dyn AuthUser>>, PermitError> {
     let auth = RequestAuth::of(req)?;
-    Ok(auth.backend().authenticate(username, password).await?)
+    let shared = auth.shared();
+    let throttled = match &shared.throttle {
+        None => None,
+        Some(throttle) => {
+            let keys = throttle.keys(req, username);
+            if let Some(locked) = auth
+                .guarded("counting a login attempt", throttle.reserve(&keys))
+                .await?
+            {
+                let (retry_after, what) = match locked {
+                    Locked::User(wait) => (wait, "username"),
+                    Locked::Client(wait) => (wait, "client address"),
+                };
+                tracing::warn!(target: "actix_permit", key = keys[if what == "username" { 0 } else { 1 }].as_str(), retry_after_secs = retry_after.as_secs(), "login refused: too many failed attempts for this {what}");
+                return Err(PermitError::Throttled { retry_after });
+            }
+            Some((throttle, keys))
+        }
+    };
+    let outcome = match shared.password_work.turn().await {
+        Ok(_turn) => {
+            auth.guarded(
+                "authenticating",
+                shared.backend.authenticate(username, password),
+            )
+            .await
+        }
+        Err(Busy) => {
+            tracing::warn!(target: "actix_permit", "login refused: the password hashing queue is full");
+            if let Some((throttle, keys)) = &throttled {
+                // Never checked, so not a failure.
+                auth.guarded("uncounting a login attempt", throttle.release(keys))
+                    .await?;
+            }
+            return Err(PermitError::Overloaded);
+        }
+    };
+    if let Some((throttle, keys)) = &throttled {
+        let settled = match &outcome {
+            Ok(user) => throttle.settle(keys, user.is_some()).await,
+            Err(_) => throttle.release(keys).await,
+        };
+        auth.guarded("recording a login attempt", std::future::ready(settled))
+            .await?;
+    }
+    Ok(outcome?)
 }
 
 /// Logs `user` in: their id and session auth hash go into the session, and
-/// the session gets a new key (so a session id fixed before login is useless).
+/// the session gets a new key (so a session id fixed before login is
+/// useless). When the session belonged to another user, it starts empty:
+/// nothing of theirs carries over (Django flushes it too).
 pub fn login(req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
     RequestAuth::of(req).map_err(|_| LoginError::MissingMiddleware)?;
+    let previous = req.get_identity().ok().and_then(|id| id.id().ok());
+    if previous.is_some_and(|previous| previous != user.id()) {
+        req.get_session().clear();
+    }
     Identity::login(&req.extensions(), user.id().to_owned())
         .map_err(|e| LoginError::Session(e.to_string()))?;
     req.get_session()

@@ -178,17 +178,26 @@ impl CurrentUser {
             Some(user) if user.is_superuser() => Ok(true),
             Some(user) => Ok(self
                 .auth
-                .backend()
-                .has_object_perm(&**user, perm, obj)
+                .guarded(
+                    "checking an object permission",
+                    self.auth.backend().has_object_perm(&**user, perm, obj),
+                )
                 .await?),
         }
     }
 }
 
+/// The id and flags only: never a password or session hash, whatever the
+/// app's user type prints.
 impl fmt::Debug for CurrentUser {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.user {
-            Some(user) => f.debug_tuple("CurrentUser").field(user).finish(),
+            Some(user) => f
+                .debug_struct("CurrentUser")
+                .field("id", &user.id())
+                .field("active", &user.is_active())
+                .field("superuser", &user.is_superuser())
+                .finish(),
             None => f.write_str("CurrentUser(Anonymous)"),
         }
     }

@@ -3,6 +3,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::{Backend, BackendError, BoxFuture, UserResult};
@@ -28,6 +29,9 @@ pub struct CachedBackend<B> {
     inner: B,
     perms: moka::sync::Cache<String, Arc<PermissionSet>>,
     ttl: Duration,
+    /// Bumped by every invalidation: a set loaded across one is not kept,
+    /// since it may predate the change that caused it.
+    generation: AtomicU64,
 }
 
 /// At most this many users' sets are kept; the least used go first.
@@ -43,6 +47,7 @@ impl<B: Backend> CachedBackend<B> {
                 .time_to_live(ttl)
                 .build(),
             ttl,
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -51,9 +56,19 @@ impl<B: Backend> CachedBackend<B> {
         self.ttl
     }
 
-    /// Forgets every cached set (after a bulk change, say).
+    /// Forgets every cached set (after a bulk change, say). A lookup that
+    /// is under way meanwhile does not put its set back.
     pub fn invalidate_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.perms.invalidate_all();
+    }
+
+    /// Forgets the cached set of the user with this id (after changing
+    /// their permissions or groups). A lookup that is under way meanwhile
+    /// does not put its set back.
+    pub fn invalidate(&self, user_id: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.perms.invalidate(user_id);
     }
 
     /// The wrapped backend.
@@ -82,9 +97,17 @@ impl<B: Backend> Backend for CachedBackend<B> {
         if let Some(set) = self.perms.get(user.id()) {
             return Box::pin(std::future::ready(Ok(set)));
         }
+        let generation = self.generation.load(Ordering::Acquire);
         Box::pin(async move {
             let set = self.inner.user_permissions(user).await?;
-            self.perms.insert(user.id().to_owned(), Arc::clone(&set));
+            if self.generation.load(Ordering::Acquire) == generation {
+                self.perms.insert(user.id().to_owned(), Arc::clone(&set));
+                // An invalidation between the check and the insert: take
+                // the set back out (a later one removes it itself).
+                if self.generation.load(Ordering::Acquire) != generation {
+                    self.perms.invalidate(user.id());
+                }
+            }
             Ok(set)
         })
     }

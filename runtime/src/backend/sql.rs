@@ -10,6 +10,7 @@ use sqlx::{AnyPool, Row, SqlSafeStr};
 use super::{AdminError, Backend, BackendError, BoxFuture, StoredUser, UserResult};
 use crate::password;
 use crate::permission::{self, PermissionSet};
+use crate::throttle::{Failures, ThrottleStore};
 use crate::user::AuthUser;
 
 /// The table sqlx records our migrations in, apart from the app's own.
@@ -103,17 +104,31 @@ impl SqlBackend {
 
     /// Creates or updates the tables (idempotent).
     pub async fn migrate(&self) -> Result<(), AdminError> {
-        let sql: &'static str = match self.dialect {
-            Dialect::Sqlite => include_str!("../../migrations/sqlite/0001_permit_tables.sql"),
-            Dialect::Postgres => include_str!("../../migrations/postgres/0001_permit_tables.sql"),
+        let sql: [&'static str; 2] = match self.dialect {
+            Dialect::Sqlite => [
+                include_str!("../../migrations/sqlite/0001_permit_tables.sql"),
+                include_str!("../../migrations/sqlite/0002_permit_login_failures.sql"),
+            ],
+            Dialect::Postgres => [
+                include_str!("../../migrations/postgres/0001_permit_tables.sql"),
+                include_str!("../../migrations/postgres/0002_permit_login_failures.sql"),
+            ],
         };
-        let mut migrator = Migrator::with_migrations(vec![Migration::new(
-            1,
-            "permit tables".into(),
-            MigrationType::Simple,
-            sql.into_sql_str(),
-            false,
-        )]);
+        let names = ["permit tables", "permit login failures"];
+        let mut migrator = Migrator::with_migrations(
+            (1..)
+                .zip(names.into_iter().zip(sql))
+                .map(|(version, (name, sql))| {
+                    Migration::new(
+                        version,
+                        name.into(),
+                        MigrationType::Simple,
+                        sql.into_sql_str(),
+                        false,
+                    )
+                })
+                .collect(),
+        );
         migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
         migrator
             .run(&self.pool)
@@ -346,6 +361,79 @@ fn normalize_url(url: &str) -> Result<(String, Dialect), AdminError> {
     }
     let sep = if url.contains('?') { '&' } else { '?' };
     Ok((format!("{url}{sep}mode=rwc"), Dialect::Sqlite))
+}
+
+/// Unix milliseconds now.
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+/// The login throttle's counts, in the table `permit_login_failures`: every
+/// instance on this database shares them.
+impl ThrottleStore for SqlBackend {
+    fn hit<'a>(
+        &'a self,
+        key: &'a str,
+        window: std::time::Duration,
+    ) -> BoxFuture<'a, Result<Failures, BackendError>> {
+        Box::pin(async move {
+            let now = now_millis();
+            let ends = now.saturating_add(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
+            let row = sqlx::query(
+                "INSERT INTO permit_login_failures (key, failures, expires_at) VALUES ($1, 1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET \
+                 failures = CASE WHEN permit_login_failures.expires_at <= $3 THEN 1 \
+                     ELSE permit_login_failures.failures + 1 END, \
+                 expires_at = CASE WHEN permit_login_failures.expires_at <= $3 THEN $2 \
+                     ELSE permit_login_failures.expires_at END \
+                 RETURNING failures, expires_at",
+            )
+            .bind(key)
+            .bind(ends)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(BackendError::new)?;
+            let count: i64 = row.try_get("failures").map_err(BackendError::new)?;
+            let expires: i64 = row.try_get("expires_at").map_err(BackendError::new)?;
+            Ok(Failures {
+                count: u64::try_from(count).unwrap_or(0),
+                remaining: std::time::Duration::from_millis(
+                    u64::try_from(expires.saturating_sub(now)).unwrap_or(0),
+                ),
+            })
+        })
+    }
+
+    fn undo<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            sqlx::query(
+                "UPDATE permit_login_failures SET failures = failures - 1 \
+                 WHERE key = $1 AND failures > 0",
+            )
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(BackendError::new)?;
+            Ok(())
+        })
+    }
+
+    fn clear<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            sqlx::query("DELETE FROM permit_login_failures WHERE key = $1 OR expires_at <= $2")
+                .bind(key)
+                .bind(now_millis())
+                .execute(&self.pool)
+                .await
+                .map_err(BackendError::new)?;
+            Ok(())
+        })
+    }
 }
 
 impl Backend for SqlBackend {

@@ -5,11 +5,14 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use actix_permit::{CurrentUser, Permit, login_required, permission_required, user_passes_test};
+use actix_permit::{
+    CurrentUser, Permit, PermitError, authenticate, login_required, permission_required,
+    user_passes_test,
+};
 use actix_web::http::StatusCode;
-use actix_web::{App, HttpResponse, get, test, web};
+use actix_web::{App, HttpRequest, HttpResponse, get, post, test, web};
 
-use crate::support::{Flaky, Hits, Logs, app, backend, get, login_as, session};
+use crate::support::{Flaky, Hits, Logs, PASSWORD, app, backend, get, login_as, send, session};
 
 #[get("/login")]
 #[login_required]
@@ -36,10 +39,31 @@ async fn guarded_by_panic(hits: web::Data<Hits>) -> HttpResponse {
     HttpResponse::Ok().finish()
 }
 
+/// Checks the password of `direct` through the backend.
+#[post("/signin")]
+async fn signin(req: HttpRequest, hits: web::Data<Hits>) -> Result<HttpResponse, PermitError> {
+    let user = authenticate(&req, "direct", PASSWORD).await?;
+    hits.hit();
+    Ok(HttpResponse::Ok().body(if user.is_some() { "in" } else { "wrong" }))
+}
+
+/// Asks the backend about one object.
+#[get("/object")]
+#[login_required]
+async fn object(user: CurrentUser, hits: web::Data<Hits>) -> Result<HttpResponse, PermitError> {
+    let allowed = user
+        .has_object_perm("inventory.change_item", &7_u32)
+        .await?;
+    hits.hit();
+    Ok(HttpResponse::Ok().body(if allowed { "yes" } else { "no" }))
+}
+
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(needs_login)
         .service(needs_perm)
-        .service(guarded_by_panic);
+        .service(guarded_by_panic)
+        .service(signin)
+        .service(object);
 }
 
 #[actix_rt::test]
@@ -171,7 +195,7 @@ impl actix_permit::Backend for Misbehaving {
         username: &'a str,
         password: &'a str,
     ) -> actix_permit::BoxFuture<'a, actix_permit::backend::UserResult> {
-        self.inner.authenticate(username, password)
+        self.act("authenticate", self.inner.authenticate(username, password))
     }
     fn user_permissions<'a>(
         &'a self,
@@ -181,6 +205,14 @@ impl actix_permit::Backend for Misbehaving {
         Result<std::sync::Arc<actix_permit::PermissionSet>, actix_permit::BackendError>,
     > {
         self.act("perms", self.inner.user_permissions(user))
+    }
+    fn has_object_perm<'a>(
+        &'a self,
+        user: &'a dyn actix_permit::AuthUser,
+        perm: &'a str,
+        obj: &'a (dyn std::any::Any + Send + Sync),
+    ) -> actix_permit::BoxFuture<'a, Result<bool, actix_permit::BackendError>> {
+        self.act("object", self.inner.has_object_perm(user, perm, obj))
     }
 }
 
@@ -201,16 +233,35 @@ async fn a_hanging_or_panicking_backend_fails_closed_within_the_timeout() {
         StatusCode::OK
     );
 
+    let signed_in = send(&app, test::TestRequest::post().uri("/signin"), None).await;
+    assert_eq!(
+        (signed_in.status, signed_in.body.as_str()),
+        (StatusCode::OK, "in")
+    );
+    let checked = get(&app, "/object", direct.as_ref()).await;
+    assert_eq!(
+        (checked.status, checked.body.as_str()),
+        (StatusCode::OK, "no")
+    );
+    let before = hits.get();
     for (mode, path) in [
         ("hang user", "/login"),
         ("hang perms", "/perm"),
         ("panic user", "/login"),
         ("panic perms", "/perm"),
         ("panic user", "/perm"),
+        ("hang authenticate", "/signin"),
+        ("panic authenticate", "/signin"),
+        ("hang object", "/object"),
+        ("panic object", "/object"),
     ] {
         *backend.mode.lock().unwrap() = mode;
         let started = std::time::Instant::now();
-        let seen = get(&app, path, direct.as_ref()).await;
+        let method = if path == "/signin" { "POST" } else { "GET" };
+        let req = test::TestRequest::default()
+            .method(method.parse().unwrap())
+            .uri(path);
+        let seen = send(&app, req, direct.as_ref()).await;
         assert_eq!(
             seen.status,
             StatusCode::SERVICE_UNAVAILABLE,
@@ -227,8 +278,16 @@ async fn a_hanging_or_panicking_backend_fails_closed_within_the_timeout() {
         StatusCode::OK,
         "the worker lives on"
     );
-    assert_eq!(hits.get(), 2);
+    assert_eq!(hits.get(), before + 1, "no handler went on after a failure");
     let logs = logs.text();
+    for message in [
+        "authenticating timed out after 100ms",
+        "the backend panicked while authenticating",
+        "checking an object permission timed out after 100ms",
+        "the backend panicked while checking an object permission",
+    ] {
+        assert!(logs.contains(message), "{message}: {logs}");
+    }
     assert!(
         logs.contains("loading the user timed out after 100ms"),
         "{logs}"

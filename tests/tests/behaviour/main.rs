@@ -9,6 +9,7 @@ mod deny_model;
 mod extraction;
 mod failures;
 mod in_code;
+mod login_surface;
 mod placement;
 mod security;
 mod sessions;
