@@ -113,6 +113,7 @@ pub(crate) async fn principal(
                 reason: err.reason(),
                 login_redirect: None,
                 missing: &[],
+                user: None,
             }));
         }
     };
@@ -217,6 +218,7 @@ fn render(
             reason,
             login_redirect,
             missing,
+            user: auth.principal_if_loaded(),
         },
     )
 }

@@ -61,6 +61,7 @@ pub struct Denial<'a> {
     pub(crate) reason: Reason,
     pub(crate) login_redirect: Option<String>,
     pub(crate) missing: &'a [&'a str],
+    pub(crate) user: Option<&'a std::sync::Arc<dyn crate::AuthUser>>,
 }
 
 impl Denial<'_> {
@@ -80,6 +81,13 @@ impl Denial<'_> {
     /// The default rendering does not show them; an app may.
     pub fn missing_permissions(&self) -> &[&str] {
         self.missing
+    }
+
+    /// The signed-in user the request was denied to, when the check got as
+    /// far as loading one (a [`Reason::Forbidden`] always does): so that a
+    /// 403 page can still show who is logged in.
+    pub fn user(&self) -> Option<&std::sync::Arc<dyn crate::AuthUser>> {
+        self.user
     }
 }
 

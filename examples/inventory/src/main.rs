@@ -8,6 +8,7 @@ mod csrf;
 mod routes;
 mod sessions;
 mod store;
+mod throttle;
 mod web;
 
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use actix_permit::audit::{self, CheckError, OnMissing};
-use actix_permit::{AdminError, SqlBackend};
+use actix_permit::{AdminError, SqlBackend, Throttle, ThrottleStore};
 use actix_web::cookie::Key;
 use clap::{Parser, Subcommand};
 
@@ -30,6 +31,12 @@ struct Cli {
         global = true
     )]
     database_url: String,
+    /// Create the demo users (alice, bob, carol, dave, erin; password
+    /// `permit-demo`) and items in a database that has none, and show them
+    /// on the login page. The server then refuses to listen on anything but
+    /// loopback while a user keeps that password.
+    #[arg(long, env = "PERMIT_DEMO", global = true)]
+    demo: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -73,6 +80,9 @@ enum UserCommand {
     Revoke { name: String, perm: String },
     /// Deactivate a user: their sessions end on their next request.
     Deactivate { name: String },
+    /// Set a user's password: asked twice on a terminal, read from the
+    /// first line of standard input otherwise. Their other sessions end.
+    Password { name: String },
 }
 
 #[derive(Subcommand)]
@@ -87,11 +97,15 @@ enum GroupCommand {
 async fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
+    let db = Db {
+        url: cli.database_url,
+        demo: cli.demo,
+    };
     let result = match cli.command {
-        None => serve(&cli.database_url, &bind_default()).await,
-        Some(Command::Serve { bind }) => serve(&cli.database_url, &bind).await,
-        Some(Command::User(command)) => manage_user(&cli.database_url, command).await,
-        Some(Command::Group(command)) => manage_group(&cli.database_url, command).await,
+        None => serve(&db, &bind_default()).await,
+        Some(Command::Serve { bind }) => serve(&db, &bind).await,
+        Some(Command::User(command)) => manage_user(&db, command).await,
+        Some(Command::Group(command)) => manage_group(&db, command).await,
         Some(Command::Routes { json }) => {
             print!("{}", routes::render(json, &routes::reachable().await));
             Ok(())
@@ -100,7 +114,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("inventory: {err}");
+            eprintln!("inventory: {}", redact(&err.to_string()));
             ExitCode::FAILURE
         }
     }
@@ -123,18 +137,136 @@ fn init_logging() {
 
 type AppResult = Result<(), Box<dyn std::error::Error>>;
 
-async fn open(
-    database_url: &str,
-) -> Result<(SqlBackend, store::Items), Box<dyn std::error::Error>> {
-    let backend = SqlBackend::connect(database_url).await?;
+/// Where the data is, and whether to seed the demo.
+struct Db {
+    url: String,
+    demo: bool,
+}
+
+async fn open(db: &Db) -> Result<(SqlBackend, store::Items), Box<dyn std::error::Error>> {
+    let backend = SqlBackend::connect(&db.url).await?;
     let items = store::Items::open(&backend).await?;
-    if store::seed_demo(&backend, &items).await? {
+    store::seed_permissions(&backend).await?;
+    if db.demo && store::seed_demo(&backend, &items).await? {
         tracing::info!(
             "created the demo users alice, bob, carol, dave and erin (password {})",
             store::DEMO_PASSWORD
         );
     }
     Ok((backend, items))
+}
+
+/// `text` with the password of every `scheme://user:password@host` URL in
+/// it replaced by `***`, for messages and logs.
+fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '/')
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match (authority.rfind('@'), authority.find(':')) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.push_str(&authority[..=colon]);
+                out.push_str("***");
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether every address `bind` resolves to is a loopback address.
+fn is_loopback(bind: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    bind.to_socket_addrs()
+        .map(|addrs| {
+            let addrs: Vec<_> = addrs.collect();
+            !addrs.is_empty() && addrs.iter().all(|addr| addr.ip().is_loopback())
+        })
+        .unwrap_or(false)
+}
+
+/// `PERMIT_COOKIE_SECURE`: `1`/`true` or `0`/`false`; unset: secure unless
+/// the server listens on loopback only (a plain-HTTP local run).
+fn secure_cookies(bind: &str) -> Result<bool, Box<dyn std::error::Error>> {
+    match std::env::var("PERMIT_COOKIE_SECURE")
+        .as_deref()
+        .map(str::trim)
+    {
+        Ok("1" | "true") => Ok(true),
+        Ok("0" | "false") => Ok(false),
+        Ok("") | Err(_) => Ok(!is_loopback(bind)),
+        Ok(other) => {
+            Err(format!("PERMIT_COOKIE_SECURE must be 1, true, 0 or false, found {other:?}").into())
+        }
+    }
+}
+
+/// The login throttle's limits: failures per username and per client
+/// within the window.
+struct Limits(u64, u64, std::time::Duration);
+
+/// `PERMIT_LOGIN_THROTTLE`: `PER_USER,PER_CLIENT,WINDOW_SECONDS` (default
+/// `5,20,900`), or `off`.
+fn throttle_limits() -> Result<Option<Limits>, Box<dyn std::error::Error>> {
+    let value = std::env::var("PERMIT_LOGIN_THROTTLE").unwrap_or_default();
+    let value = value.trim();
+    if value == "off" {
+        return Ok(None);
+    }
+    if value.is_empty() {
+        return Ok(Some(Limits(5, 20, std::time::Duration::from_secs(900))));
+    }
+    let parts: Vec<&str> = value.split(',').map(str::trim).collect();
+    let parsed = match parts.as_slice() {
+        [user, client, window] => user
+            .parse::<u64>()
+            .ok()
+            .zip(client.parse::<u64>().ok())
+            .zip(
+                window
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|w| *w > 0.0 && *w <= 86_400.0),
+            ),
+        _ => None,
+    };
+    match parsed {
+        Some(((user, client), window)) if user > 0 && client > 0 => Ok(Some(Limits(
+            user,
+            client,
+            std::time::Duration::from_secs_f64(window),
+        ))),
+        _ => Err(format!(
+            "PERMIT_LOGIN_THROTTLE must be PER_USER,PER_CLIENT,WINDOW_SECONDS or off, found {value:?}"
+        )
+        .into()),
+    }
+}
+
+/// Refuses to serve beyond loopback while a user still has the published
+/// demo password.
+async fn refuse_demo_passwords(backend: &SqlBackend, bind: &str) -> AppResult {
+    if is_loopback(bind) {
+        return Ok(());
+    }
+    let users = store::users_with_demo_password(backend).await?;
+    if users.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to listen on {bind}: {} still {} the published demo password; change it with `inventory user password NAME` (or listen on 127.0.0.1)",
+        users.join(", "),
+        if users.len() == 1 { "has" } else { "have" }
+    )
+    .into())
 }
 
 /// Serves the app built by `$factory` on `$bind` and prints where.
@@ -149,14 +281,16 @@ macro_rules! run {
     }};
 }
 
-async fn serve(database_url: &str, bind: &str) -> AppResult {
+async fn serve(db: &Db, bind: &str) -> AppResult {
     let check = check_mode()?;
-    let (backend, items) = open(database_url).await?;
+    let limits = throttle_limits()?;
+    let (backend, items) = open(db).await?;
+    refuse_demo_passwords(&backend, bind).await?;
     if let Some(on_missing) = check {
         check_permissions(&backend, on_missing).await?;
     }
-    let key = session_key(database_url)?;
-    let secure = std::env::var("PERMIT_COOKIE_SECURE").is_ok_and(|v| v == "1" || v == "true");
+    let key = session_key(&db.url)?;
+    let secure = secure_cookies(bind)?;
     let allowed_hosts: Vec<String> = std::env::var("PERMIT_ALLOWED_HOSTS")
         .map(|hosts| {
             hosts
@@ -175,27 +309,30 @@ async fn serve(database_url: &str, bind: &str) -> AppResult {
         }
         None => Arc::clone(&backend) as Arc<dyn actix_permit::Backend>,
     };
-    let site = web::Site::new(backend, checks, items, allowed_hosts)?;
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => {
-            // A pool: a connection broken by a Redis restart is replaced by a
-            // new one, and every wait is bounded.
-            let limit = session_store_timeout()?;
-            let pool = deadpool_redis::Config::from_url(url.as_str())
-                .builder()
-                .map_err(|e| format!("bad REDIS_URL {url}: {e}"))?
-                .max_size(32)
-                .wait_timeout(Some(limit))
-                .create_timeout(Some(limit))
-                .recycle_timeout(Some(limit))
-                .runtime(deadpool_redis::Runtime::Tokio1)
-                .build()
-                .map_err(|e| format!("bad REDIS_URL {url}: {e}"))?;
+    // Sessions, and the login throttle's counts, in Redis when REDIS_URL is
+    // set; otherwise cookie sessions and counts in the database.
+    let redis = match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(redis_pool(&url)?),
+        _ => None,
+    };
+    let throttle = limits.map(|Limits(per_user, per_client, window)| {
+        let store: Arc<dyn ThrottleStore> = match &redis {
+            Some((pool, _)) => Arc::new(throttle::RedisThrottle::new(pool.clone())),
+            None => Arc::clone(&backend) as Arc<dyn ThrottleStore>,
+        };
+        Throttle::from_arc(store)
+            .per_user(per_user)
+            .per_client(per_client)
+            .window(window)
+    });
+    let site = web::Site::new(backend, checks, items, allowed_hosts, db.demo)?.throttle(throttle);
+    match redis {
+        Some((pool, limit)) => {
             let store = actix_session::storage::RedisSessionStore::new_pooled(pool)
                 .await
-                .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
+                .map_err(|e| format!("cannot reach Redis: {e}"))?;
             let store = sessions::Deadline::new(store, limit);
-            tracing::info!("sessions are kept in Redis");
+            tracing::info!("sessions and login throttle counts are kept in Redis");
             run!(bind, move || web::app(
                 site.clone(),
                 store.clone(),
@@ -203,11 +340,30 @@ async fn serve(database_url: &str, bind: &str) -> AppResult {
                 secure
             ))
         }
-        _ => run!(bind, move || {
+        None => run!(bind, move || {
             let store = actix_session::storage::CookieSessionStore::default();
             web::app(site.clone(), store, key.clone(), secure)
         }),
     }
+}
+
+/// A pool of Redis connections: one broken by a Redis restart is replaced
+/// by a new one, and every wait is bounded (`PERMIT_SESSION_STORE_TIMEOUT`).
+fn redis_pool(
+    url: &str,
+) -> Result<(deadpool_redis::Pool, std::time::Duration), Box<dyn std::error::Error>> {
+    let limit = session_store_timeout()?;
+    let pool = deadpool_redis::Config::from_url(url)
+        .builder()
+        .map_err(|e| format!("bad REDIS_URL {}: {e}", redact(url)))?
+        .max_size(32)
+        .wait_timeout(Some(limit))
+        .create_timeout(Some(limit))
+        .recycle_timeout(Some(limit))
+        .runtime(deadpool_redis::Runtime::Tokio1)
+        .build()
+        .map_err(|e| format!("bad REDIS_URL {}: {e}", redact(url)))?;
+    Ok((pool, limit))
 }
 
 /// `PERMIT_CHECK_PERMISSIONS`: what to do at start when a handler names a
@@ -333,8 +489,8 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     options.open(path)?.write_all(bytes)
 }
 
-async fn manage_user(database_url: &str, command: UserCommand) -> AppResult {
-    let (backend, _) = open(database_url).await?;
+async fn manage_user(db: &Db, command: UserCommand) -> AppResult {
+    let (backend, _) = open(db).await?;
     match command {
         UserCommand::Add {
             name,
@@ -363,12 +519,20 @@ async fn manage_user(database_url: &str, command: UserCommand) -> AppResult {
             backend.set_active(&name, false).await?;
             println!("deactivated {name}");
         }
+        UserCommand::Password { name } => {
+            if backend.user(&name).await?.is_none() {
+                return Err(AdminError::UnknownUser(name).into());
+            }
+            let password = read_new_password(&name)?;
+            backend.set_password(&name, &password).await?;
+            println!("changed the password of {name}");
+        }
     }
     Ok(())
 }
 
-async fn manage_group(database_url: &str, command: GroupCommand) -> AppResult {
-    let (backend, _) = open(database_url).await?;
+async fn manage_group(db: &Db, command: GroupCommand) -> AppResult {
+    let (backend, _) = open(db).await?;
     match command {
         GroupCommand::Add { name, perms } => {
             let perms: Vec<&str> = perms.iter().map(String::as_str).collect();
@@ -385,6 +549,31 @@ async fn manage_group(database_url: &str, command: GroupCommand) -> AppResult {
     Ok(())
 }
 
+/// A new password: asked twice without echo on a terminal, the first line
+/// of standard input otherwise. At least 8 characters.
+fn read_new_password(name: &str) -> Result<String, Box<dyn std::error::Error>> {
+    use std::io::IsTerminal;
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("New password for {name}: "))?;
+        let again = rpassword::prompt_password("Again: ")?;
+        if first != again {
+            return Err("the two passwords differ; nothing changed".into());
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if password.chars().count() < 8 {
+        return Err("the password must have at least 8 characters; nothing changed".into());
+    }
+    if password == store::DEMO_PASSWORD {
+        return Err("that is the published demo password; nothing changed".into());
+    }
+    Ok(password)
+}
+
 /// Adds the defined permissions to an unknown-permission error.
 async fn explain(backend: &SqlBackend, err: AdminError) -> Box<dyn std::error::Error> {
     match err {
@@ -397,5 +586,32 @@ async fn explain(backend: &SqlBackend, err: AdminError) -> Box<dyn std::error::E
             .into()
         }
         other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact("cannot reach postgres://app:hunter2@db.internal:5432/inv: refused"),
+            "cannot reach postgres://app:***@db.internal:5432/inv: refused"
+        );
+        assert_eq!(
+            redact("bad REDIS_URL redis://:s3cret@127.0.0.1:6379 and redis://127.0.0.1"),
+            "bad REDIS_URL redis://:***@127.0.0.1:6379 and redis://127.0.0.1"
+        );
+        assert_eq!(redact("sqlite://inventory.db"), "sqlite://inventory.db");
+        assert_eq!(redact("no url here"), "no url here");
+    }
+
+    #[test]
+    fn loopback_is_only_loopback() {
+        assert!(is_loopback("127.0.0.1:8080"));
+        assert!(is_loopback("[::1]:0"));
+        assert!(!is_loopback("0.0.0.0:8080"));
+        assert!(!is_loopback("not an address"));
     }
 }

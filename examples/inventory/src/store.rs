@@ -9,6 +9,26 @@ use sqlx::{AnyPool, Row, SqlSafeStr};
 /// The password of every demo user.
 pub const DEMO_PASSWORD: &str = "permit-demo";
 
+/// The demo users `--demo` creates.
+pub const DEMO_USERS: [&str; 5] = ["alice", "bob", "carol", "dave", "erin"];
+
+/// The users whose password is still [`DEMO_PASSWORD`] (each checked with
+/// Argon2, on the blocking pool).
+pub async fn users_with_demo_password(backend: &SqlBackend) -> Result<Vec<String>, sqlx::Error> {
+    let rows = sqlx::query("SELECT username, password_hash FROM permit_users ORDER BY username")
+        .fetch_all(backend.pool())
+        .await?;
+    let mut found = Vec::new();
+    for row in rows {
+        let name: String = row.try_get("username")?;
+        let hash: String = row.try_get("password_hash")?;
+        if actix_permit::password::verify_password_blocking(DEMO_PASSWORD, &hash).await {
+            found.push(name);
+        }
+    }
+    Ok(found)
+}
+
 /// The four Django-style model permissions of items.
 pub const ITEM_PERMISSIONS: [(&str, &str); 4] = [
     ("inventory.view_item", "Can view item"),
@@ -130,16 +150,27 @@ impl Items {
     }
 }
 
-/// On first start (no users yet): the item permissions, the demo users and
-/// a few items. Returns whether it seeded.
-pub async fn seed_demo(backend: &SqlBackend, items: &Items) -> Result<bool, AdminError> {
-    if backend.user("alice").await?.is_some() || !backend.permission_names().await?.is_empty() {
-        return Ok(false);
+/// The item permissions the handlers name, created when the database has
+/// none yet.
+pub async fn seed_permissions(backend: &SqlBackend) -> Result<(), AdminError> {
+    if !backend.permission_names().await?.is_empty() {
+        return Ok(());
     }
     for (perm, name) in ITEM_PERMISSIONS {
         backend.create_permission(perm, name).await?;
     }
-    for user in ["alice", "bob", "carol", "dave", "erin"] {
+    Ok(())
+}
+
+/// The demo users (with the published [`DEMO_PASSWORD`]) and a few items,
+/// created only on request (`--demo`) and only into a database without
+/// them. Returns whether it seeded.
+pub async fn seed_demo(backend: &SqlBackend, items: &Items) -> Result<bool, AdminError> {
+    seed_permissions(backend).await?;
+    if backend.user("alice").await?.is_some() {
+        return Ok(false);
+    }
+    for user in DEMO_USERS {
         backend.create_user(user, DEMO_PASSWORD).await?;
     }
     backend.set_superuser("alice", true).await?;

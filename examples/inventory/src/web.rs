@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use actix_permit::redirect::is_safe_redirect;
 use actix_permit::{
-    CurrentUser, Denial, LoginRequired, Permit, Reason, SqlBackend, SqlUser, authenticate, login,
-    login_not_required, login_required, logout, permission_required,
+    CurrentUser, Denial, LoginRequired, Permit, PermitError, Reason, SqlBackend, SqlUser, Throttle,
+    authenticate, login, login_not_required, login_required, logout, permission_required,
 };
 use actix_session::SessionMiddleware;
 use actix_session::storage::SessionStore;
@@ -31,6 +31,9 @@ pub struct Site {
     /// For the checks: the backend, or the backend behind a permission cache.
     checks: Arc<dyn actix_permit::Backend>,
     allowed_hosts: Arc<Vec<String>>,
+    /// Whether the demo users exist (`--demo`): the login page says so.
+    demo: bool,
+    throttle: Option<Throttle>,
 }
 
 impl Site {
@@ -39,6 +42,7 @@ impl Site {
         checks: Arc<dyn actix_permit::Backend>,
         items: Items,
         allowed_hosts: Vec<String>,
+        demo: bool,
     ) -> Result<Self, minijinja::Error> {
         let mut env = Environment::new();
         for (name, source) in [
@@ -61,7 +65,15 @@ impl Site {
             backend,
             checks,
             allowed_hosts: Arc::new(allowed_hosts),
+            demo,
+            throttle: None,
         })
+    }
+
+    /// Throttles logins (see `actix_permit::Throttle`).
+    pub fn throttle(mut self, throttle: Option<Throttle>) -> Self {
+        self.throttle = throttle;
+        self
     }
 
     fn page(&self, status: StatusCode, name: &str, ctx: Value) -> HttpResponse {
@@ -111,9 +123,12 @@ pub fn app<Store: SessionStore + 'static>(
     >,
 > {
     let pages = site.clone();
-    let permit = Permit::from_arc(site.checks.clone())
+    let mut permit = Permit::from_arc(site.checks.clone())
         .login_url("/accounts/login/")
         .render_with(move |req, denial| render_denial(&pages, req, denial));
+    if let Some(throttle) = &site.throttle {
+        permit = permit.throttle(throttle.clone());
+    }
     let sessions = SessionMiddleware::builder(store, key)
         .cookie_name("inventory_session".to_owned())
         .cookie_http_only(true)
@@ -131,6 +146,7 @@ pub fn app<Store: SessionStore + 'static>(
             .into()
         }))
         .configure(routes)
+        .default_service(web::to(no_such_page))
         .wrap(deny_by_default())
         .wrap(permit)
         .wrap(sessions)
@@ -184,10 +200,28 @@ fn render_denial(site: &Site, req: &HttpRequest, denial: &Denial<'_>) -> HttpRes
     }
     let message = match reason {
         Reason::Forbidden | Reason::LoginRequired => "You do not have permission to see this page.",
-        Reason::Unavailable => "The site cannot reach its database. Please try again shortly.",
+        Reason::Unavailable => {
+            "The site is busy or cannot reach its database. Please try again shortly."
+        }
+        Reason::Throttled => "Too many failed logins. Please wait before trying again.",
         _ => "Something went wrong on our side.",
     };
-    site.error_page(reason.status(), message, None)
+    // Whoever is signed in stays visible, with the logout button.
+    let user = denial
+        .user()
+        .and_then(|user| (&**user as &dyn std::any::Any).downcast_ref::<SqlUser>())
+        .map(SqlUser::username);
+    site.error_page(reason.status(), message, user)
+}
+
+/// A URL no route matches (deny by default sends anonymous visitors to log
+/// in first).
+async fn no_such_page(site: web::Data<Site>, user: CurrentUser) -> HttpResponse {
+    site.error_page(
+        StatusCode::NOT_FOUND,
+        "There is no such page.",
+        username(&user),
+    )
 }
 
 fn username(user: &CurrentUser) -> Option<&str> {
@@ -200,8 +234,15 @@ fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// A 503 that tells the client nothing of the error, which is logged.
 fn database_error(err: sqlx::Error) -> Error {
     tracing::error!(error = %err, "database error");
+    actix_web::error::ErrorServiceUnavailable("Service Unavailable")
+}
+
+/// The same, for a change to users the backend could not make.
+fn admin_error(err: actix_permit::AdminError) -> Error {
+    tracing::error!(error = %err, "could not change the user");
     actix_web::error::ErrorServiceUnavailable("Service Unavailable")
 }
 
@@ -256,7 +297,7 @@ async fn login_page(
     site.page(
         StatusCode::OK,
         "login.html",
-        context! { next => query.next.as_str(), username => username(&user) },
+        context! { next => query.next.as_str(), username => username(&user), demo => site.demo },
     )
 }
 
@@ -275,16 +316,42 @@ async fn login_submit(
     site: web::Data<Site>,
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, Error> {
-    let Some(user) = authenticate(&req, &form.username, &form.password).await? else {
-        // The same words whether the user exists or not.
-        return Ok(site.page(
-            StatusCode::OK,
+    let again = |status: StatusCode, error: String| {
+        site.page(
+            status,
             "login.html",
             context! {
-                error => "Please enter a correct username and password.",
+                error,
                 next => form.next.as_str(),
                 username_value => form.username.as_str(),
+                demo => site.demo,
             },
+        )
+    };
+    let user = match authenticate(&req, &form.username, &form.password).await {
+        Ok(user) => user,
+        Err(PermitError::Throttled { retry_after }) => {
+            let minutes = retry_after.as_secs().div_ceil(60).max(1);
+            let mut page = again(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many failed logins for this account or from your address. Try again in {minutes} minute{}.",
+                    if minutes == 1 { "" } else { "s" }
+                ),
+            );
+            page.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(retry_after.as_secs().max(1)),
+            );
+            return Ok(page);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let Some(user) = user else {
+        // The same words whether the user exists or not.
+        return Ok(again(
+            StatusCode::OK,
+            "Please enter a correct username and password.".to_owned(),
         ));
     };
     login(&req, &*user)?;
@@ -350,14 +417,9 @@ async fn password_submit(
     site.backend
         .set_password(&name, &form.new_password)
         .await
-        .map_err(actix_web::error::ErrorServiceUnavailable)?;
+        .map_err(admin_error)?;
     // Keep this session: log in again with the new session auth hash.
-    if let Some(fresh) = site
-        .backend
-        .user(&name)
-        .await
-        .map_err(actix_web::error::ErrorServiceUnavailable)?
-    {
+    if let Some(fresh) = site.backend.user(&name).await.map_err(admin_error)? {
         login(&req, &fresh)?;
     }
     Ok(see_other("/items/"))
@@ -525,5 +587,31 @@ async fn api_delete(site: web::Data<Site>, id: web::Path<i64>) -> Result<HttpRes
         Ok(HttpResponse::NoContent().finish())
     } else {
         Ok(HttpResponse::NotFound().json(serde_json::json!({ "error": "not_found" })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_change_tells_the_client_nothing() {
+        let err = admin_error(actix_permit::AdminError::Database(
+            actix_permit::BackendError::new(
+                "password authentication failed for postgres://app:hunter2@db",
+            ),
+        ));
+        let response = err.as_response_error().error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = actix_web::body::to_bytes(response.into_body());
+        let body = futures_body(body);
+        assert_eq!(body, "Service Unavailable");
+    }
+
+    fn futures_body(
+        body: impl std::future::Future<Output = Result<actix_web::web::Bytes, impl std::fmt::Debug>>,
+    ) -> String {
+        let bytes = actix_web::rt::System::new().block_on(body).unwrap();
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 }

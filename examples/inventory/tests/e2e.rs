@@ -651,3 +651,151 @@ fn routes_lists_every_handler_and_what_anonymous_users_reach() {
         "README.md does not show the current `inventory routes` output:\n{table}"
     );
 }
+
+/// Runs the binary with `input` on its standard input (not a terminal).
+fn run_with_input(db: &Database, args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_inventory"))
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "warn")
+        .current_dir(&db.dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run inventory");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().expect("wait for inventory")
+}
+
+#[test]
+fn demo_users_exist_only_on_request_and_never_beyond_loopback() {
+    let db = Database::sqlite();
+    // Without --demo: no user, no banner, and alice cannot log in.
+    let plain = Server::start_args(&db, &["serve", "--bind", "127.0.0.1:0"], &[]);
+    let page = plain.client().get("/accounts/login/");
+    assert!(!page.body.contains("permit-demo"), "{}", page.body);
+    assert_eq!(plain.client().login("alice", PASSWORD, "").status, 200);
+    drop(plain);
+
+    // With --demo: the banner, and the users.
+    let demo = Server::start(&db);
+    let page = demo.client().get("/accounts/login/");
+    assert!(page.body.contains("permit-demo"), "{}", page.body);
+    assert_eq!(demo.client().login("alice", PASSWORD, "").status, 302);
+    drop(demo);
+
+    // Beyond loopback, the server names who still has the demo password.
+    let refused = run_to_end(&db, &["serve", "--bind", "0.0.0.0:0"], &[]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&refused.stdout).is_empty(),
+        "it must not listen"
+    );
+    assert!(
+        stderr.contains("alice, bob, carol, dave, erin still have the published demo password")
+            && stderr.contains("inventory user password NAME"),
+        "{stderr}"
+    );
+    for name in ["alice", "bob", "carol", "dave"] {
+        let changed = run_with_input(&db, &["user", "password", name], "a-new-password-1\n");
+        assert!(changed.status.success(), "{changed:?}");
+    }
+    let refused = run_to_end(&db, &["serve", "--bind", "0.0.0.0:0"], &[]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("erin still has the published demo password"),
+        "{stderr}"
+    );
+    // The demo password itself, or a short one, is not accepted.
+    let same = run_with_input(&db, &["user", "password", "erin"], "permit-demo\n");
+    assert!(!same.status.success());
+    let short = run_with_input(&db, &["user", "password", "erin"], "short\n");
+    assert!(!short.status.success());
+}
+
+#[test]
+fn a_new_password_from_the_cli_ends_the_users_sessions() {
+    let db = Database::sqlite();
+    let server = Server::start(&db);
+    let mut bob = as_user(&server, "bob");
+    assert_eq!(bob.get("/api/me").status, 200);
+    let changed = run_with_input(&db, &["user", "password", "bob"], "bobs-new-password\n");
+    assert!(changed.status.success(), "{changed:?}");
+    assert_eq!(bob.get("/api/me").status, 403, "the old session ended");
+    let mut again = server.client();
+    assert_eq!(again.login("bob", "bobs-new-password", "").status, 302);
+    assert_eq!(again.get("/api/me").status, 200);
+}
+
+#[test]
+fn guessing_a_password_is_throttled_with_a_message() {
+    let db = Database::sqlite();
+    let server = Server::start(&db);
+    let mut guesser = server.client();
+    for i in 0..5 {
+        let seen = guesser.login("carol", &format!("guess-{i}"), "");
+        assert_eq!(seen.status, 200, "{i}");
+        assert!(
+            seen.body
+                .contains("Please enter a correct username and password.")
+        );
+    }
+    let seen = guesser.login("carol", PASSWORD, "");
+    assert_eq!(seen.status, 429);
+    assert!(
+        seen.body.contains("Too many failed logins"),
+        "{}",
+        seen.body
+    );
+    assert!(
+        seen.body.contains("Try again in 15 minutes."),
+        "{}",
+        seen.body
+    );
+    // Another account from the same address is not locked.
+    let mut bob = server.client();
+    assert_eq!(bob.login("bob", PASSWORD, "").status, 302);
+}
+
+#[test]
+fn pages_know_who_is_logged_in_and_cookies_are_locked_down() {
+    let db = Database::sqlite();
+    let server = Server::start(&db);
+    let mut erin = server.client();
+    let seen = erin.login("erin", PASSWORD, "");
+    let cookie = seen.set_cookie.join("\n");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP on loopback: {cookie}"
+    );
+    // The 403 page and the 404 page show erin and the logout button.
+    for path in ["/items/", "/no/such/page"] {
+        let seen = erin.get(path);
+        assert!(
+            seen.status == 403 || seen.status == 404,
+            "{path}: {}",
+            seen.status
+        );
+        assert!(
+            seen.body.contains("Logged in as <strong>erin</strong>"),
+            "{path}: {}",
+            seen.body
+        );
+        assert!(seen.body.contains("Log out"), "{path}");
+        assert!(!seen.body.contains(">Log in<"), "{path}");
+    }
+    drop(server);
+    let secure = Server::start_with(&db, &[("PERMIT_COOKIE_SECURE", "1")]);
+    let seen = secure.client().login("erin", PASSWORD, "");
+    assert!(seen.set_cookie.join("\n").contains("Secure"), "{seen:?}");
+}

@@ -418,3 +418,57 @@ async fn a_lookup_in_flight_across_a_revocation_is_not_cached() {
         "the old set was put back"
     );
 }
+
+#[actix_rt::test]
+async fn a_login_ends_after_its_lifetime_or_when_idle() {
+    for (permit, idle) in [
+        (
+            Permit::from_arc(backend()).session_lifetime(Some(Duration::from_secs(1))),
+            false,
+        ),
+        (
+            Permit::from_arc(backend())
+                .session_lifetime(None)
+                .idle_timeout(Some(Duration::from_secs(2))),
+            true,
+        ),
+    ] {
+        let app = login_app!(permit);
+        let seen = send(&*app, attempt("plain", PASSWORD, "10.3.0.1"), None).await;
+        let mut cookie = seen.cookie.unwrap();
+        let asked = test::TestRequest::get().uri("/whoami");
+        assert!(
+            !send(&*app, asked, Some(&cookie))
+                .await
+                .body
+                .starts_with("anonymous")
+        );
+        if idle {
+            // Requests keep an idle timeout from running out.
+            for _ in 0..3 {
+                actix_rt::time::sleep(Duration::from_millis(500)).await;
+                let seen = send(
+                    &*app,
+                    test::TestRequest::get().uri("/whoami"),
+                    Some(&cookie),
+                )
+                .await;
+                assert!(!seen.body.starts_with("anonymous"), "still active");
+                cookie = seen.cookie.unwrap_or(cookie);
+            }
+        }
+        // actix-identity keeps whole seconds: wait past the deadline's second.
+        actix_rt::time::sleep(Duration::from_millis(if idle { 3200 } else { 2100 })).await;
+        let seen = send(
+            &*app,
+            test::TestRequest::get().uri("/whoami"),
+            Some(&cookie),
+        )
+        .await;
+        assert!(
+            seen.body.starts_with("anonymous"),
+            "idle {idle}: {}",
+            seen.body
+        );
+    }
+}

@@ -102,10 +102,15 @@ impl Server {
         Self::start_with(db, &[])
     }
 
-    /// Starts a server with extra environment variables.
+    /// Starts a server with the demo users and extra environment variables.
     pub fn start_with(db: &Database, env: &[(&str, &str)]) -> Self {
+        Self::start_args(db, &["--demo", "serve", "--bind", "127.0.0.1:0"], env)
+    }
+
+    /// Starts a server with these arguments and extra environment variables.
+    pub fn start_args(db: &Database, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_inventory"))
-            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(args)
             .env("DATABASE_URL", &db.url)
             .env("PERMIT_SECRET_KEY", SECRET)
             .env("RUST_LOG", "warn")
