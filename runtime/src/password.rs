@@ -3,9 +3,7 @@
 use std::sync::OnceLock;
 
 use argon2::Argon2;
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString, rand_core::OsRng};
 use blake2::{Blake2b512, Digest};
 
 /// Hashing a password failed (the parameters or the random source).
@@ -23,15 +21,52 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
         .map_err(|e| PasswordError(e.to_string()))
 }
 
-/// Whether `password` matches the PHC string `hash`. The comparison is done
-/// in constant time by `argon2`; a malformed `hash` never matches.
+/// Whether `password` matches the PHC string `hash` (Argon2id, Argon2i or
+/// Argon2d, as the string says), compared in constant time; a malformed
+/// `hash` never matches.
+///
+/// The hash's working memory (about 19 MiB with the default parameters) is
+/// a buffer kept per thread and reused, not allocated per call: a flood of
+/// logins then costs no allocator churn, and the memory a process holds
+/// for verifications is one buffer per hashing thread.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
+    thread_local! {
+        static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
     }
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(expected), Some(salt)) = (parsed.hash, parsed.salt) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = argon2::Params::try_from(&parsed) else {
+        return false;
+    };
+    let mut salt_bytes = [0_u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut out = [0_u8; 64];
+    let Some(out) = out.get_mut(..expected.len()) else {
+        return false;
+    };
+    let count = params.block_count();
+    let argon = Argon2::new(algorithm, version, params);
+    let hashed = BLOCKS.with_borrow_mut(|blocks| {
+        if blocks.len() < count {
+            blocks.resize(count, argon2::Block::default());
+        }
+        argon.hash_password_into_with_memory(password.as_bytes(), salt, out, &mut blocks[..count])
+    });
+    hashed.is_ok() && constant_time_eq_bytes(out, expected.as_bytes())
 }
 
 /// Spends the same work as [`verify_password`] on a fixed dummy hash and
@@ -59,27 +94,72 @@ pub fn session_auth_hash(password_hash: &str) -> String {
     digest[..32].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// [`hash_password`] on the blocking thread pool, so that the ~20 ms of
-/// Argon2 do not stall the async worker.
-pub async fn hash_password_blocking(password: &str) -> Result<String, PasswordError> {
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| PasswordError(e.to_string()))?
+/// Runs `work` on one of the process's hashing threads (one per CPU,
+/// started on first use); `None` if it panicked.
+///
+/// Not on tokio's blocking pool: Argon2 allocates about 19 MiB per hash, and
+/// once such a block is freed the allocator keeps it in the arena of the
+/// thread that used it. Spread over the blocking pool's many threads (up to
+/// 512) that memory adds up to gigabytes; on a few fixed threads it stays a
+/// few blocks.
+async fn on_hashing_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    type Job = Box<dyn FnOnce() + Send>;
+    static JOBS: OnceLock<Option<std::sync::Mutex<std::sync::mpsc::Sender<Job>>>> = OnceLock::new();
+    let jobs = JOBS.get_or_init(|| {
+        let (send, receive) = std::sync::mpsc::channel::<Job>();
+        let receive = std::sync::Arc::new(std::sync::Mutex::new(receive));
+        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        let mut started = 0;
+        for index in 0..threads {
+            let receive = std::sync::Arc::clone(&receive);
+            let spawned = std::thread::Builder::new()
+                .name(format!("permit-hash-{index}"))
+                .spawn(move || {
+                    loop {
+                        let job = match receive.lock() {
+                            Ok(receive) => receive.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        // A panicking job drops its answer; the thread goes on.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            started += usize::from(spawned.is_ok());
+        }
+        (started > 0).then(|| std::sync::Mutex::new(send))
+    });
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = answer.send(work());
+    });
+    jobs.as_ref()?.lock().ok()?.send(job).ok()?;
+    answered.await.ok()
 }
 
-/// [`verify_password`] on the blocking thread pool; `false` if it could not run.
+/// [`hash_password`] on a hashing thread, so that the ~20 ms of Argon2 do
+/// not stall the async worker.
+pub async fn hash_password_blocking(password: &str) -> Result<String, PasswordError> {
+    let password = password.to_owned();
+    on_hashing_thread(move || hash_password(&password))
+        .await
+        .unwrap_or_else(|| Err(PasswordError("the hashing thread failed".to_owned())))
+}
+
+/// [`verify_password`] on a hashing thread; `false` if it could not run.
 pub async fn verify_password_blocking(password: &str, hash: &str) -> bool {
     let (password, hash) = (password.to_owned(), hash.to_owned());
-    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+    on_hashing_thread(move || verify_password(&password, &hash))
         .await
         .unwrap_or(false)
 }
 
-/// [`verify_dummy`] on the blocking thread pool.
+/// [`verify_dummy`] on a hashing thread.
 pub async fn verify_dummy_blocking(password: &str) -> bool {
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || verify_dummy(&password))
+    on_hashing_thread(move || verify_dummy(&password))
         .await
         .unwrap_or(false)
 }
@@ -168,11 +248,11 @@ impl PasswordWork {
 
 /// Compares two strings in time that depends only on their lengths.
 pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    constant_time_eq_bytes(a.as_bytes(), b.as_bytes())
+}
+
+fn constant_time_eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -186,6 +266,15 @@ mod tests {
         assert!(verify_password("s3cret", &hash));
         assert!(!verify_password("s3cret ", &hash));
         assert!(!verify_password("s3cret", "not a hash"));
+        // Hashes made elsewhere, with other parameters and variants.
+        for variant in [argon2::Algorithm::Argon2i, argon2::Algorithm::Argon2d] {
+            let params = argon2::Params::new(4096, 2, 1, Some(24)).unwrap();
+            let other = Argon2::new(variant, argon2::Version::V0x13, params);
+            let salt = SaltString::generate(&mut OsRng);
+            let hash = other.hash_password(b"pw", &salt).unwrap().to_string();
+            assert!(verify_password("pw", &hash), "{hash}");
+            assert!(!verify_password("pW", &hash), "{hash}");
+        }
         assert!(!verify_dummy("s3cret"));
     }
 

@@ -23,6 +23,9 @@ const ROLES: [(&str, bool, bool, bool); 7] = [
 ];
 
 const CLIENTS_PER_USER: usize = 3;
+
+/// The load tests of this file take turns: each measures the server alone.
+static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const REQUESTS_PER_CLIENT: usize = 60;
 
 #[derive(Default)]
@@ -125,6 +128,9 @@ fn soak_client(
 
 #[test]
 fn concurrent_users_get_their_own_answers_and_lose_no_writes() {
+    let _alone = ALONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let db = Database::sqlite();
     let server = Server::start(&db);
     server.cli(&["user", "add", "dora", "--password", PASSWORD]);
@@ -200,4 +206,133 @@ fn concurrent_users_get_their_own_answers_and_lose_no_writes() {
         expected.len(),
         deleted.len()
     );
+}
+
+/// The server's resident memory, from /proc (Linux), in KiB.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// One login over a raw connection (the flood's clients): its status.
+fn raw_login(addr: &str, username: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .ok()?;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(60)))
+        .ok()?;
+    let body = format!("username={username}&password=not-the-password&next=");
+    let request = format!(
+        "POST /accounts/login/ HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut head = [0_u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    let status = std::str::from_utf8(&head[9..12]).ok()?.parse().ok();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    status
+}
+
+/// The 99th percentile of `times`.
+fn p99(times: &mut [Duration]) -> Duration {
+    times.sort();
+    times[(times.len() * 99).div_ceil(100).saturating_sub(1)]
+}
+
+/// 2,000 logins at once (unknown users, wrong passwords, throttle off so
+/// that the hashing bound alone holds the line): the server's memory stays
+/// under 300 MB, and a health check and a signed-in request keep answering
+/// within a second. Loopback only, a fixed number of requests, a deadline.
+#[test]
+fn a_login_flood_keeps_memory_bounded_and_the_site_answering() {
+    const LOGINS: usize = 2000;
+    let _alone = ALONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let db = Database::sqlite();
+    let server = Server::start_with(&db, &[("PERMIT_LOGIN_THROTTLE", "off")]);
+    let pid = server.child.id();
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut member = as_user(&server, "bob");
+    assert_eq!(member.get("/api/me").status, 200);
+    let before = rss_kib(pid).expect("read the server's memory");
+
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let peak = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                peak = peak.max(rss_kib(pid).unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        })
+    };
+    let probes = {
+        let done = done.clone();
+        let base = server.base.clone();
+        std::thread::spawn(move || {
+            let mut health = Client::new(&base);
+            let mut times = (Vec::new(), Vec::new());
+            let deadline = Instant::now() + Duration::from_secs(300);
+            while !done.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < deadline {
+                let started = Instant::now();
+                assert_eq!(health.get("/healthz").status, 200);
+                times.0.push(started.elapsed());
+                let started = Instant::now();
+                assert_eq!(member.get("/api/me").status, 200);
+                times.1.push(started.elapsed());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            times
+        })
+    };
+    let started = Instant::now();
+    let clients: Vec<_> = (0..LOGINS)
+        .map(|i| {
+            let addr = addr.clone();
+            std::thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn(move || raw_login(&addr, &format!("flood{i}")))
+                .expect("a client thread")
+        })
+        .collect();
+    let statuses: Vec<Option<u16>> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    let flood_time = started.elapsed();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let peak = peak.join().unwrap();
+    let (mut health, mut me) = probes.join().unwrap();
+
+    let refused = statuses.iter().filter(|s| **s == Some(503)).count();
+    let checked = statuses.iter().filter(|s| **s == Some(200)).count();
+    println!(
+        "flood: {LOGINS} logins in {flood_time:?}: {checked} checked, {refused} refused (503); \
+         RSS {} MB before, {} MB at peak; /healthz p99 {:?} over {} probes, /api/me p99 {:?}",
+        before / 1024,
+        peak / 1024,
+        p99(&mut health),
+        health.len(),
+        p99(&mut me)
+    );
+    assert_eq!(
+        checked + refused,
+        LOGINS,
+        "every login answered: {statuses:?}"
+    );
+    assert!(refused > 0, "the queue is shorter than the flood");
+    assert!(peak < 300 * 1024, "peak RSS {} MB", peak / 1024);
+    assert!(!health.is_empty() && !me.is_empty());
+    assert!(p99(&mut health) < Duration::from_secs(1));
+    assert!(p99(&mut me) < Duration::from_secs(1));
+    // Afterwards, logins work again.
+    assert_eq!(server.client().login("bob", PASSWORD, "").status, 302);
 }
