@@ -239,3 +239,31 @@ fn a_redis_outage_fails_closed_and_recovers() {
     assert_eq!(alice.get("/api/me").status, 200);
     redis.stop();
 }
+
+/// Failed logins count on every instance: in Redis beside the sessions, or
+/// in the database when sessions are cookies.
+#[test]
+fn failed_logins_count_on_every_instance() {
+    let Some((pg, redis)) = services() else {
+        return;
+    };
+    for with_redis in [true, false] {
+        let db = Database::postgres(&pg);
+        let env: Vec<(&str, &str)> = if with_redis {
+            vec![("REDIS_URL", redis.as_str())]
+        } else {
+            Vec::new()
+        };
+        let (a, b) = pair(&db, &env);
+        let name = if with_redis { "dave-r" } else { "dave-p" };
+        a.cli(&["user", "add", name, "--password", "right-password"]);
+        for (i, server) in [&a, &b, &a, &b, &a].into_iter().enumerate() {
+            let seen = server.client().login(name, &format!("wrong-{i}"), "");
+            assert_eq!(seen.status, 200, "redis {with_redis}, attempt {i}");
+        }
+        for server in [&a, &b] {
+            let seen = server.client().login(name, "right-password", "");
+            assert_eq!(seen.status, 429, "redis {with_redis}: locked everywhere");
+        }
+    }
+}
