@@ -111,6 +111,16 @@ pub fn login(req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
 }
 
 /// Logs the user out: the whole session is removed, server and client side.
+///
+/// What that revokes depends on the session store. With a server-side store
+/// (actix-session's Redis store) the session is deleted on the server: every
+/// copy of the cookie is dead from now on. With the cookie store the session
+/// *is* the cookie: this browser loses it, but a copy taken earlier (by
+/// malware, a shared machine, a proxy log) stays valid until its login
+/// lifetime ends ([`Permit::session_lifetime`](crate::Permit::session_lifetime),
+/// two weeks by default), the user's password changes, or the user is
+/// deactivated. Use a server-side store when a logout must end the session
+/// everywhere.
 pub fn logout(req: &HttpRequest) {
     req.get_session().purge();
 }
