@@ -153,33 +153,44 @@ pub(crate) struct PublicRoutes {
 /// before `main`.
 pub(crate) fn public_routes() -> &'static PublicRoutes {
     static ROUTES: OnceLock<PublicRoutes> = OnceLock::new();
-    ROUTES.get_or_init(|| collect_public_routes(false))
+    ROUTES.get_or_init(collect_public_routes)
+}
+
+/// Pairs of public handlers whose routes got the same reserved name (a
+/// `macro_rules!` that writes two handlers alike): neither is trusted, so
+/// both stay protected under [`LoginRequired`](crate::LoginRequired), which
+/// names them in a warning when it is built.
+pub fn route_collisions() -> Vec<(&'static Handler, &'static Handler)> {
+    let mut seen: HashMap<&'static str, &'static Handler> = HashMap::new();
+    let mut pairs = Vec::new();
+    for handler in handlers() {
+        for route in handler.anonymous_routes() {
+            if let Some(first) = seen.insert(route.id, handler) {
+                pairs.push((first, handler));
+            }
+        }
+    }
+    pairs
 }
 
 /// Names in a warning the handlers whose reserved route names collide.
 pub(crate) fn warn_route_collisions() {
-    collect_public_routes(true);
+    for (first, second) in route_collisions() {
+        tracing::warn!(
+            target: "actix_permit",
+            handler = %second.path(),
+            other = %first.path(),
+            "two #[login_not_required] handlers got the same reserved route name (written alike by one macro?); both stay protected under LoginRequired"
+        );
+    }
 }
 
-fn collect_public_routes(warn: bool) -> PublicRoutes {
+fn collect_public_routes() -> PublicRoutes {
     let all = handlers();
-    let mut seen: HashMap<&'static str, &'static Handler> = HashMap::new();
-    let mut shared = HashSet::new();
-    for handler in &all {
-        for route in handler.anonymous_routes() {
-            if let Some(first) = seen.insert(route.id, handler) {
-                shared.insert(route.id);
-                if warn {
-                    tracing::warn!(
-                        target: "actix_permit",
-                        handler = %handler.path(),
-                        other = %first.path(),
-                        "two #[login_not_required] handlers got the same reserved route name (written alike by one macro?); both stay protected under LoginRequired"
-                    );
-                }
-            }
-        }
-    }
+    let shared: HashSet<&'static str> = route_collisions()
+        .into_iter()
+        .flat_map(|(first, _)| first.anonymous_routes().map(|route| route.id))
+        .collect();
     let ordered: Vec<_> = all
         .iter()
         .flat_map(|handler| {

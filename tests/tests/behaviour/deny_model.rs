@@ -13,7 +13,7 @@
 //! reachable (`audit::reachable`) answers anonymous requests with its own
 //! handler. Failing cases are kept in `deny_model.proptest-regressions`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use actix_permit::audit;
 use actix_permit::{LoginRequired, Permit, login_not_required, login_required, scope};
@@ -24,22 +24,7 @@ use actix_web::{App, HttpRequest, HttpResponse, route, web};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 
-use crate::support::{backend, send, session};
-
-/// The handlers that ran, by id.
-#[derive(Default)]
-struct Ran(Mutex<Vec<&'static str>>);
-
-impl Ran {
-    fn hit(&self, id: &'static str) -> HttpResponse {
-        self.0.lock().unwrap().push(id);
-        HttpResponse::Ok().body(id)
-    }
-
-    fn take(&self) -> Vec<&'static str> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
+use crate::support::{Ran, backend, send, session};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -73,29 +58,19 @@ macro_rules! pool {
             },
         }),*];
     };
-    (@one $module:ident Public $name:ident $path:tt [$($method:tt),+] $($extra:tt)*) => {
-        #[login_not_required]
-        #[route($path, $(method = $method,)+ $($extra)*)]
-        async fn $name(ran: web::Data<super::Ran>) -> HttpResponse {
-            // The module's name makes the two modules' handlers differ in
-            // their tokens, so that their reserved route names differ.
-            let _ = stringify!($module);
-            ran.hit(concat!(module_path!(), "::", stringify!($name)))
-        }
+    (@one $module:ident Public $($rest:tt)*) => {
+        pool!(@fn $module [login_not_required] $($rest)*);
     };
-    (@one $module:ident Unannotated $name:ident $path:tt [$($method:tt),+] $($extra:tt)*) => {
-        #[route($path, $(method = $method,)+ $($extra)*)]
-        async fn $name(ran: web::Data<super::Ran>) -> HttpResponse {
-            // The module's name makes the two modules' handlers differ in
-            // their tokens, so that their reserved route names differ.
-            let _ = stringify!($module);
-            ran.hit(concat!(module_path!(), "::", stringify!($name)))
-        }
+    (@one $module:ident Login $($rest:tt)*) => {
+        pool!(@fn $module [login_required] $($rest)*);
     };
-    (@one $module:ident Login $name:ident $path:tt [$($method:tt),+] $($extra:tt)*) => {
-        #[login_required]
+    (@one $module:ident Unannotated $($rest:tt)*) => {
+        pool!(@fn $module [] $($rest)*);
+    };
+    (@fn $module:ident [$($attr:ident)?] $name:ident $path:tt [$($method:tt),+] $($extra:tt)*) => {
+        $(#[$attr])?
         #[route($path, $(method = $method,)+ $($extra)*)]
-        async fn $name(ran: web::Data<super::Ran>) -> HttpResponse {
+        async fn $name(ran: web::Data<crate::support::Ran>) -> HttpResponse {
             // The module's name makes the two modules' handlers differ in
             // their tokens, so that their reserved route names differ.
             let _ = stringify!($module);

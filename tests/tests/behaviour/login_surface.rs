@@ -24,12 +24,14 @@ use serde::Deserialize;
 use crate::support::{PASSWORD, backend, send, session};
 
 /// The in-memory backend, counting the password checks that reach it and
-/// how many run at once.
+/// how many run at once; while `hold` is set, a permission lookup reads the
+/// set and then waits.
 struct Counting {
     inner: Arc<MemoryBackend>,
     checks: AtomicUsize,
     running: AtomicUsize,
     most: AtomicUsize,
+    hold: AtomicBool,
 }
 
 impl Counting {
@@ -39,6 +41,7 @@ impl Counting {
             checks: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
             most: AtomicUsize::new(0),
+            hold: AtomicBool::new(false),
         })
     }
 }
@@ -67,7 +70,13 @@ impl Backend for Counting {
         &'a self,
         user: &'a dyn AuthUser,
     ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
-        self.inner.user_permissions(user)
+        Box::pin(async move {
+            let set = self.inner.user_permissions(user).await?;
+            while self.hold.load(Ordering::SeqCst) {
+                actix_rt::time::sleep(Duration::from_millis(2)).await;
+            }
+            Ok(set)
+        })
     }
 }
 
@@ -355,47 +364,13 @@ fn debug_of_users_tells_no_hash() {
     assert!(!shown.contains(user.session_auth_hash()), "{shown}");
 }
 
-/// The in-memory backend, whose permission lookups read the set and then
-/// wait until released.
-struct Held {
-    inner: Arc<MemoryBackend>,
-    hold: AtomicBool,
-}
-
-impl Backend for Held {
-    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
-        self.inner.get_user(id)
-    }
-    fn authenticate<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> BoxFuture<'a, UserResult> {
-        self.inner.authenticate(username, password)
-    }
-    fn user_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
-        Box::pin(async move {
-            let set = self.inner.user_permissions(user).await?;
-            while self.hold.load(Ordering::SeqCst) {
-                actix_rt::time::sleep(Duration::from_millis(2)).await;
-            }
-            Ok(set)
-        })
-    }
-}
-
 #[actix_rt::test]
 async fn a_lookup_in_flight_across_a_revocation_is_not_cached() {
     let inner = backend();
     inner.grant("plain", "inventory.change_item").unwrap();
     let user = inner.user("plain").unwrap();
-    let held = Held {
-        inner: Arc::clone(&inner),
-        hold: AtomicBool::new(true),
-    };
+    let held = Counting::new(Arc::clone(&inner));
+    held.hold.store(true, Ordering::SeqCst);
     let cache = Rc::new(CachedBackend::new(held, Duration::from_secs(60)));
     let lookup = {
         let (cache, user) = (Rc::clone(&cache), Arc::clone(&user));

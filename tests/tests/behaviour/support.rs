@@ -33,6 +33,23 @@ pub const USERS: [&str; 6] = [
 #[derive(Default)]
 pub struct Hits(AtomicUsize);
 
+/// The handlers that ran, by name: for tests that must tell which one did.
+#[derive(Default)]
+pub struct Ran(std::sync::Mutex<Vec<&'static str>>);
+
+impl Ran {
+    /// Notes that `name` ran, and answers 200 with its name.
+    pub fn hit(&self, name: &'static str) -> HttpResponse {
+        self.0.lock().unwrap().push(name);
+        HttpResponse::Ok().body(name)
+    }
+
+    /// The names noted since the last call, in order.
+    pub fn take(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
 impl Hits {
     pub fn hit(&self) {
         self.0.fetch_add(1, Ordering::SeqCst);
