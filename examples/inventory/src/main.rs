@@ -251,6 +251,20 @@ fn throttle_limits() -> Result<Option<Limits>, Box<dyn std::error::Error>> {
     }
 }
 
+/// `PERMIT_CLIENT_HEADER`: the header a trusted proxy puts the client's
+/// address in (`X-Forwarded-For`, say), for the login throttle; unset: the
+/// peer address. Set it only behind a proxy that overwrites the header.
+fn trusted_client_header()
+-> Result<Option<actix_web::http::header::HeaderName>, Box<dyn std::error::Error>> {
+    match std::env::var("PERMIT_CLIENT_HEADER") {
+        Ok(name) if !name.trim().is_empty() => Ok(Some(
+            actix_web::http::header::HeaderName::try_from(name.trim())
+                .map_err(|_| format!("PERMIT_CLIENT_HEADER is not a header name: {name:?}"))?,
+        )),
+        _ => Ok(None),
+    }
+}
+
 /// Refuses to serve beyond loopback while a user still has the published
 /// demo password.
 async fn refuse_demo_passwords(backend: &SqlBackend, bind: &str) -> AppResult {
@@ -284,6 +298,7 @@ macro_rules! run {
 async fn serve(db: &Db, bind: &str) -> AppResult {
     let check = check_mode()?;
     let limits = throttle_limits()?;
+    let client_header = trusted_client_header()?;
     let (backend, items) = open(db).await?;
     refuse_demo_passwords(&backend, bind).await?;
     if let Some(on_missing) = check {
@@ -320,10 +335,14 @@ async fn serve(db: &Db, bind: &str) -> AppResult {
             Some((pool, _)) => Arc::new(throttle::RedisThrottle::new(pool.clone())),
             None => Arc::clone(&backend) as Arc<dyn ThrottleStore>,
         };
-        Throttle::from_arc(store)
+        let throttle = Throttle::from_arc(store)
             .per_user(per_user)
             .per_client(per_client)
-            .window(window)
+            .window(window);
+        match &client_header {
+            Some(header) => throttle.client_header(header.clone()),
+            None => throttle,
+        }
     });
     let site = web::Site::new(backend, checks, items, allowed_hosts, db.demo)?.throttle(throttle);
     match redis {
