@@ -268,3 +268,49 @@ async fn a_macro_writing_two_public_handlers_alike_keeps_both_protected() {
         "{twins:?}"
     );
 }
+
+// A public handler with several routes (`#[routes]`): each route is public,
+// and a method none of them takes is not.
+#[login_not_required]
+#[actix_web::routes]
+#[get("/multi")]
+#[post("/multi/send", name = "multi_send")]
+async fn multi(ran: web::Data<Ran>) -> HttpResponse {
+    ran.hit("multi")
+}
+
+/// Unannotated, on the path of the public routes.
+#[actix_web::put("/multi")]
+async fn multi_put(ran: web::Data<Ran>) -> HttpResponse {
+    ran.hit("multi put")
+}
+
+#[actix_web::test]
+async fn every_route_of_a_public_multi_route_handler_is_public_and_only_those() {
+    let ran = Arc::new(Ran::default());
+    let app = gated_app!(ran, |cfg: &mut web::ServiceConfig| {
+        cfg.service(scope("/m").service(multi).service(multi_put));
+    });
+    assert_eq!(
+        anonymous(&app, "GET", "localhost", "/m/multi").await,
+        (StatusCode::OK, "multi".to_owned())
+    );
+    assert_eq!(
+        anonymous(&app, "POST", "localhost", "/m/multi/send").await,
+        (StatusCode::OK, "multi".to_owned())
+    );
+    for (method, path) in [
+        ("PUT", "/m/multi"),
+        ("GET", "/m/multi/send"),
+        ("DELETE", "/m/multi"),
+    ] {
+        let (status, body) = anonymous(&app, method, "localhost", path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
+    }
+    assert_eq!(ran.take(), ["multi", "multi"]);
+    // The names the app gave still build URLs.
+    let req = test::TestRequest::get().uri("/m/multi").to_request();
+    let res = actix_web::dev::Service::call(&app, req).await.unwrap();
+    let url = res.request().url_for_static("multi_send").unwrap();
+    assert_eq!(url.path(), "/m/multi/send");
+}
