@@ -10,7 +10,10 @@
 //! the attribute (the package the code belongs to), or `CARGO_MANIFEST_DIR`'s
 //! when the source file is unknown.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::SystemTime;
 
 use crate::args::perm_error;
 
@@ -25,13 +28,30 @@ pub(crate) struct Declared {
 const WHERE: &str = "[package.metadata.actix-permit] permissions";
 
 /// The declaration that applies to code in `source`, if the package has one.
+///
+/// Each manifest is read once per compilation (the macro stays loaded from
+/// one attribute to the next), and again only when it changed, as it may
+/// while an editor keeps the macro loaded.
 pub(crate) fn find(source: Option<&Path>) -> Result<Option<Declared>, String> {
+    type Cache = HashMap<PathBuf, (Option<SystemTime>, Result<Option<Vec<String>>, String>)>;
+    static READ: Mutex<Option<Cache>> = Mutex::new(None);
     let Some(manifest) = manifest_for(source) else {
         return Ok(None);
     };
-    let text = std::fs::read_to_string(&manifest)
-        .map_err(|err| format!("cannot read {}: {err}", manifest.display()))?;
-    parse(&text).map(|names| names.map(|names| Declared { manifest, names }))
+    let modified = std::fs::metadata(&manifest).and_then(|m| m.modified()).ok();
+    let mut read = READ.lock().unwrap_or_else(PoisonError::into_inner);
+    let cache = read.get_or_insert_with(HashMap::new);
+    let names = match cache.get(&manifest) {
+        Some((when, names)) if when.is_some() && *when == modified => names.clone(),
+        _ => {
+            let names = std::fs::read_to_string(&manifest)
+                .map_err(|err| format!("cannot read {}: {err}", manifest.display()))
+                .and_then(|text| parse(&text));
+            cache.insert(manifest.clone(), (modified, names.clone()));
+            names
+        }
+    };
+    names.map(|names| names.map(|names| Declared { manifest, names }))
 }
 
 fn manifest_for(source: Option<&Path>) -> Option<PathBuf> {

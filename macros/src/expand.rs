@@ -30,9 +30,10 @@ pub(crate) fn expand(
         .map_err(|e| errors.push(e))
         .ok();
     if let (Some(own), Some(mut func)) = (own, func) {
+        let renamed = own.krate.clone();
         let mut stack = vec![(which, Span::call_site(), own)];
         let mut uses = Vec::new();
-        for (stacked, span, tokens, path) in take_stacked(&mut func.attrs) {
+        for (stacked, span, tokens, path) in take_stacked(&mut func.attrs, renamed.as_ref()) {
             uses.push(path);
             match Args::parse(stacked, tokens) {
                 Ok(args) => stack.push((stacked, span, args)),
@@ -110,17 +111,27 @@ fn with_errors(item: TokenStream, err: Error) -> TokenStream {
 }
 
 /// Removes our attributes stacked below this one (`#[login_required]`,
-/// `#[actix_permit::permission_required(..)]`, ...) so that one wrapper runs
-/// all the checks, top to bottom.
-fn take_stacked(attrs: &mut Vec<syn::Attribute>) -> Vec<(Macro, Span, TokenStream, syn::Path)> {
+/// `#[actix_permit::permission_required(..)]`, and, when this one names a
+/// renamed crate with `crate = "path::to::permit"`, `#[permit::login_required]`)
+/// so that one wrapper runs all the checks, top to bottom.
+fn take_stacked(
+    attrs: &mut Vec<syn::Attribute>,
+    renamed: Option<&syn::Path>,
+) -> Vec<(Macro, Span, TokenStream, syn::Path)> {
+    let renamed = renamed
+        .and_then(|krate| krate.segments.last())
+        .map(|s| &s.ident);
     let mut taken = Vec::new();
     attrs.retain(|attr| {
         let path = attr.path();
-        let ours = path.segments.len() == 1
+        let count = path.segments.len();
+        let ours = count == 1
             || path
                 .segments
                 .first()
-                .is_some_and(|s| s.ident == "actix_permit");
+                .is_some_and(|s| s.ident == "actix_permit")
+            || (count >= 2
+                && renamed.is_some_and(|krate| path.segments[count - 2].ident == *krate));
         let which = path
             .segments
             .last()
@@ -452,7 +463,7 @@ fn generate_public(stack: &Stack, func: ItemFn, private: &TokenStream, site: &st
     let mut docs = Vec::new();
     let mut cfgs = Vec::new();
     let mut others = Vec::new();
-    for attr in &func.attrs {
+    for attr in func.attrs.iter().filter(|attr| is_outer(attr)) {
         if attr.path().is_ident("doc") {
             docs.push(attr);
         } else if attr.path().is_ident("cfg") {
@@ -567,10 +578,15 @@ fn generate(stack: &Stack, mut func: ItemFn, site: &str) -> TokenStream {
             }
         }
     }));
-    let attrs = &func.attrs;
+    let outer = func.attrs.iter().filter(|attr| is_outer(attr));
     let vis = &func.vis;
     let wrapper = wrapper_fn(stack, &func, &private, &func.sig.ident, &prelude);
-    quote!(#(#attrs)* #vis #wrapper)
+    quote!(#(#outer)* #vis #wrapper)
+}
+
+/// An attribute written before the fn (`#[..]`), not inside its body (`#![..]`).
+fn is_outer(attr: &syn::Attribute) -> bool {
+    matches!(attr.style, syn::AttrStyle::Outer)
 }
 
 /// The merged attributes' imports count as used, and editing the declared
@@ -602,10 +618,12 @@ fn wrapper_fn(
     let sig = &func.sig;
     let mut pats = Vec::new();
     let mut tys = Vec::new();
+    let mut arg_attrs = Vec::new();
     for arg in &sig.inputs {
         if let FnArg::Typed(typed) = arg {
             pats.push(&typed.pat);
             tys.push(&typed.ty);
+            arg_attrs.push(&typed.attrs);
         }
     }
     let (payload_param, extract) = if pats.is_empty() {
@@ -613,14 +631,17 @@ fn wrapper_fn(
     } else {
         let args_ident = Ident::new("__permit_args", Span::mixed_site());
         let response = Ident::new("__permit_response", Span::mixed_site());
+        let index = (0..pats.len()).map(syn::Index::from);
         (
             quote!(#payload),
             quote! {
                 let mut #payload = #payload.into_inner();
-                let (#(#pats,)*) = match #private::extract::<(#(#tys,)*)>(&#req, &mut #payload).await {
+                let #args_ident = match #private::extract::<(#(#tys,)*)>(&#req, &mut #payload).await {
                     ::core::result::Result::Ok(#args_ident) => #args_ident,
                     ::core::result::Result::Err(#response) => return #private::Either::Left(#response),
                 };
+                // Each argument as the user wrote it, attributes included.
+                #(#(#arg_attrs)* let #pats = #args_ident.#index;)*
             },
         )
     };
@@ -657,6 +678,7 @@ fn wrapper_fn(
         ReturnType::Default => quote!(()),
     };
     let preamble = preamble(stack);
+    let inner = func.attrs.iter().filter(|attr| !is_outer(attr));
     let stmts = &func.block.stmts;
     let generics = &sig.generics;
     let where_clause = &sig.generics.where_clause;
@@ -667,6 +689,7 @@ fn wrapper_fn(
             #req: #private::HttpRequest,
             #payload_param: #private::Payload,
         ) -> #private::Either<#private::HttpResponse, #user_output> #where_clause {
+            #(#inner)*
             #preamble
             #prelude
             #extract
