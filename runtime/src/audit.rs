@@ -3,12 +3,13 @@
 //! ([`handlers`]), and check at start that the permissions they name exist
 //! ([`check_permissions`]).
 //!
-//! Registration is a constructor the attribute emits next to the handler
-//! (an `.init_array` entry on ELF targets, `__mod_init_func` on Apple,
-//! `.CRT$XCU` on Windows), so nothing is listed by hand and a handler cannot
-//! be forgotten. On other targets the list is empty: [`handlers`] answers
-//! nothing and the [deny-by-default middleware](crate::LoginRequired) then
-//! lets no handler through anonymously (it fails closed).
+//! Registration goes through the [`inventory`](https://docs.rs/inventory)
+//! crate: the attribute submits the handler's description, which a
+//! constructor adds to the list before `main`, so nothing is listed by hand
+//! and a handler cannot be forgotten. On a target where those constructors
+//! do not run the crate does not compile (a `compile_error!` names the
+//! target), and should one slip through, [`handlers`] panics at start
+//! rather than answer an empty list.
 //!
 //! As with any link-time registration, handlers of a library crate are
 //! listed when the program links that library's code, which it does as soon
@@ -17,7 +18,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::OnceLock;
 
 use crate::backend::{Backend, BackendError};
 
@@ -372,23 +373,36 @@ impl fmt::Display for Require {
     }
 }
 
-static REGISTRY: Mutex<Vec<&'static Handler>> = Mutex::new(Vec::new());
-
-/// Called by the constructor the attributes emit, before `main`.
+/// What the attributes submit to the registry: a handler's description.
 #[doc(hidden)]
-pub fn __submit(handler: &'static Handler) {
-    REGISTRY
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(handler);
-}
+pub struct Registered(pub &'static Handler);
+
+inventory::collect!(Registered);
+
+/// Submitted once by this crate: its presence proves that registration runs
+/// on this target.
+struct Alive;
+
+inventory::collect!(Alive);
+inventory::submit!(Alive);
 
 /// Every registered handler of the program, sorted by module and name.
+///
+/// # Panics
+/// When registration did not run at start-up (a target where the
+/// `inventory` crate's constructors are not called): an empty list would
+/// make [`check_permissions`] report nothing missing and deny by default
+/// refuse every public page, silently.
 pub fn handlers() -> Vec<&'static Handler> {
-    let mut all = REGISTRY
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
+    assert!(
+        inventory::iter::<Alive>.into_iter().next().is_some(),
+        "actix-permit: handler registration did not run at start-up on this target; \
+         the audit and deny by default cannot work without it"
+    );
+    let mut all: Vec<&'static Handler> = inventory::iter::<Registered>
+        .into_iter()
+        .map(|registered| registered.0)
+        .collect();
     all.sort_by(|a, b| (a.module, a.name).cmp(&(b.module, b.name)));
     all
 }
@@ -503,39 +517,15 @@ fn missing_from(
 }
 
 /// Registers the handler static named by the argument; emitted by the
-/// attributes inside the handler. The `unsafe(link_section)` lives here, in
-/// a macro of this crate, so that a user crate under
-/// `#![forbid(unsafe_code)]` still compiles (lints do not look into other
-/// crates' macros); the constructor itself is a safe `extern "C" fn`.
+/// attributes inside the handler. It goes through the `inventory` crate's
+/// `submit!`, from a macro of this crate, so that the user's crate needs no
+/// dependency of its own and still compiles under `#![forbid(unsafe_code)]`
+/// (lints do not look into other crates' macros).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __permit_register {
     ($handler:ident) => {
-        #[used]
-        #[cfg_attr(
-            any(
-                target_os = "linux",
-                target_os = "android",
-                target_os = "freebsd",
-                target_os = "netbsd",
-                target_os = "openbsd",
-                target_os = "dragonfly",
-                target_os = "illumos",
-                target_os = "solaris",
-            ),
-            unsafe(link_section = ".init_array")
-        )]
-        #[cfg_attr(
-            target_vendor = "apple",
-            unsafe(link_section = "__DATA,__mod_init_func,mod_init_funcs")
-        )]
-        #[cfg_attr(windows, unsafe(link_section = ".CRT$XCU"))]
-        static __PERMIT_REGISTER: extern "C" fn() = {
-            extern "C" fn __permit_register() {
-                $crate::audit::__submit(&$handler);
-            }
-            __permit_register
-        };
+        $crate::__private::inventory::submit!($crate::__private::Registered(&$handler));
     };
 }
 

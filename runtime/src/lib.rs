@@ -3,6 +3,29 @@
 #![warn(missing_docs, unreachable_pub)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+// Handler registration runs constructors before `main` (the `inventory`
+// crate): where it cannot, the audit and deny by default would silently
+// see no handler. Refuse to build instead.
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "dragonfly",
+    target_os = "freebsd",
+    target_os = "haiku",
+    target_os = "illumos",
+    target_os = "netbsd",
+    target_os = "nto",
+    target_os = "openbsd",
+    target_os = "redox",
+    target_os = "vxworks",
+    target_os = "macos",
+    target_os = "ios",
+    windows,
+)))]
+compile_error!(
+    "actix-permit registers handlers with constructors run before main (the inventory crate), which this target does not run; its audit and deny by default cannot work here"
+);
+
 mod access;
 pub mod audit;
 pub mod backend;
@@ -58,10 +81,12 @@ pub mod __private {
     pub use crate::access::{
         Async, AsyncPredicate, ErasedPredicate, Predicate, Require, Rule, Sync, check, check_test,
     };
+    pub use crate::audit::Registered;
     pub use crate::audit::{Access, Entry, Handler, Route};
     pub use crate::middleware::{register_public, routed};
     pub use actix_web::dev::{AppService, HttpServiceFactory};
     pub use actix_web::{Either, HttpRequest, HttpResponse, Responder};
+    pub use inventory;
 
     /// What an [`Entry`] returns.
     pub type EntryFuture = ::core::pin::Pin<Box<dyn ::core::future::Future<Output = HttpResponse>>>;
