@@ -1,0 +1,41 @@
+//! The README's quick start, exactly (a test in `tests/` checks that they
+//! stay the same): `cargo run -p actix-permit --example quickstart`.
+
+use actix_permit::{CurrentUser, MemoryBackend, Permit, login_required, permission_required};
+use actix_session::{SessionMiddleware, storage::CookieSessionStore};
+use actix_web::{App, HttpServer, Responder, cookie::Key, get, web};
+
+#[permission_required("inventory.change_item", login_url = "/accounts/login/")]
+#[get("/items/{id}/edit")]
+async fn edit_item(id: web::Path<u32>) -> impl Responder {
+    format!("editing item {id}")
+}
+
+#[login_required]
+#[get("/me")]
+async fn me(user: CurrentUser) -> impl Responder {
+    format!("you are user {}", user.id().unwrap_or_default())
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let backend = std::sync::Arc::new(MemoryBackend::new());
+    backend.add_user("carol", "s3cret").expect("a new user");
+    backend
+        .grant("carol", "inventory.change_item")
+        .expect("a valid permission");
+    let key = Key::generate();
+    HttpServer::new(move || {
+        App::new()
+            .service(edit_item)
+            .service(me)
+            .wrap(Permit::from_arc(backend.clone()))
+            .wrap(SessionMiddleware::new(
+                CookieSessionStore::default(),
+                key.clone(),
+            ))
+    })
+    .bind(("127.0.0.1", 8080))?
+    .run()
+    .await
+}
