@@ -11,9 +11,8 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use crate::config::{Denial, Reason, default_response};
 use crate::error::PermitError;
-use crate::middleware::{RequestAuth, catch_panic};
 use crate::redirect::login_redirect;
-use crate::user::CurrentUser;
+use crate::request::{CurrentUser, RequestAuth, catch_panic};
 
 /// One check of a handler: what it requires and where it sends anonymous
 /// users. Built by the attributes as a constant; listed by
@@ -266,7 +265,7 @@ pub trait AsyncPredicate {
     fn call<'a>(&'a self, user: &'a CurrentUser) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
 }
 
-impl<F: AsyncFn(&CurrentUser) -> bool> AsyncPredicate for F {
+impl<F: std::ops::AsyncFn(&CurrentUser) -> bool> AsyncPredicate for F {
     fn call<'a>(&'a self, user: &'a CurrentUser) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
         Box::pin(self(user))
     }
@@ -274,20 +273,47 @@ impl<F: AsyncFn(&CurrentUser) -> bool> AsyncPredicate for F {
 
 /// Marks [`Predicate`] impls for plain functions.
 #[doc(hidden)]
-pub enum Sync {}
+pub enum PlainFn {}
 
 /// Marks [`Predicate`] impls for async functions.
 #[doc(hidden)]
-pub enum Async {}
+pub enum AsyncFn {}
 
-impl<F: Fn(&CurrentUser) -> bool> Predicate<Sync> for F {
+impl<F: Fn(&CurrentUser) -> bool> Predicate<PlainFn> for F {
     fn __erase(&self) -> ErasedPredicate<'_> {
         ErasedPredicate::Sync(self)
     }
 }
 
-impl<F: AsyncFn(&CurrentUser) -> bool> Predicate<Async> for F {
+impl<F: std::ops::AsyncFn(&CurrentUser) -> bool> Predicate<AsyncFn> for F {
     fn __erase(&self) -> ErasedPredicate<'_> {
         ErasedPredicate::Async(self)
     }
+}
+
+/// The rule a deny-by-default denial is logged and rendered with.
+pub(crate) static DEFAULT_RULE: Rule = Rule {
+    require: Require::Login,
+    login_url: None,
+    redirect_field: None,
+    handler: "(deny by default)",
+};
+
+/// The login response for a request that has no user, or, when it turns
+/// out to have one, a 500: the request reached a place only anonymous
+/// requests marked by `LoginRequired` should reach.
+pub(crate) async fn deny_anonymous(req: &HttpRequest) -> HttpResponse {
+    match check(req, &DEFAULT_RULE).await {
+        Err(response) => response,
+        Ok(()) => {
+            tracing::error!(target: "actix_permit", path = req.path(), "a signed-in request was routed like an anonymous one LoginRequired let through; failing closed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// What `#[login_required]` runs: the user, or the login response (500
+/// without `Permit`, 503 when the backend fails).
+pub(crate) async fn require_user(req: &HttpRequest) -> Result<(), HttpResponse> {
+    check(req, &DEFAULT_RULE).await
 }

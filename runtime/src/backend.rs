@@ -1,12 +1,10 @@
 //! Where users and permissions come from: the [`Backend`] trait and its errors.
 
 use std::any::Any;
-use std::error::Error as StdError;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
+pub use crate::error::{BackendError, BoxFuture};
 use crate::permission::PermissionSet;
 use crate::user::AuthUser;
 
@@ -119,10 +117,6 @@ pub enum AdminError {
     Database(BackendError),
 }
 
-/// A boxed, `Send` future: what [`Backend`] methods return, so that the
-/// trait stays dyn-compatible.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
 /// What [`Backend::get_user`] and [`Backend::authenticate`] answer: the user,
 /// `None` when there is no such (active) user, or an error.
 pub type UserResult = Result<Option<Arc<dyn AuthUser>>, BackendError>;
@@ -206,45 +200,5 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
 
     fn defined_permissions(&self) -> BoxFuture<'_, Result<Option<Vec<String>>, BackendError>> {
         (**self).defined_permissions()
-    }
-}
-
-/// A backend could not answer (a database that is down, a timeout). The
-/// request fails closed: the handler does not run and the client gets 503.
-/// Cheap to clone, so one failure can answer every check of a request.
-#[derive(Clone)]
-pub struct BackendError {
-    inner: Arc<dyn StdError + Send + Sync>,
-}
-
-impl BackendError {
-    /// Wraps the underlying error.
-    pub fn new(err: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
-        Self {
-            inner: Arc::from(err.into()),
-        }
-    }
-
-    /// The underlying error, to downcast.
-    pub fn inner(&self) -> &(dyn StdError + Send + Sync + 'static) {
-        &*self.inner
-    }
-}
-
-impl fmt::Debug for BackendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("BackendError").field(&self.inner).finish()
-    }
-}
-
-impl fmt::Display for BackendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "backend error: {}", self.inner)
-    }
-}
-
-impl StdError for BackendError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&*self.inner)
     }
 }

@@ -5,12 +5,16 @@
 //! [`Permit`](crate::Permit) middleware they are rendered by the app's
 //! [`Config`](crate::Config) instead, like a denial from the macros.
 
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 
-use crate::backend::BackendError;
 use crate::config::{Reason, plain_response};
 
 /// The user may not do this: a 403 Forbidden. Return it from any handler,
@@ -117,5 +121,49 @@ impl ResponseError for PermitError {
         let mut response = plain_response(self.reason());
         self.add_retry_after(&mut response);
         response
+    }
+}
+
+/// A boxed, `Send` future: what [`Backend`](crate::Backend) methods return, so that the
+/// trait stays dyn-compatible.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A backend could not answer (a database that is down, a timeout). The
+/// request fails closed: the handler does not run and the client gets 503.
+/// Cheap to clone, so one failure can answer every check of a request.
+#[derive(Clone)]
+pub struct BackendError {
+    inner: Arc<dyn StdError + Send + Sync>,
+}
+
+impl BackendError {
+    /// Wraps the underlying error.
+    pub fn new(err: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self {
+            inner: Arc::from(err.into()),
+        }
+    }
+
+    /// The underlying error, to downcast.
+    pub fn inner(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.inner
+    }
+}
+
+impl fmt::Debug for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("BackendError").field(&self.inner).finish()
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "backend error: {}", self.inner)
+    }
+}
+
+impl StdError for BackendError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.inner)
     }
 }

@@ -35,6 +35,8 @@ pub mod middleware;
 pub mod password;
 pub mod permission;
 pub mod redirect;
+mod registry;
+mod request;
 pub mod session;
 pub mod throttle;
 pub mod user;
@@ -53,9 +55,10 @@ pub use middleware::{
     DEFAULT_BACKEND_TIMEOUT, DEFAULT_SESSION_LIFETIME, LoginRequired, Permit, PlainScope, scope,
 };
 pub use permission::{InvalidPermission, PermissionSet};
+pub use request::CurrentUser;
 pub use session::{LoginError, authenticate, login, logout};
 pub use throttle::{MemoryThrottle, Throttle, ThrottleStore};
-pub use user::{AuthUser, CurrentUser};
+pub use user::AuthUser;
 
 #[doc = include_str!("../docs/login_required.md")]
 pub use actix_permit_macros::login_required;
@@ -73,61 +76,24 @@ pub use actix_permit_macros::login_not_required;
 /// without notice.
 #[doc(hidden)]
 pub mod __private {
-    use std::future::{Ready, ready};
-
-    use actix_web::FromRequest;
-
     pub use crate::__permit_register as register;
-    pub use crate::access::{
-        Async, AsyncPredicate, ErasedPredicate, Predicate, Require, Rule, Sync, check, check_test,
-    };
-    pub use crate::audit::Registered;
-    pub use crate::audit::{Access, Entry, Handler, Route};
-    pub use crate::middleware::{register_public, routed};
+    pub use crate::access::{Predicate, Require, Rule, check, check_test};
+    pub use crate::middleware::register_public;
+    pub use crate::registry::{Access, Handler, Registered, Route};
+    pub use crate::request::{Payload, extract, routed};
     pub use actix_web::dev::{AppService, HttpServiceFactory};
     pub use actix_web::{Either, HttpRequest, HttpResponse, Responder};
     pub use inventory;
 
-    /// What an [`Entry`] returns.
+    /// What an [`Entry`](crate::audit::Entry) returns.
     pub type EntryFuture = ::core::pin::Pin<Box<dyn ::core::future::Future<Output = HttpResponse>>>;
 
-    /// A public handler's wrapper as an [`Entry`]: its future, answered as
-    /// a response.
+    /// A public handler's wrapper as an [`Entry`](crate::audit::Entry): its
+    /// future, answered as a response.
     pub fn erase<R: Responder + 'static>(
         handler: impl ::core::future::Future<Output = R> + 'static,
         req: HttpRequest,
     ) -> EntryFuture {
         Box::pin(async move { handler.await.respond_to(&req).map_into_boxed_body() })
-    }
-
-    /// The request body, taken whole and untouched so that the wrapper can
-    /// hand it to the handler's own extractors after the check.
-    pub struct Payload(actix_web::dev::Payload);
-
-    impl Payload {
-        /// The raw payload.
-        pub fn into_inner(self) -> actix_web::dev::Payload {
-            self.0
-        }
-    }
-
-    impl FromRequest for Payload {
-        type Error = actix_web::Error;
-        type Future = Ready<Result<Self, Self::Error>>;
-
-        fn from_request(_: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-            ready(Ok(Self(payload.take())))
-        }
-    }
-
-    /// Runs the handler's own extractors, as actix would: an error becomes
-    /// its response.
-    pub async fn extract<T: FromRequest>(
-        req: &HttpRequest,
-        payload: &mut actix_web::dev::Payload,
-    ) -> Result<T, HttpResponse> {
-        T::from_request(req, payload)
-            .await
-            .map_err(|err| HttpResponse::from_error(err.into()))
     }
 }

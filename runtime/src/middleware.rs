@@ -1,28 +1,23 @@
 //! The [`Permit`] middleware: identifies the user of each request from the
 //! session and keeps the per-request cache of the user and their permissions.
 
-use std::future::{Future, poll_fn};
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::{Pin, pin};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
-use actix_identity::{IdentityExt, IdentityMiddleware};
-use actix_session::{Session, SessionExt};
+use actix_identity::IdentityMiddleware;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage, HttpRequest};
-use tokio::sync::OnceCell;
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::Backend;
 use crate::config::{Config, Denial};
 use crate::error::{PermissionDenied, PermitError};
-use crate::password::{PasswordWork, constant_time_eq};
-use crate::permission::PermissionSet;
+use crate::password::PasswordWork;
+use crate::request::{RequestAuth, Shared};
 use crate::throttle::Throttle;
-use crate::user::AuthUser;
 
 mod login_required;
 mod public;
@@ -30,20 +25,9 @@ mod public;
 pub use login_required::{LoginRequired, LoginRequiredService};
 pub use public::{PlainScope, scope};
 #[doc(hidden)]
-pub use public::{ScopeCheckService, register_public, routed};
-
-/// The session key under which the session auth hash is kept.
-pub(crate) const SESSION_HASH_KEY: &str = "actix_permit.auth_hash";
+pub use public::{ScopeCheckService, register_public};
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
-
-pub(crate) struct Shared {
-    pub(crate) backend: Arc<dyn Backend>,
-    pub(crate) config: Config,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) password_work: Arc<PasswordWork>,
-    pub(crate) throttle: Option<Throttle>,
-}
 
 /// How long a login lasts by default (Django's `SESSION_COOKIE_AGE`): two
 /// weeks from the login, however active the session.
@@ -302,154 +286,4 @@ fn render_handler_denial<B>(
             ServiceResponse::new(req, response).map_into_right_body()
         }
     }
-}
-
-/// What the middleware keeps for one request: who the session says the user
-/// is, and the user and permissions once loaded.
-pub(crate) struct RequestAuth {
-    shared: Arc<Shared>,
-    session: Session,
-    user_id: Option<String>,
-    user: OnceCell<Result<Option<Arc<dyn AuthUser>>, BackendError>>,
-    perms: OnceCell<Result<Arc<PermissionSet>, BackendError>>,
-}
-
-impl RequestAuth {
-    fn new(shared: Arc<Shared>, req: &ServiceRequest) -> Self {
-        let user_id = match req.get_identity().and_then(|identity| identity.id()) {
-            Ok(id) => Some(id),
-            Err(actix_identity::error::GetIdentityError::MissingIdentityError(_)) => None,
-            Err(err) => {
-                tracing::warn!(target: "actix_permit", error = %err, "unreadable identity in the session; treating the request as anonymous");
-                None
-            }
-        };
-        Self {
-            shared,
-            session: req.get_session(),
-            user_id,
-            user: OnceCell::new(),
-            perms: OnceCell::new(),
-        }
-    }
-
-    /// The record the middleware left for this request.
-    pub(crate) fn of(req: &HttpRequest) -> Result<Rc<Self>, PermitError> {
-        req.extensions()
-            .get::<Rc<Self>>()
-            .cloned()
-            .ok_or(PermitError::MissingMiddleware)
-    }
-
-    pub(crate) fn config(&self) -> &Config {
-        &self.shared.config
-    }
-
-    pub(crate) fn backend(&self) -> &dyn Backend {
-        &*self.shared.backend
-    }
-
-    pub(crate) fn shared(&self) -> &Shared {
-        &self.shared
-    }
-
-    /// The user, when loading it has happened and succeeded.
-    pub(crate) fn principal_if_loaded(&self) -> Option<&Arc<dyn AuthUser>> {
-        self.user.get()?.as_ref().ok()?.as_ref()
-    }
-
-    /// The active user of this request, `None` for anonymous; loaded once.
-    pub(crate) async fn principal(&self) -> Result<Option<Arc<dyn AuthUser>>, PermitError> {
-        let loaded = self.user.get_or_init(|| self.load_user()).await;
-        loaded.clone().map_err(PermitError::Backend)
-    }
-
-    async fn load_user(&self) -> Result<Option<Arc<dyn AuthUser>>, BackendError> {
-        let Some(id) = self.user_id.as_deref() else {
-            return Ok(None);
-        };
-        let user = match self
-            .guarded("loading the user", self.shared.backend.get_user(id))
-            .await
-        {
-            Ok(Some(user)) => user,
-            Ok(None) => {
-                tracing::debug!(target: "actix_permit", user = id, "the session's user no longer exists; anonymous");
-                return Ok(None);
-            }
-            Err(err) => {
-                tracing::error!(target: "actix_permit", user = id, error = %err, "could not load the session's user");
-                return Err(err);
-            }
-        };
-        if !user.is_active() {
-            tracing::debug!(target: "actix_permit", user = id, "the session's user is inactive; anonymous");
-            return Ok(None);
-        }
-        let expected = user.session_auth_hash();
-        if !expected.is_empty() {
-            let stored = self.session.get::<String>(SESSION_HASH_KEY).ok().flatten();
-            if !stored.is_some_and(|stored| constant_time_eq(&stored, expected)) {
-                tracing::info!(target: "actix_permit", user = id, "session auth hash does not match (password changed?); ending the session");
-                self.session.purge();
-                return Ok(None);
-            }
-        }
-        Ok(Some(user))
-    }
-
-    /// Runs a backend call under the timeout, turning a panic or a timeout
-    /// into a `BackendError` (the request then fails closed). Every call to
-    /// the backend, or to a throttle store, goes through here.
-    pub(crate) async fn guarded<T>(
-        &self,
-        what: &str,
-        call: impl Future<Output = Result<T, BackendError>>,
-    ) -> Result<T, BackendError> {
-        let call = catch_panic(call);
-        let outcome = match self.shared.timeout {
-            Some(limit) => tokio::time::timeout(limit, call)
-                .await
-                .map_err(|_| BackendError::new(format!("{what} timed out after {limit:?}")))?,
-            None => call.await,
-        };
-        outcome.map_err(|()| BackendError::new(format!("the backend panicked while {what}")))?
-    }
-
-    /// The effective permissions of `user` (the principal of this request),
-    /// loaded once; empty for anonymous and inactive users.
-    pub(crate) async fn permissions(
-        &self,
-        user: Option<&Arc<dyn AuthUser>>,
-    ) -> Result<Arc<PermissionSet>, PermitError> {
-        let Some(user) = user else {
-            return Ok(Arc::default());
-        };
-        let loaded = self
-            .perms
-            .get_or_init(|| async {
-                let result = self
-                    .guarded("loading permissions", self.shared.backend.user_permissions(&**user))
-                    .await;
-                if let Err(err) = &result {
-                    tracing::error!(target: "actix_permit", user = user.id(), error = %err, "could not load the user's permissions");
-                }
-                result
-            })
-            .await;
-        loaded.clone().map_err(PermitError::Backend)
-    }
-}
-
-/// Polls `fut`, turning a panic inside it into `Err(())`: a bug in a
-/// backend or a predicate fails the request, never the worker.
-pub(crate) async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, ()> {
-    let mut fut = pin!(fut);
-    poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(poll) => poll.map(Ok),
-            Err(_) => Poll::Ready(Err(())),
-        },
-    )
-    .await
 }

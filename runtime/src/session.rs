@@ -7,8 +7,8 @@ use actix_session::SessionExt;
 use actix_web::{HttpMessage, HttpRequest, ResponseError};
 
 use crate::error::PermitError;
-use crate::middleware::{RequestAuth, SESSION_HASH_KEY};
 use crate::password::Busy;
+use crate::request::{RequestAuth, SESSION_HASH_KEY};
 use crate::throttle::Locked;
 use crate::user::AuthUser;
 
@@ -50,7 +50,7 @@ pub async fn authenticate(
         Some(throttle) => {
             let keys = throttle.keys(req, username);
             if let Some(locked) = auth
-                .guarded("counting a login attempt", throttle.reserve(&keys))
+                .bounded("counting a login attempt", throttle.reserve(&keys))
                 .await?
             {
                 let (retry_after, what) = match locked {
@@ -65,7 +65,7 @@ pub async fn authenticate(
     };
     let outcome = match shared.password_work.turn().await {
         Ok(_turn) => {
-            auth.guarded(
+            auth.bounded(
                 "authenticating",
                 shared.backend.authenticate(username, password),
             )
@@ -75,7 +75,7 @@ pub async fn authenticate(
             tracing::warn!(target: "actix_permit", "login refused: the password hashing queue is full");
             if let Some((throttle, keys)) = &throttled {
                 // Never checked, so not a failure.
-                auth.guarded("uncounting a login attempt", throttle.release(keys))
+                auth.bounded("uncounting a login attempt", throttle.release(keys))
                     .await?;
             }
             return Err(PermitError::Overloaded);
@@ -86,7 +86,7 @@ pub async fn authenticate(
             Ok(user) => throttle.settle(keys, user.is_some()).await,
             Err(_) => throttle.release(keys).await,
         };
-        auth.guarded("recording a login attempt", std::future::ready(settled))
+        auth.bounded("recording a login attempt", std::future::ready(settled))
             .await?;
     }
     Ok(outcome?)

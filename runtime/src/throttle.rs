@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use actix_web::HttpRequest;
 use actix_web::http::header::HeaderName;
 
-use crate::backend::{BackendError, BoxFuture};
+use crate::error::{BackendError, BoxFuture};
 
 /// What a [`ThrottleStore`] keeps for one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,3 +37,97 @@ mod readme {
         assert_eq!(block, code);
     }
 }
+
+#[cfg(test)]
+mod layers {
+    /// The runtime's modules in layers, lowest first: a module may use the
+    /// ones in its own layer or below, never above (DESIGN.md: model →
+    /// backends → request state → decision → registry and audit →
+    /// middleware → public API).
+    const LAYERS: &[&[&str]] = &[
+        &[
+            "config",
+            "error",
+            "password",
+            "permission",
+            "redirect",
+            "user",
+            "throttle",
+        ],
+        &["backend"],
+        &["request"],
+        &["access", "session"],
+        &["registry", "__permit_register"],
+        &["audit"],
+        &["middleware"],
+        &["lib", "__private"],
+    ];
+
+    fn layer(module: &str) -> usize {
+        LAYERS
+            .iter()
+            .position(|layer| layer.contains(&module))
+            .unwrap_or_else(|| panic!("module {module} has no layer"))
+    }
+
+    /// The crate modules a source file imports (`use crate::x`, `use crate::{x, y}`).
+    fn imports(source: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for line in source.lines().map(str::trim_start) {
+            let Some(rest) = line
+                .strip_prefix("use crate::")
+                .or_else(|| line.strip_prefix("pub use crate::"))
+            else {
+                continue;
+            };
+            let names: Vec<&str> = match rest.strip_prefix('{') {
+                Some(list) => list.split(',').map(str::trim).collect(),
+                None => vec![rest],
+            };
+            for name in names {
+                let module: String = name
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !module.is_empty() && module != "self" {
+                    found.push(module);
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn no_runtime_module_imports_from_a_layer_above_it() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../runtime/src");
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(root).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                for inner in std::fs::read_dir(&path).unwrap() {
+                    files.push(inner.unwrap().path());
+                }
+            } else {
+                files.push(path);
+            }
+        }
+        let mut checked = 0;
+        for file in files {
+            // A file in a folder belongs to the module the folder is named for.
+            let module = match file.parent().and_then(|dir| dir.file_name()) {
+                Some(dir) if dir != "src" => dir.to_string_lossy().into_owned(),
+                _ => file.file_stem().unwrap().to_string_lossy().into_owned(),
+            };
+            let source = std::fs::read_to_string(&file).unwrap();
+            for imported in imports(&source) {
+                assert!(
+                    layer(&imported) <= layer(&module),
+                    "{} imports crate::{imported}, a layer above {module}",
+                    file.display()
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 20, "the check read the imports ({checked})");
+    }
+}

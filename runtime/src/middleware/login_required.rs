@@ -5,20 +5,12 @@ use std::sync::{Arc, Once};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{Error, HttpMessage};
 
 use super::LocalBoxFuture;
-use super::public::Passed;
-use crate::access::{Require, Rule, check, principal};
-use crate::audit;
-
-/// The rule a deny-by-default denial is logged and rendered with.
-static DEFAULT_RULE: Rule = Rule {
-    require: Require::Login,
-    login_url: None,
-    redirect_field: None,
-    handler: "(deny by default)",
-};
+use crate::access::{DEFAULT_RULE, deny_anonymous, principal, require_user};
+use crate::request::Passed;
+use crate::{audit, registry};
 
 /// Deny by default: every handler the app (or scope) it wraps routes to
 /// needs an authenticated, active user, except `#[login_not_required]`
@@ -101,7 +93,7 @@ impl LoginRequired {
     pub fn new() -> Self {
         static WARN: Once = Once::new();
         WARN.call_once(|| warn_unreachable(&audit::handlers()));
-        audit::warn_route_collisions();
+        registry::warn_route_collisions();
         Self {
             public_paths: Arc::from(Vec::new()),
         }
@@ -143,7 +135,7 @@ impl LoginRequired {
         let Some(route) = req
             .resource_map()
             .match_name(path)
-            .and_then(|name| audit::public_routes().by_id.get(name))
+            .and_then(|name| registry::public_routes().by_id.get(name))
         else {
             return Verdict::Protected;
         };
@@ -205,25 +197,6 @@ fn warn_unreachable(handlers: &[&'static audit::Handler]) {
             );
         }
     }
-}
-
-/// The login response for a request that has no user, or, when it turns
-/// out to have one, a 500: the request reached a place only anonymous
-/// requests marked by `LoginRequired` should reach.
-pub(crate) async fn deny_anonymous(req: &HttpRequest) -> HttpResponse {
-    match check(req, &DEFAULT_RULE).await {
-        Err(response) => response,
-        Ok(()) => {
-            tracing::error!(target: "actix_permit", path = req.path(), "a signed-in request was routed like an anonymous one LoginRequired let through; failing closed");
-            HttpResponse::InternalServerError().finish()
-        }
-    }
-}
-
-/// What `#[login_required]` runs: the user, or the login response (500
-/// without `Permit`, 503 when the backend fails).
-pub(crate) async fn require_user(req: &HttpRequest) -> Result<(), HttpResponse> {
-    check(req, &DEFAULT_RULE).await
 }
 
 impl<S, B> Transform<S, ServiceRequest> for LoginRequired

@@ -31,7 +31,7 @@
 //!   `LoginRequired` must wrap the router directly (checked at start), and
 //!   a [`scope`] checks the mark again right before its own routing.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::{Mutex, PoisonError};
@@ -45,37 +45,9 @@ use actix_web::guard::{self, GuardContext};
 use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, Resource, Route, Scope};
 
 use super::LocalBoxFuture;
-use super::login_required::deny_anonymous;
-use crate::__private::Payload;
-use crate::audit::{self, Handler, Route as AuditRoute};
-
-/// The mark `LoginRequired` leaves on an anonymous request it lets through
-/// to a public route.
-pub(crate) struct Passed {
-    /// The reserved name of the route the resource map led to.
-    pub(crate) route: &'static str,
-    /// Set when the router reached that route or its sentinel.
-    pub(crate) served: Cell<bool>,
-}
-
-impl Passed {
-    pub(crate) fn new(route: &'static str) -> Self {
-        Self {
-            route,
-            served: Cell::new(false),
-        }
-    }
-}
-
-/// The guard the attribute appends to a public route: notes that the
-/// router picked it, and lets it through.
-#[doc(hidden)]
-pub fn routed(ctx: &GuardContext<'_>) -> bool {
-    if let Some(passed) = ctx.req_data().get::<Passed>() {
-        passed.served.set(true);
-    }
-    true
-}
+use crate::access::{deny_anonymous, require_user};
+use crate::registry::{self, Handler, Route as AuditRoute};
+use crate::request::{Passed, Payload};
 
 /// One plain [`scope`] of one app: the reserved names of the public routes
 /// registered in it or in plain scopes below it.
@@ -206,7 +178,7 @@ fn catches(ctx: &GuardContext<'_>, route: &str) -> bool {
 async fn sentinel(req: HttpRequest, payload: Payload, route: &'static AuditRoute) -> HttpResponse {
     let path = req.match_info().as_str();
     let elements: Vec<&str> = req.match_info().iter().map(|(_, value)| value).collect();
-    let sibling = audit::same_path_sibling(&req, path, req.method().as_str(), &elements, route);
+    let sibling = registry::same_path_sibling(&req, path, req.method().as_str(), &elements, route);
     if let Some(entry) = sibling.and_then(|sibling| sibling.entry) {
         return entry(req, payload).await;
     }
@@ -441,7 +413,7 @@ where
             if stray {
                 req.extensions_mut().remove::<Passed>();
                 tracing::warn!(target: "actix_permit", path = req.path(), "an anonymous request no longer leads to the public route LoginRequired let it through for; it needs a user");
-                if let Err(response) = super::login_required::require_user(req.request()).await {
+                if let Err(response) = require_user(req.request()).await {
                     return Ok(req.into_response(response).map_into_right_body());
                 }
             }

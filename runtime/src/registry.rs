@@ -1,0 +1,334 @@
+//! What the attributes register: each handler with its routes and
+//! requirement ([`Handler`]), collected before `main` through the
+//! [`inventory`](https://docs.rs/inventory) crate ([`handlers`]), and the
+//! lookups over the public routes that deny by default uses.
+//!
+//! Beside the decision (`access`, whose rules it records), below the audit
+//! built on it and the middleware.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::OnceLock;
+
+use crate::access::{Require, Rule};
+
+/// One handler carrying `#[login_required]`, `#[permission_required]`,
+/// `#[user_passes_test]` or `#[login_not_required]`, as the attribute saw it.
+/// Built by the attributes; read it through [`handlers`].
+#[derive(Debug)]
+pub struct Handler {
+    /// The fn's name.
+    pub name: &'static str,
+    /// The module that holds it (`module_path!()`).
+    pub module: &'static str,
+    /// The name actix gives its resource: the `name = "..."` of its routing
+    /// attribute, or the fn's name.
+    pub resource: &'static str,
+    /// Its routes, when the attribute sits above actix's routing attribute
+    /// (`#[get]`, `#[route]`, `#[routes]`) and could read them; empty
+    /// otherwise (below `#[get]`, or routed by hand with `.route(..)`).
+    pub routes: &'static [Route],
+    /// What it requires.
+    pub access: Access,
+    /// For a `#[login_not_required]` handler above a routing attribute: the
+    /// handler as the sentinel of a same-path public route calls it (the
+    /// request and its body in, the response out). `None` otherwise.
+    pub entry: Option<Entry>,
+}
+
+/// A public handler, callable without knowing its argument or return
+/// types: what [`Handler::entry`] holds.
+pub type Entry =
+    fn(
+        actix_web::HttpRequest,
+        crate::__private::Payload,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = actix_web::HttpResponse>>>;
+
+/// A route of a [`Handler`], as its routing attribute gives it.
+#[derive(Debug)]
+pub struct Route {
+    /// The HTTP methods, upper case (`["GET"]`).
+    pub methods: &'static [&'static str],
+    /// The path pattern, without any scope prefix (`"/items/{id}"`).
+    pub path: &'static str,
+    /// Whether the routing attribute adds its own `guard = ".."`: then a
+    /// request may fall through to another resource with the same path.
+    pub guarded: bool,
+    /// The name the app gave the route (`name = ".."`), or the fn's name:
+    /// what `url_for` takes.
+    pub name: &'static str,
+    /// The name actix's router knows the route by. For a
+    /// `#[login_not_required]` handler above its routing attribute it is a
+    /// reserved name (`__permit:...`) that no other resource carries, so
+    /// that [`LoginRequired`](crate::LoginRequired) can tell which resource
+    /// a path leads to, while [`Route::name`] stays usable with `url_for`.
+    /// Otherwise the same as [`Route::name`].
+    pub id: &'static str,
+}
+
+/// What a [`Handler`] requires.
+#[derive(Debug)]
+pub enum Access {
+    /// `#[login_not_required]`: anyone, also under deny-by-default.
+    Public,
+    /// The checks of the stacked attributes, run top to bottom.
+    Checks(&'static [Rule]),
+}
+
+impl Handler {
+    /// `module::name`.
+    pub fn path(&self) -> String {
+        format!("{}::{}", self.module, self.name)
+    }
+
+    /// Whether the handler is `#[login_not_required]`.
+    pub fn is_public(&self) -> bool {
+        matches!(self.access, Access::Public)
+    }
+
+    /// The permissions its checks name, in order, each once.
+    pub fn permissions(&self) -> Vec<&'static str> {
+        let mut seen = Vec::new();
+        if let Access::Checks(rules) = self.access {
+            for rule in rules {
+                if let Require::Perms(groups) = rule.require {
+                    for perm in groups.iter().flat_map(|any| any.iter()) {
+                        if !seen.contains(perm) {
+                            seen.push(*perm);
+                        }
+                    }
+                }
+            }
+        }
+        seen
+    }
+
+    /// The routes on which deny-by-default can let anonymous requests
+    /// through: those of a public handler whose attribute sits above its
+    /// routing attribute, so that the route carries a reserved
+    /// [`Route::id`]. Whether a given app really reaches them depends on
+    /// where it registers the handler: see [`reachable`](crate::audit::reachable).
+    pub fn anonymous_routes(&self) -> impl Iterator<Item = &'static Route> {
+        let routes: &'static [Route] = if self.is_public() { self.routes } else { &[] };
+        routes.iter().filter(|route| route.is_reserved())
+    }
+
+    /// Whether [`Handler::anonymous_routes`] lists any route.
+    pub fn is_anonymous_reachable(&self) -> bool {
+        self.anonymous_routes().next().is_some()
+    }
+}
+
+/// The prefix of the reserved resource names; no resource of the app may
+/// use it.
+pub const RESERVED_PREFIX: &str = "__permit:";
+
+impl Route {
+    /// Whether [`Route::id`] is one of the reserved names.
+    pub fn is_reserved(&self) -> bool {
+        self.id.starts_with(RESERVED_PREFIX)
+    }
+}
+
+/// The routes of public handlers that deny by default may prove: by their
+/// reserved names, and in handler order. A name two handlers carry (a
+/// `macro_rules!` that writes two handlers alike) is left out.
+pub(crate) struct PublicRoutes {
+    pub(crate) by_id: HashMap<&'static str, &'static Route>,
+    pub(crate) ordered: Vec<(&'static Handler, &'static Route)>,
+}
+
+/// The [`PublicRoutes`] of the program, read once: the registry is complete
+/// before `main`.
+pub(crate) fn public_routes() -> &'static PublicRoutes {
+    static ROUTES: OnceLock<PublicRoutes> = OnceLock::new();
+    ROUTES.get_or_init(collect_public_routes)
+}
+
+/// Pairs of public handlers whose routes got the same reserved name (a
+/// `macro_rules!` that writes two handlers alike): neither is trusted, so
+/// both stay protected under [`LoginRequired`](crate::LoginRequired), which
+/// names them in a warning when it is built.
+pub fn route_collisions() -> Vec<(&'static Handler, &'static Handler)> {
+    let mut seen: HashMap<&'static str, &'static Handler> = HashMap::new();
+    let mut pairs = Vec::new();
+    for handler in handlers() {
+        for route in handler.anonymous_routes() {
+            if let Some(first) = seen.insert(route.id, handler) {
+                pairs.push((first, handler));
+            }
+        }
+    }
+    pairs
+}
+
+/// Names in a warning the handlers whose reserved route names collide.
+pub(crate) fn warn_route_collisions() {
+    for (first, second) in route_collisions() {
+        tracing::warn!(
+            target: "actix_permit",
+            handler = %second.path(),
+            other = %first.path(),
+            "two #[login_not_required] handlers got the same reserved route name (written alike by one macro?); both stay protected under LoginRequired"
+        );
+    }
+}
+
+fn collect_public_routes() -> PublicRoutes {
+    let all = handlers();
+    let shared: HashSet<&'static str> = route_collisions()
+        .into_iter()
+        .flat_map(|(first, _)| first.anonymous_routes().map(|route| route.id))
+        .collect();
+    let ordered: Vec<_> = all
+        .iter()
+        .flat_map(|handler| {
+            handler
+                .anonymous_routes()
+                .map(move |route| (*handler, route))
+        })
+        .filter(|(_, route)| !shared.contains(route.id))
+        .collect();
+    PublicRoutes {
+        by_id: ordered
+            .iter()
+            .map(|(_, route)| (route.id, *route))
+            .collect(),
+        ordered,
+    }
+}
+
+/// The public handler that the sentinel after route `of` hands an
+/// anonymous request to, when `of` refused it: the first public route
+/// (in handler order) of another handler with the same pattern as `of`,
+/// no guard or middleware of its own, that takes `method` and that the
+/// app registers where the request's path is (its `url_for`, with the
+/// request's segment values `elements`, is `path`).
+pub fn same_path_sibling(
+    req: &actix_web::HttpRequest,
+    path: &str,
+    method: &str,
+    elements: &[&str],
+    of: &Route,
+) -> Option<&'static Handler> {
+    let rmap = req.resource_map();
+    public_routes()
+        .ordered
+        .iter()
+        .find(|(handler, route)| {
+            handler.entry.is_some()
+                && route.id != of.id
+                && route.path == of.path
+                && !route.guarded
+                && route.methods.contains(&method)
+                && rmap
+                    .url_for(req, route.id, elements)
+                    .is_ok_and(|url| url.path() == path)
+        })
+        .map(|(handler, _)| *handler)
+}
+
+/// `GET /items/{id}`, `GET|PUT /ping`, with ` (guarded)` after a route that
+/// carries its own guard.
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.methods.join("|"), self.path)?;
+        if self.guarded {
+            f.write_str(" (guarded)")?;
+        }
+        Ok(())
+    }
+}
+
+/// The requirement column of the audit: `public`, `login`,
+/// `perms: a.x and (b.y or c.z)`, `test: path::to::predicate`, stacked
+/// checks joined by `; `.
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Access::Public => f.write_str("public"),
+            Access::Checks(rules) => {
+                for (i, rule) in rules.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{}", rule.require)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl fmt::Display for Require {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Require::Login => f.write_str("login"),
+            Require::Test(path) => write!(f, "test: {path}"),
+            Require::Perms(groups) => {
+                f.write_str("perms: ")?;
+                for (i, any) in groups.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" and ")?;
+                    }
+                    let wrap = any.len() > 1 && groups.len() > 1;
+                    if wrap {
+                        f.write_str("(")?;
+                    }
+                    f.write_str(&any.join(" or "))?;
+                    if wrap {
+                        f.write_str(")")?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What the attributes submit to the registry: a handler's description.
+#[doc(hidden)]
+pub struct Registered(pub &'static Handler);
+
+inventory::collect!(Registered);
+
+/// Submitted once by this crate: its presence proves that registration runs
+/// on this target.
+struct Alive;
+
+inventory::collect!(Alive);
+inventory::submit!(Alive);
+
+/// Every registered handler of the program, sorted by module and name.
+///
+/// # Panics
+/// When registration did not run at start-up (a target where the
+/// `inventory` crate's constructors are not called): an empty list would
+/// make [`check_permissions`](crate::audit::check_permissions) report nothing missing and deny by default
+/// refuse every public page, silently.
+pub fn handlers() -> Vec<&'static Handler> {
+    assert!(
+        inventory::iter::<Alive>.into_iter().next().is_some(),
+        "actix-permit: handler registration did not run at start-up on this target; \
+         the audit and deny by default cannot work without it"
+    );
+    let mut all: Vec<&'static Handler> = inventory::iter::<Registered>
+        .into_iter()
+        .map(|registered| registered.0)
+        .collect();
+    all.sort_by(|a, b| (a.module, a.name).cmp(&(b.module, b.name)));
+    all
+}
+
+/// Registers the handler static named by the argument; emitted by the
+/// attributes inside the handler. It goes through the `inventory` crate's
+/// `submit!`, from a macro of this crate, so that the user's crate needs no
+/// dependency of its own and still compiles under `#![forbid(unsafe_code)]`
+/// (lints do not look into other crates' macros).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __permit_register {
+    ($handler:ident) => {
+        $crate::__private::inventory::submit!($crate::__private::Registered(&$handler));
+    };
+}

@@ -1,0 +1,427 @@
+//! Per-request state: who the session says the user is, the user and their
+//! permissions once loaded (each at most once per request), every backend
+//! call bounded by the timeout and contained if it panics, the mark
+//! [`LoginRequired`](crate::LoginRequired) leaves on an anonymous request it
+//! lets through, and [`CurrentUser`], the extractor over all of it.
+//!
+//! Below the decision (`access`) and the middleware; above the model and
+//! the backends.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::fmt;
+use std::future::{Future, Ready, poll_fn, ready};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use actix_identity::IdentityExt;
+use actix_session::{Session, SessionExt};
+use actix_web::dev::ServiceRequest;
+use actix_web::guard::GuardContext;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use tokio::sync::OnceCell;
+
+use crate::backend::{Backend, BackendError};
+use crate::config::Config;
+use crate::error::PermitError;
+use crate::password::{PasswordWork, constant_time_eq};
+use crate::permission::PermissionSet;
+use crate::throttle::Throttle;
+use crate::user::AuthUser;
+
+/// The session key under which the session auth hash is kept.
+pub(crate) const SESSION_HASH_KEY: &str = "actix_permit.auth_hash";
+
+/// What [`Permit`](crate::Permit) shares with every request.
+pub(crate) struct Shared {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) config: Config,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) password_work: Arc<PasswordWork>,
+    pub(crate) throttle: Option<Throttle>,
+}
+
+/// What the middleware keeps for one request: who the session says the user
+/// is, and the user and permissions once loaded.
+pub(crate) struct RequestAuth {
+    shared: Arc<Shared>,
+    session: Session,
+    user_id: Option<String>,
+    user: OnceCell<Result<Option<Arc<dyn AuthUser>>, BackendError>>,
+    perms: OnceCell<Result<Arc<PermissionSet>, BackendError>>,
+}
+
+impl RequestAuth {
+    pub(crate) fn new(shared: Arc<Shared>, req: &ServiceRequest) -> Self {
+        let user_id = match req.get_identity().and_then(|identity| identity.id()) {
+            Ok(id) => Some(id),
+            Err(actix_identity::error::GetIdentityError::MissingIdentityError(_)) => None,
+            Err(err) => {
+                tracing::warn!(target: "actix_permit", error = %err, "unreadable identity in the session; treating the request as anonymous");
+                None
+            }
+        };
+        Self {
+            shared,
+            session: req.get_session(),
+            user_id,
+            user: OnceCell::new(),
+            perms: OnceCell::new(),
+        }
+    }
+
+    /// The record the middleware left for this request.
+    pub(crate) fn of(req: &HttpRequest) -> Result<Rc<Self>, PermitError> {
+        req.extensions()
+            .get::<Rc<Self>>()
+            .cloned()
+            .ok_or(PermitError::MissingMiddleware)
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        &*self.shared.backend
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// The user, when loading it has happened and succeeded.
+    pub(crate) fn principal_if_loaded(&self) -> Option<&Arc<dyn AuthUser>> {
+        self.user.get()?.as_ref().ok()?.as_ref()
+    }
+
+    /// The active user of this request, `None` for anonymous; loaded once.
+    pub(crate) async fn principal(&self) -> Result<Option<Arc<dyn AuthUser>>, PermitError> {
+        let loaded = self.user.get_or_init(|| self.load_user()).await;
+        loaded.clone().map_err(PermitError::Backend)
+    }
+
+    async fn load_user(&self) -> Result<Option<Arc<dyn AuthUser>>, BackendError> {
+        let Some(id) = self.user_id.as_deref() else {
+            return Ok(None);
+        };
+        let user = match self
+            .bounded("loading the user", self.shared.backend.get_user(id))
+            .await
+        {
+            Ok(Some(user)) => user,
+            Ok(None) => {
+                tracing::debug!(target: "actix_permit", user = id, "the session's user no longer exists; anonymous");
+                return Ok(None);
+            }
+            Err(err) => {
+                tracing::error!(target: "actix_permit", user = id, error = %err, "could not load the session's user");
+                return Err(err);
+            }
+        };
+        if !user.is_active() {
+            tracing::debug!(target: "actix_permit", user = id, "the session's user is inactive; anonymous");
+            return Ok(None);
+        }
+        let expected = user.session_auth_hash();
+        if !expected.is_empty() {
+            let stored = self.session.get::<String>(SESSION_HASH_KEY).ok().flatten();
+            if !stored.is_some_and(|stored| constant_time_eq(&stored, expected)) {
+                tracing::info!(target: "actix_permit", user = id, "session auth hash does not match (password changed?); ending the session");
+                self.session.purge();
+                return Ok(None);
+            }
+        }
+        Ok(Some(user))
+    }
+
+    /// Runs a backend call under the timeout, turning a panic or a timeout
+    /// into a `BackendError` (the request then fails closed). Every call to
+    /// the backend, or to a throttle store, goes through here.
+    pub(crate) async fn bounded<T>(
+        &self,
+        what: &str,
+        call: impl Future<Output = Result<T, BackendError>>,
+    ) -> Result<T, BackendError> {
+        let call = catch_panic(call);
+        let outcome = match self.shared.timeout {
+            Some(limit) => tokio::time::timeout(limit, call)
+                .await
+                .map_err(|_| BackendError::new(format!("{what} timed out after {limit:?}")))?,
+            None => call.await,
+        };
+        outcome.map_err(|()| BackendError::new(format!("the backend panicked while {what}")))?
+    }
+
+    /// The effective permissions of `user` (the principal of this request),
+    /// loaded once; empty for anonymous and inactive users.
+    pub(crate) async fn permissions(
+        &self,
+        user: Option<&Arc<dyn AuthUser>>,
+    ) -> Result<Arc<PermissionSet>, PermitError> {
+        let Some(user) = user else {
+            return Ok(Arc::default());
+        };
+        let loaded = self
+            .perms
+            .get_or_init(|| async {
+                let result = self
+                    .bounded("loading permissions", self.shared.backend.user_permissions(&**user))
+                    .await;
+                if let Err(err) = &result {
+                    tracing::error!(target: "actix_permit", user = user.id(), error = %err, "could not load the user's permissions");
+                }
+                result
+            })
+            .await;
+        loaded.clone().map_err(PermitError::Backend)
+    }
+}
+
+/// Polls `fut`, turning a panic inside it into `Err(())`: a bug in a
+/// backend or a predicate fails the request, never the worker.
+pub(crate) async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, ()> {
+    let mut fut = pin!(fut);
+    poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(_) => Poll::Ready(Err(())),
+        },
+    )
+    .await
+}
+
+/// The mark `LoginRequired` leaves on an anonymous request it lets through
+/// to a public route.
+pub(crate) struct Passed {
+    /// The reserved name of the route the resource map led to.
+    pub(crate) route: &'static str,
+    /// Set when the router reached that route or its sentinel.
+    pub(crate) served: Cell<bool>,
+}
+
+impl Passed {
+    pub(crate) fn new(route: &'static str) -> Self {
+        Self {
+            route,
+            served: Cell::new(false),
+        }
+    }
+}
+
+/// The guard the attribute appends to a public route: notes that the
+/// router picked it, and lets it through.
+#[doc(hidden)]
+pub fn routed(ctx: &GuardContext<'_>) -> bool {
+    if let Some(passed) = ctx.req_data().get::<Passed>() {
+        passed.served.set(true);
+    }
+    true
+}
+
+/// The user making the request: authenticated or anonymous.
+///
+/// Extract it in a handler to check permissions in code, Django's
+/// `request.user`:
+///
+/// ```
+/// use actix_permit::{CurrentUser, PermitError};
+/// use actix_web::{HttpResponse, post};
+///
+/// #[post("/items/{id}/publish")]
+/// async fn publish(user: CurrentUser) -> Result<HttpResponse, PermitError> {
+///     user.require_perm("inventory.publish_item").await?;
+///     Ok(HttpResponse::Ok().body("published"))
+/// }
+/// ```
+///
+/// Extraction fails with a 500 when the [`Permit`](crate::Permit) middleware
+/// is missing, and with a 503 when the backend cannot load the user.
+#[derive(Clone)]
+pub struct CurrentUser {
+    auth: Rc<RequestAuth>,
+    user: Option<Arc<dyn AuthUser>>,
+}
+
+impl CurrentUser {
+    pub(crate) async fn load(auth: Rc<RequestAuth>) -> Result<Self, PermitError> {
+        let user = auth.principal().await?;
+        Ok(Self { auth, user })
+    }
+
+    pub(crate) fn from_parts(auth: Rc<RequestAuth>, user: Option<Arc<dyn AuthUser>>) -> Self {
+        Self { auth, user }
+    }
+
+    /// The authenticated, active user; `None` for anonymous.
+    pub fn user(&self) -> Option<&Arc<dyn AuthUser>> {
+        self.user.as_ref()
+    }
+
+    /// The user as your app's type `U`, when authenticated and of that type.
+    pub fn downcast<U: AuthUser>(&self) -> Option<&U> {
+        let user: &dyn Any = &**self.user.as_ref()?;
+        user.downcast_ref::<U>()
+    }
+
+    /// The user's id; `None` for anonymous.
+    pub fn id(&self) -> Option<&str> {
+        self.user.as_deref().map(AuthUser::id)
+    }
+
+    /// Whether an active user is logged in.
+    pub fn is_authenticated(&self) -> bool {
+        self.user.is_some()
+    }
+
+    /// Whether nobody is logged in (or the session's user is inactive).
+    pub fn is_anonymous(&self) -> bool {
+        self.user.is_none()
+    }
+
+    /// Whether the user is an active superuser.
+    pub fn is_superuser(&self) -> bool {
+        self.user.as_deref().is_some_and(AuthUser::is_superuser)
+    }
+
+    /// The user's effective permissions (own and groups'), loaded at most
+    /// once per request. Empty for anonymous; a superuser's set is what the
+    /// backend stores, though [`has_perm`](Self::has_perm) answers yes to anything.
+    pub async fn permissions(&self) -> Result<Arc<PermissionSet>, PermitError> {
+        self.auth.permissions(self.user.as_ref()).await
+    }
+
+    /// Whether the user holds `perm` (`"app_label.codename"`), as Django's
+    /// `user.has_perm`: no for anonymous, yes for an active superuser,
+    /// otherwise the user's own and group permissions decide.
+    pub async fn has_perm(&self, perm: &str) -> Result<bool, PermitError> {
+        self.has_perms(&[perm]).await
+    }
+
+    /// Whether the user holds every one of `perms`.
+    pub async fn has_perms(&self, perms: &[&str]) -> Result<bool, PermitError> {
+        match &self.user {
+            None => Ok(false),
+            Some(user) if user.is_superuser() => Ok(true),
+            Some(_) => Ok(self
+                .permissions()
+                .await?
+                .contains_all(perms.iter().copied())),
+        }
+    }
+
+    /// Whether the user holds at least one of `perms`.
+    pub async fn has_any_perm(&self, perms: &[&str]) -> Result<bool, PermitError> {
+        match &self.user {
+            None => Ok(false),
+            Some(user) if user.is_superuser() => Ok(true),
+            Some(_) => {
+                let set = self.permissions().await?;
+                Ok(perms.iter().any(|p| set.contains(p)))
+            }
+        }
+    }
+
+    /// `Ok(())` when the user holds `perm`, otherwise an error that renders
+    /// as the app's login response (anonymous) or 403 (authenticated).
+    pub async fn require_perm(&self, perm: &str) -> Result<(), PermitError> {
+        if self.has_perm(perm).await? {
+            Ok(())
+        } else if self.is_anonymous() {
+            Err(PermitError::LoginRequired)
+        } else {
+            Err(PermitError::Denied(crate::PermissionDenied))
+        }
+    }
+
+    /// The user, or an error that renders as the app's login response.
+    pub fn require_login(&self) -> Result<&Arc<dyn AuthUser>, PermitError> {
+        self.user.as_ref().ok_or(PermitError::LoginRequired)
+    }
+
+    /// Whether the user holds `perm` on one object (Django's
+    /// `user.has_perm(perm, obj)`): yes for an active superuser, no for
+    /// anonymous, otherwise the backend's
+    /// [`has_object_perm`](crate::Backend::has_object_perm) decides (by
+    /// default: no object permissions).
+    pub async fn has_object_perm(
+        &self,
+        perm: &str,
+        obj: &(dyn Any + Send + Sync),
+    ) -> Result<bool, PermitError> {
+        match &self.user {
+            None => Ok(false),
+            Some(user) if user.is_superuser() => Ok(true),
+            Some(user) => Ok(self
+                .auth
+                .bounded(
+                    "checking an object permission",
+                    self.auth.backend().has_object_perm(&**user, perm, obj),
+                )
+                .await?),
+        }
+    }
+}
+
+/// The id and flags only: never a password or session hash, whatever the
+/// app's user type prints.
+impl fmt::Debug for CurrentUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.user {
+            Some(user) => f
+                .debug_struct("CurrentUser")
+                .field("id", &user.id())
+                .field("active", &user.is_active())
+                .field("superuser", &user.is_superuser())
+                .finish(),
+            None => f.write_str("CurrentUser(Anonymous)"),
+        }
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = PermitError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PermitError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let auth = RequestAuth::of(req);
+        Box::pin(async move { CurrentUser::load(auth?).await })
+    }
+}
+
+/// The request body, taken whole and untouched so that a handler's wrapper
+/// can hand it to the handler's own extractors after the check.
+#[doc(hidden)]
+pub struct Payload(actix_web::dev::Payload);
+
+impl Payload {
+    /// The raw payload.
+    pub fn into_inner(self) -> actix_web::dev::Payload {
+        self.0
+    }
+}
+
+impl FromRequest for Payload {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(_: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(Ok(Self(payload.take())))
+    }
+}
+
+/// Runs the handler's own extractors, as actix would: an error becomes its
+/// response.
+#[doc(hidden)]
+pub async fn extract<T: FromRequest>(
+    req: &HttpRequest,
+    payload: &mut actix_web::dev::Payload,
+) -> Result<T, HttpResponse> {
+    T::from_request(req, payload)
+        .await
+        .map_err(|err| HttpResponse::from_error(err.into()))
+}
