@@ -6,7 +6,7 @@ use std::path::Path;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::visit_mut::{self, VisitMut};
-use syn::{Error, FnArg, Ident, Item, ItemFn, Pat, Result, ReturnType, Type};
+use syn::{Error, FnArg, Ident, Pat, Result, ReturnType, Type};
 
 use crate::args::{Args, Errors, Macro, Require};
 use crate::{declared, route};
@@ -244,14 +244,59 @@ fn merge_key(
     }
 }
 
+/// A handler as the macros read it: the signature parsed, the body kept as
+/// tokens (no full parse of what the user wrote inside it, as tokio-macros
+/// does), inner attributes apart so that they stay inside the body.
+pub(crate) struct HandlerFn {
+    /// Outer attributes (`#[..]` before the fn).
+    pub(crate) attrs: Vec<syn::Attribute>,
+    pub(crate) vis: syn::Visibility,
+    pub(crate) sig: syn::Signature,
+    /// Inner attributes (`#![..]` at the start of the body).
+    pub(crate) inner: Vec<syn::Attribute>,
+    /// The rest of the body, untouched.
+    pub(crate) body: TokenStream,
+}
+
+impl syn::parse::Parse for HandlerFn {
+    fn parse(input: syn::parse::ParseStream<'_>) -> Result<Self> {
+        let attrs = input.call(syn::Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        let sig = input.parse()?;
+        let content;
+        syn::braced!(content in input);
+        let inner = content.call(syn::Attribute::parse_inner)?;
+        let body = content.parse()?;
+        Ok(Self {
+            attrs,
+            vis,
+            sig,
+            inner,
+            body,
+        })
+    }
+}
+
+impl ToTokens for HandlerFn {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let Self {
+            attrs,
+            vis,
+            sig,
+            inner,
+            body,
+        } = self;
+        tokens.extend(quote!(#(#attrs)* #vis #sig { #(#inner)* #body }));
+    }
+}
+
 /// The item must be an `async fn` that actix can call.
-fn parse_handler(which: Macro, item: TokenStream) -> Result<ItemFn> {
+fn parse_handler(which: Macro, item: TokenStream) -> Result<HandlerFn> {
     let name = which.name();
-    let func = match syn::parse2::<Item>(item)? {
-        Item::Fn(func) => func,
-        other => {
-            let first = other
-                .to_token_stream()
+    let func = match syn::parse2::<HandlerFn>(item.clone()) {
+        Ok(func) => func,
+        Err(_) => {
+            let first = item
                 .into_iter()
                 .find(|t| {
                     !matches!(
@@ -374,7 +419,7 @@ impl VisitMut for InferImplTrait {
 /// attribute sits above the routing attribute.
 fn registration(
     private: &TokenStream,
-    func: &ItemFn,
+    func: &HandlerFn,
     rules: Option<&[TokenStream]>,
     public: Option<(&[String], &Ident)>,
 ) -> TokenStream {
@@ -427,7 +472,7 @@ fn registration(
 /// this attribute (its file and position) and this handler (its tokens),
 /// readable in logs. Two handlers that a `macro_rules!` writes alike share
 /// both; the runtime then trusts the name for neither.
-fn reserved_ids(func: &ItemFn, site: &str) -> Vec<String> {
+fn reserved_ids(func: &HandlerFn, site: &str) -> Vec<String> {
     let name = func.sig.ident.to_string();
     let tokens = func.to_token_stream().to_string();
     // FNV-1a: stable across builds and platforms, no dependency.
@@ -446,7 +491,12 @@ fn reserved_ids(func: &ItemFn, site: &str) -> Vec<String> {
 /// service factory of its own that wraps actix's: its routes get reserved
 /// names, and registering it tells the runtime where it landed (see
 /// `actix_permit::middleware::public`).
-fn generate_public(stack: &Stack, func: ItemFn, private: &TokenStream, site: &str) -> TokenStream {
+fn generate_public(
+    stack: &Stack,
+    func: HandlerFn,
+    private: &TokenStream,
+    site: &str,
+) -> TokenStream {
     let ids = reserved_ids(&func, site);
     let entry = Ident::new("__permit_entry", Span::mixed_site());
     let wrapper = Ident::new("__permit_handler", Span::mixed_site());
@@ -463,7 +513,7 @@ fn generate_public(stack: &Stack, func: ItemFn, private: &TokenStream, site: &st
     let mut docs = Vec::new();
     let mut cfgs = Vec::new();
     let mut others = Vec::new();
-    for attr in func.attrs.iter().filter(|attr| is_outer(attr)) {
+    for attr in &func.attrs {
         if attr.path().is_ident("doc") {
             docs.push(attr);
         } else if attr.path().is_ident("cfg") {
@@ -504,7 +554,7 @@ fn generate_public(stack: &Stack, func: ItemFn, private: &TokenStream, site: &st
     }
 }
 
-fn generate(stack: &Stack, mut func: ItemFn, site: &str) -> TokenStream {
+fn generate(stack: &Stack, mut func: HandlerFn, site: &str) -> TokenStream {
     let krate = stack
         .krate
         .as_ref()
@@ -518,9 +568,8 @@ fn generate(stack: &Stack, mut func: ItemFn, site: &str) -> TokenStream {
         // audit, and protected under deny by default.
         let mut register = preamble(stack);
         register.extend(registration(&private, &func, None, None));
-        func.block
-            .stmts
-            .insert(0, syn::Stmt::Item(syn::Item::Verbatim(register)));
+        let body = &func.body;
+        func.body = quote!(#register #body);
         return func.into_token_stream();
     }
 
@@ -578,15 +627,10 @@ fn generate(stack: &Stack, mut func: ItemFn, site: &str) -> TokenStream {
             }
         }
     }));
-    let outer = func.attrs.iter().filter(|attr| is_outer(attr));
+    let attrs = &func.attrs;
     let vis = &func.vis;
     let wrapper = wrapper_fn(stack, &func, &private, &func.sig.ident, &prelude);
-    quote!(#(#outer)* #vis #wrapper)
-}
-
-/// An attribute written before the fn (`#[..]`), not inside its body (`#![..]`).
-fn is_outer(attr: &syn::Attribute) -> bool {
-    matches!(attr.style, syn::AttrStyle::Outer)
+    quote!(#(#attrs)* #vis #wrapper)
 }
 
 /// The merged attributes' imports count as used, and editing the declared
@@ -608,7 +652,7 @@ fn preamble(stack: &Stack) -> TokenStream {
 /// no visibility.
 fn wrapper_fn(
     stack: &Stack,
-    func: &ItemFn,
+    func: &HandlerFn,
     private: &TokenStream,
     ident: &Ident,
     prelude: &TokenStream,
@@ -678,8 +722,8 @@ fn wrapper_fn(
         ReturnType::Default => quote!(()),
     };
     let preamble = preamble(stack);
-    let inner = func.attrs.iter().filter(|attr| !is_outer(attr));
-    let stmts = &func.block.stmts;
+    let inner = &func.inner;
+    let body = &func.body;
     let generics = &sig.generics;
     let where_clause = &sig.generics.where_clause;
     let asyncness = &sig.asyncness;
@@ -693,7 +737,7 @@ fn wrapper_fn(
             #preamble
             #prelude
             #extract
-            #private::Either::Right(async move { #fake_return #(#stmts)* }.await)
+            #private::Either::Right(async move { #fake_return #body }.await)
         }
     }
 }
