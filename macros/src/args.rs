@@ -183,7 +183,7 @@ impl Args {
                     Item::Key(key, _) => key.span(),
                     Item::Perm(lit) => lit.span(),
                     Item::Any(any, _) => any.span,
-                    Item::Path(path) => span_of(&path),
+                    Item::Path(path) => crate::span::whole(&path),
                 };
                 errors.at(
                     span,
@@ -247,7 +247,7 @@ impl Args {
                     } else {
                         "a path"
                     };
-                    errors.at(span_of(&path), unexpected(which, what));
+                    errors.at(crate::span::whole(&path), unexpected(which, what));
                 }
             }
         }
@@ -297,7 +297,7 @@ impl Args {
             }) => lit,
             other => {
                 errors.at(
-                    span_of(&other),
+                    crate::span::whole(&other),
                     format!(
                         "expected a string literal for `{name}`, like {name} = \"{}\"",
                         example(&name)
@@ -358,15 +358,6 @@ fn unexpected(which: Macro, what: &str) -> String {
             "`{}` takes permission strings, `any(...)` and optional `login_url`, `redirect_field`, `crate`; found {what}",
             which.name()
         ),
-    }
-}
-
-fn span_of(tokens: &impl quote::ToTokens) -> Span {
-    let mut iter = tokens.to_token_stream().into_iter();
-    let first = iter.next().map_or_else(Span::call_site, |t| t.span());
-    match iter.last() {
-        Some(last) => first.join(last.span()).unwrap_or(first),
-        None => first,
     }
 }
 

@@ -6,10 +6,10 @@ use std::path::Path;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::visit_mut::{self, VisitMut};
-use syn::{Error, FnArg, Ident, Pat, Result, ReturnType, Type};
+use syn::{Error, FnArg, Ident, Result, ReturnType, Type};
 
 use crate::args::{Args, Errors, Macro, Require};
-use crate::{declared, route};
+use crate::{declared, route, span};
 
 /// actix-web implements `FromRequest` for tuples of up to 16 extractors.
 const MAX_ARGS: usize = 16;
@@ -24,48 +24,48 @@ pub(crate) fn expand(
     source: Option<&Path>,
     site: &str,
 ) -> TokenStream {
+    try_expand(which, args, item.clone(), source, site).unwrap_or_else(|err| with_errors(item, err))
+}
+
+/// The expansion, or every error found (all the bad literals at once).
+fn try_expand(
+    which: Macro,
+    args: TokenStream,
+    item: TokenStream,
+    source: Option<&Path>,
+    site: &str,
+) -> Result<TokenStream> {
     let mut errors = Errors::default();
     let own = Args::parse(which, args).map_err(|e| errors.push(e)).ok();
     let func = parse_handler(which, item.clone())
         .map_err(|e| errors.push(e))
         .ok();
-    if let (Some(own), Some(mut func)) = (own, func) {
-        let renamed = own.krate.clone();
-        let mut stack = vec![(which, Span::call_site(), own)];
-        let mut uses = Vec::new();
-        for (stacked, span, tokens, path) in take_stacked(&mut func.attrs, renamed.as_ref()) {
-            uses.push(path);
-            match Args::parse(stacked, tokens) {
-                Ok(args) => stack.push((stacked, span, args)),
-                Err(err) => errors.push(err),
-            }
+    let (Some(own), Some(mut func)) = (own, func) else {
+        return errors.finish(()).map(|()| item);
+    };
+    let renamed = own.krate.clone();
+    let mut stack = vec![(which, Span::call_site(), own)];
+    let mut uses = Vec::new();
+    for (stacked, span, tokens, path) in take_stacked(&mut func.attrs, renamed.as_ref()) {
+        uses.push(path);
+        match Args::parse(stacked, tokens) {
+            Ok(args) => stack.push((stacked, span, args)),
+            Err(err) => errors.push(err),
         }
-        if let Err(err) = errors.finish(()) {
-            return with_errors(item, err);
-        }
-        return match merge(stack) {
-            Ok(mut stack) => match declared_only(&stack, source) {
-                Ok(manifest) => {
-                    stack.uses = uses;
-                    stack.manifest = manifest;
-                    generate(&stack, func, site)
-                }
-                Err(err) => with_errors(item, err),
-            },
-            Err(err) => with_errors(item, err),
-        };
     }
-    match errors.finish(()) {
-        Err(err) => with_errors(item, err),
-        Ok(()) => item,
-    }
+    errors.finish(())?;
+    let mut stack = merge(stack)?;
+    stack.manifest = declared_only(&stack, source)?;
+    stack.uses = uses;
+    Ok(generate(&stack, func, site))
 }
 
 /// When the package declares its permissions, every permission literal must
 /// be one of them; answers the declaring manifest.
 fn declared_only(stack: &Stack, source: Option<&Path>) -> Result<Option<String>> {
     let lits: Vec<&syn::LitStr> = stack
-        .checks
+        .access
+        .checks()
         .iter()
         .filter_map(|require| match require {
             Require::Perms(groups) => Some(groups.iter().flatten()),
@@ -147,11 +147,7 @@ fn take_stacked(
                         tokens.collect()
                     }
                 };
-                let span = path
-                    .segments
-                    .last()
-                    .map_or_else(Span::call_site, |s| s.ident.span());
-                taken.push((which, span, tokens, path.clone()));
+                taken.push((which, span::last_segment(path), tokens, path.clone()));
                 false
             }
             _ => true,
@@ -160,14 +156,30 @@ fn take_stacked(
     taken
 }
 
-/// The stacked checks, in order, with one `login_url`, `redirect_field` and
-/// `crate` for all of them.
+/// What a handler requires, as the runtime's `Access` says it: public, or
+/// the stacked checks in order.
+enum Access {
+    Public,
+    Checks(Vec<Require>),
+}
+
+impl Access {
+    /// The checks; none for a public handler.
+    fn checks(&self) -> &[Require] {
+        match self {
+            Access::Public => &[],
+            Access::Checks(checks) => checks,
+        }
+    }
+}
+
+/// The merged attributes: what the handler requires, with one `login_url`,
+/// `redirect_field` and `crate` for all of them.
 struct Stack {
-    checks: Vec<Require>,
+    access: Access,
     login_url: Option<syn::LitStr>,
     redirect_field: Option<syn::LitStr>,
     krate: Option<syn::Path>,
-    public: bool,
     /// The paths of the attributes merged into this one, so that their
     /// imports count as used.
     uses: Vec<syn::Path>,
@@ -177,12 +189,12 @@ struct Stack {
 
 fn merge(stack: Vec<(Macro, Span, Args)>) -> Result<Stack> {
     let mut errors = Errors::default();
+    let mut checks = Vec::new();
     let mut merged = Stack {
-        checks: Vec::new(),
+        access: Access::Public,
         login_url: None,
         redirect_field: None,
         krate: None,
-        public: false,
         uses: Vec::new(),
         manifest: None,
     };
@@ -206,14 +218,16 @@ fn merge(stack: Vec<(Macro, Span, Args)>) -> Result<Stack> {
         }
         match args.require {
             Require::Public => {
-                merged.public = true;
                 public_at.get_or_insert(span);
             }
             require => {
                 protected_by.get_or_insert(which.name());
-                merged.checks.push(require);
+                checks.push(require);
             }
         }
+    }
+    if !checks.is_empty() {
+        merged.access = Access::Checks(checks);
     }
     if let (Some(span), Some(name)) = (public_at, protected_by) {
         errors.at(
@@ -296,17 +310,8 @@ fn parse_handler(which: Macro, item: TokenStream) -> Result<HandlerFn> {
     let func = match syn::parse2::<HandlerFn>(item.clone()) {
         Ok(func) => func,
         Err(_) => {
-            let first = item
-                .into_iter()
-                .find(|t| {
-                    !matches!(
-                        t,
-                        proc_macro2::TokenTree::Punct(_) | proc_macro2::TokenTree::Group(_)
-                    )
-                })
-                .map_or_else(Span::call_site, |t| t.span());
             return Err(Error::new(
-                first,
+                span::first_word(item),
                 format!("#[{name}] applies to an `async fn` handler, not to this item"),
             ));
         }
@@ -354,7 +359,7 @@ fn parse_handler(which: Macro, item: TokenStream) -> Result<HandlerFn> {
             FnArg::Typed(typed) => {
                 if index == MAX_ARGS {
                     errors.at(
-                        typed.pat.span_first(),
+                        span::first(&typed.pat),
                         format!("actix-web handlers take at most {MAX_ARGS} arguments; this is argument {}", index + 1),
                     );
                 }
@@ -365,19 +370,6 @@ fn parse_handler(which: Macro, item: TokenStream) -> Result<HandlerFn> {
         }
     }
     errors.finish(func)
-}
-
-trait SpanFirst {
-    fn span_first(&self) -> Span;
-}
-
-impl SpanFirst for Box<Pat> {
-    fn span_first(&self) -> Span {
-        self.to_token_stream()
-            .into_iter()
-            .next()
-            .map_or_else(Span::call_site, |t| t.span())
-    }
 }
 
 fn impl_trait_span(ty: &Type) -> Option<Span> {
@@ -560,7 +552,7 @@ fn generate(stack: &Stack, mut func: HandlerFn, site: &str) -> TokenStream {
         .as_ref()
         .map_or_else(|| quote!(::actix_permit), ToTokens::to_token_stream);
     let private = quote!(#krate::__private);
-    if stack.checks.is_empty() {
+    let Access::Checks(checks) = &stack.access else {
         if !route::read(&func.attrs).is_empty() {
             return generate_public(stack, func, &private, site);
         }
@@ -571,7 +563,7 @@ fn generate(stack: &Stack, mut func: HandlerFn, site: &str) -> TokenStream {
         let body = &func.body;
         func.body = quote!(#register #body);
         return func.into_token_stream();
-    }
+    };
 
     let option = |lit: &Option<syn::LitStr>| match lit {
         Some(lit) => quote!(::core::option::Option::Some(#lit)),
@@ -582,8 +574,7 @@ fn generate(stack: &Stack, mut func: HandlerFn, site: &str) -> TokenStream {
     let handler = func.sig.ident.to_string();
     let req = Ident::new("__permit_req", Span::mixed_site());
     let denied = Ident::new("__permit_denied", Span::mixed_site());
-    let rules: Vec<TokenStream> = stack
-        .checks
+    let rules: Vec<TokenStream> = checks
         .iter()
         .map(|require| {
             let kind = match require {
@@ -608,14 +599,11 @@ fn generate(stack: &Stack, mut func: HandlerFn, site: &str) -> TokenStream {
         })
         .collect();
     let mut prelude = registration(&private, &func, Some(&rules), None);
-    prelude.extend(stack.checks.iter().enumerate().map(|(index, require)| {
+    prelude.extend(checks.iter().enumerate().map(|(index, require)| {
         let rule = quote!(&__PERMIT_RULES[#index]);
         let check = match require {
             Require::Test(path) => {
-                let span = path
-                    .segments
-                    .last()
-                    .map_or_else(Span::call_site, |s| s.ident.span());
+                let span = span::last_segment(path);
                 let erase = quote_spanned!(span=> #private::Predicate::__erase(&#path));
                 quote!(#private::check_test(&#req, #rule, #erase).await)
             }

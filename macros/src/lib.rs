@@ -14,6 +14,7 @@ mod expand;
 #[cfg(test)]
 mod fuzz;
 mod route;
+mod span;
 
 use args::Macro;
 
