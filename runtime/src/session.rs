@@ -53,11 +53,11 @@ pub async fn authenticate(
                 .bounded("counting a login attempt", throttle.reserve(&keys))
                 .await?
             {
-                let (retry_after, what) = match locked {
-                    Locked::User(wait) => (wait, "username"),
-                    Locked::Client(wait) => (wait, "client address"),
+                let (retry_after, what, key) = match locked {
+                    Locked::User(wait) => (wait, "username", &keys[0]),
+                    Locked::Client(wait) => (wait, "client address", &keys[1]),
                 };
-                tracing::warn!(target: "actix_permit", key = keys[if what == "username" { 0 } else { 1 }].as_str(), retry_after_secs = retry_after.as_secs(), "login refused: too many failed attempts for this {what}");
+                tracing::warn!(target: "actix_permit", key = key.as_str(), retry_after_secs = retry_after.as_secs(), "login refused: too many failed attempts for this {what}");
                 return Err(PermitError::Throttled { retry_after });
             }
             Some((throttle, keys))
@@ -82,12 +82,13 @@ pub async fn authenticate(
         }
     };
     if let Some((throttle, keys)) = &throttled {
-        let settled = match &outcome {
-            Ok(user) => throttle.settle(keys, user.is_some()).await,
-            Err(_) => throttle.release(keys).await,
+        let settle = async {
+            match &outcome {
+                Ok(user) => throttle.settle(keys, user.is_some()).await,
+                Err(_) => throttle.release(keys).await,
+            }
         };
-        auth.bounded("recording a login attempt", std::future::ready(settled))
-            .await?;
+        auth.bounded("recording a login attempt", settle).await?;
     }
     Ok(outcome?)
 }

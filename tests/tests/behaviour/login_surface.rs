@@ -21,7 +21,7 @@ use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, get, post, test, web};
 use serde::Deserialize;
 
-use crate::support::{PASSWORD, backend, send, session};
+use crate::support::{PASSWORD, backend, get as fetch, send, session};
 
 /// The in-memory backend, counting the password checks that reach it and
 /// how many run at once; while `hold` is set, a permission lookup reads the
@@ -320,22 +320,12 @@ async fn a_new_user_logging_in_starts_an_empty_session() {
     let cookie = first.cookie.unwrap();
     let noted = send(&*app, test::TestRequest::post().uri("/note"), Some(&cookie)).await;
     let cookie = noted.cookie.unwrap_or(cookie);
-    let seen = send(
-        &*app,
-        test::TestRequest::get().uri("/whoami"),
-        Some(&cookie),
-    )
-    .await;
+    let seen = fetch(&*app, "/whoami", Some(&cookie)).await;
     assert!(seen.body.ends_with(" private"), "{}", seen.body);
     // The same user again keeps the session; another user does not.
     let again = send(&*app, attempt("plain", PASSWORD, "10.2.0.1"), Some(&cookie)).await;
     let cookie = again.cookie.unwrap();
-    let seen = send(
-        &*app,
-        test::TestRequest::get().uri("/whoami"),
-        Some(&cookie),
-    )
-    .await;
+    let seen = fetch(&*app, "/whoami", Some(&cookie)).await;
     assert!(seen.body.ends_with(" private"), "{}", seen.body);
     let switched = send(
         &*app,
@@ -344,12 +334,7 @@ async fn a_new_user_logging_in_starts_an_empty_session() {
     )
     .await;
     let cookie = switched.cookie.unwrap();
-    let seen = send(
-        &*app,
-        test::TestRequest::get().uri("/whoami"),
-        Some(&cookie),
-    )
-    .await;
+    let seen = fetch(&*app, "/whoami", Some(&cookie)).await;
     assert!(!seen.body.contains("private"), "{}", seen.body);
     assert!(!seen.body.starts_with("anonymous"), "{}", seen.body);
 }
@@ -411,9 +396,8 @@ async fn a_login_ends_after_its_lifetime_or_when_idle() {
         let app = login_app!(permit);
         let seen = send(&*app, attempt("plain", PASSWORD, "10.3.0.1"), None).await;
         let mut cookie = seen.cookie.unwrap();
-        let asked = test::TestRequest::get().uri("/whoami");
         assert!(
-            !send(&*app, asked, Some(&cookie))
+            !fetch(&*app, "/whoami", Some(&cookie))
                 .await
                 .body
                 .starts_with("anonymous")
@@ -422,28 +406,54 @@ async fn a_login_ends_after_its_lifetime_or_when_idle() {
             // Requests keep an idle timeout from running out.
             for _ in 0..3 {
                 actix_rt::time::sleep(Duration::from_millis(500)).await;
-                let seen = send(
-                    &*app,
-                    test::TestRequest::get().uri("/whoami"),
-                    Some(&cookie),
-                )
-                .await;
+                let seen = fetch(&*app, "/whoami", Some(&cookie)).await;
                 assert!(!seen.body.starts_with("anonymous"), "still active");
                 cookie = seen.cookie.unwrap_or(cookie);
             }
         }
         // actix-identity keeps whole seconds: wait past the deadline's second.
         actix_rt::time::sleep(Duration::from_millis(if idle { 3200 } else { 2100 })).await;
-        let seen = send(
-            &*app,
-            test::TestRequest::get().uri("/whoami"),
-            Some(&cookie),
-        )
-        .await;
+        let seen = fetch(&*app, "/whoami", Some(&cookie)).await;
         assert!(
             seen.body.starts_with("anonymous"),
             "idle {idle}: {}",
             seen.body
         );
     }
+}
+
+/// A throttle store that counts attempts but hangs when one is recorded as
+/// a success or taken back.
+struct HangsOnSettle(MemoryThrottle);
+
+impl ThrottleStore for HangsOnSettle {
+    fn hit<'a>(
+        &'a self,
+        key: &'a str,
+        window: Duration,
+    ) -> BoxFuture<'a, Result<actix_permit::throttle::Failures, BackendError>> {
+        self.0.hit(key, window)
+    }
+    fn undo<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(std::future::pending())
+    }
+    fn clear<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[actix_rt::test]
+async fn a_hanging_throttle_store_fails_closed_within_the_timeout() {
+    let permit = Permit::from_arc(backend())
+        .backend_timeout(Some(Duration::from_millis(100)))
+        .throttle(Throttle::new(HangsOnSettle(MemoryThrottle::new())));
+    let app = login_app!(permit);
+    let seen = send(&*app, attempt("plain", PASSWORD, "10.4.0.1"), None).await;
+    assert_eq!(
+        seen.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        seen.body
+    );
+    assert!(seen.cookie.is_none(), "not logged in");
 }
