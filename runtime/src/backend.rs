@@ -10,15 +10,21 @@ use crate::user::AuthUser;
 
 #[cfg(feature = "cache")]
 mod cache;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod exact;
 mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod watch;
 
 #[cfg(feature = "cache")]
 pub use cache::CachedBackend;
 pub use memory::{MemoryBackend, MemoryUser};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use sql::{SqlBackend, SqlUser};
+pub use exact::{CacheState, CacheStats};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql::{SqlBackend, SqlOptions, SqlUser};
 
 /// A user as the built-in backends store it: id, username, Argon2 password
 /// hash, active and superuser flags. [`MemoryUser`] and `SqlUser` are this

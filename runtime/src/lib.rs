@@ -48,7 +48,7 @@ pub use backend::{
     AdminError, Backend, BackendError, BoxFuture, MemoryBackend, MemoryUser, StoredUser,
 };
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use backend::{SqlBackend, SqlUser};
+pub use backend::{CacheState, CacheStats, SqlBackend, SqlOptions, SqlUser};
 pub use config::{Config, Denial, Reason};
 pub use error::{PermissionDenied, PermitError};
 pub use middleware::{

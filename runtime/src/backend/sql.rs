@@ -7,6 +7,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row, SqlSafeStr};
 
+use super::exact::{CacheState, CacheStats, Exact, ExactCache, Watch};
 use super::{AdminError, Backend, BackendError, BoxFuture, StoredUser, UserResult};
 use crate::password;
 use crate::permission::{self, PermissionSet};
@@ -45,14 +46,67 @@ enum Dialect {
 /// `permit_group_permissions`) are created by [`SqlBackend::connect`]'s
 /// migrations, recorded in their own table `_permit_migrations`.
 ///
-/// Per request it runs at most two queries: the user by id, and (only when a
-/// permission is checked) the user's own and group permissions in one query.
-/// Nothing is cached across requests, so a change in the database holds
-/// from the next request on, on every instance.
+/// # The exact cache (on by default)
+///
+/// Users and permission sets are kept in memory across requests, so a
+/// request in steady state costs no query, and dropped the moment the
+/// database says they changed, so a change still holds from the next
+/// request on, on every instance:
+///
+/// - **PostgreSQL**: triggers on the auth tables send `NOTIFY permit_auth`
+///   with the affected user (or "everyone", for a group's or a permission's
+///   rows) when a transaction commits; each instance listens on a
+///   connection of its own, on a thread of its own, and drops those entries.
+///   While that connection is down (restarted server, `pg_terminate_backend`,
+///   a network cut that TCP reports) **the cache is bypassed**: every
+///   request queries, as with the cache off, and on reconnecting the cache
+///   starts empty. A network path that fails silently is only noticed when
+///   TCP gives up on it.
+/// - **SQLite** (one host, any number of processes: the server, the CLI):
+///   before each lookup, `PRAGMA data_version` on a read-only connection of
+///   its own says whether anyone committed since the last look, and a
+///   counter the triggers bump says whether it was the auth tables; then
+///   the cache is emptied. If the check fails, that lookup queries.
+///   `sqlite::memory:` databases are not cached.
+///
+/// Changes made through this backend's own methods empty its cache at once.
+/// Changes made with any SQL on the tables (another tool, `psql`) are seen
+/// through the triggers. Turn the cache off with
+/// [`SqlOptions::exact_cache`]; then each request runs at most two queries:
+/// the user by id, and (only when a permission is checked) the user's own
+/// and group permissions in one query.
 #[derive(Clone)]
 pub struct SqlBackend {
     pool: AnyPool,
     dialect: Dialect,
+    exact: Option<Arc<Exact>>,
+}
+
+/// How [`SqlBackend::connect_with`] sets a backend up.
+#[derive(Debug, Clone)]
+pub struct SqlOptions {
+    exact_cache: bool,
+}
+
+impl Default for SqlOptions {
+    fn default() -> Self {
+        Self { exact_cache: true }
+    }
+}
+
+impl SqlOptions {
+    /// The defaults: the exact cache on.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether to keep users and permission sets across requests, kept
+    /// exact by invalidation (see [`SqlBackend`]). On by default.
+    #[must_use]
+    pub fn exact_cache(mut self, on: bool) -> Self {
+        self.exact_cache = on;
+        self
+    }
 }
 
 // sqlx's `Any` driver cannot decode SQLite booleans: read them as integers.
@@ -68,20 +122,31 @@ const USER_BY_NAME: &str = "SELECT id, username, password_hash, \
 impl SqlBackend {
     /// Connects to `url` (`sqlite://path/to/file.db`, `sqlite::memory:`,
     /// `postgres://user@host/db`) and brings the schema up to date. A SQLite
-    /// file is created when missing.
+    /// file is created when missing. The exact cache is on; see
+    /// [`SqlBackend::connect_with`].
     pub async fn connect(url: &str) -> Result<Self, AdminError> {
+        Self::connect_with(url, SqlOptions::default()).await
+    }
+
+    /// [`SqlBackend::connect`] with options.
+    pub async fn connect_with(url: &str, options: SqlOptions) -> Result<Self, AdminError> {
         sqlx::any::install_default_drivers();
         let (url, dialect) = normalize_url(url)?;
-        let mut options = AnyPoolOptions::new();
-        if url.contains(":memory:") {
+        let mut pool_options = AnyPoolOptions::new();
+        let memory = url.contains(":memory:");
+        if memory {
             // Every connection to `:memory:` is a database of its own: keep one.
-            options = options
+            pool_options = pool_options
                 .max_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None);
         }
-        let pool = options.connect(&url).await.map_err(database)?;
-        let backend = Self { pool, dialect };
+        let pool = pool_options.connect(&url).await.map_err(database)?;
+        let mut backend = Self {
+            pool,
+            dialect,
+            exact: None,
+        };
         if dialect == Dialect::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL")
                 .execute(&backend.pool)
@@ -89,7 +154,67 @@ impl SqlBackend {
                 .map_err(database)?;
         }
         backend.migrate().await?;
+        if options.exact_cache && !memory {
+            backend.exact = Some(Arc::new(backend.watch(&url).await?));
+        }
         Ok(backend)
+    }
+
+    /// Sets up what keeps the exact cache exact for this database.
+    async fn watch(&self, url: &str) -> Result<Exact, AdminError> {
+        let cache = Arc::new(ExactCache::new());
+        let watch = match self.dialect {
+            #[cfg(feature = "sqlite")]
+            Dialect::Sqlite => {
+                let row = sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(database)?;
+                let file: String = row.try_get("file").map_err(database)?;
+                let check = super::watch::DataVersion::open(&file).map_err(database)?;
+                cache.up();
+                Watch::DataVersion(check)
+            }
+            #[cfg(feature = "postgres")]
+            Dialect::Postgres => Watch::Listener(
+                super::watch::spawn_listener(url.to_owned(), &cache).map_err(database)?,
+            ),
+            #[allow(unreachable_patterns)]
+            _ => return Err(database(format!("no driver for {url:?} is built in"))),
+        };
+        Ok(Exact::new(cache, watch))
+    }
+
+    /// What the exact cache is doing.
+    pub fn cache_state(&self) -> CacheState {
+        self.exact.as_ref().map_or(CacheState::Off, |exact| exact.state())
+    }
+
+    /// How many lookups the exact cache answered and how many queried the
+    /// database since the backend was connected (`None` with the cache
+    /// off).
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.exact.as_ref().map(|exact| exact.cache.stats())
+    }
+
+    /// The cache when it may answer this lookup; counts the lookups that
+    /// will query.
+    fn cache(&self) -> Option<&ExactCache> {
+        self.exact.as_ref().and_then(|exact| exact.trusted())
+    }
+
+    fn note_query(&self) {
+        if let Some(exact) = &self.exact {
+            exact.cache.note_query();
+        }
+    }
+
+    /// Empties this backend's cache after a change it made itself (other
+    /// instances hear of it through the triggers).
+    fn changed(&self) {
+        if let Some(exact) = &self.exact {
+            exact.cache.invalidate_all();
+        }
     }
 
     /// The connection pool, for the app's own tables.
@@ -104,17 +229,19 @@ impl SqlBackend {
 
     /// Creates or updates the tables (idempotent).
     pub async fn migrate(&self) -> Result<(), AdminError> {
-        let sql: [&'static str; 2] = match self.dialect {
+        let sql: [&'static str; 3] = match self.dialect {
             Dialect::Sqlite => [
                 include_str!("../../migrations/sqlite/0001_permit_tables.sql"),
                 include_str!("../../migrations/sqlite/0002_permit_login_failures.sql"),
+                include_str!("../../migrations/sqlite/0003_permit_auth_version.sql"),
             ],
             Dialect::Postgres => [
                 include_str!("../../migrations/postgres/0001_permit_tables.sql"),
                 include_str!("../../migrations/postgres/0002_permit_login_failures.sql"),
+                include_str!("../../migrations/postgres/0003_permit_change_notify.sql"),
             ],
         };
-        let names = ["permit tables", "permit login failures"];
+        let names = ["permit tables", "permit login failures", "permit change notices"];
         let mut migrator = Migrator::with_migrations(
             (1..)
                 .zip(names.into_iter().zip(sql))
@@ -144,10 +271,11 @@ impl SqlBackend {
         }
     }
 
-    /// Runs a statement whose result does not matter.
+    /// Runs a statement that changes the auth tables.
     async fn run(&self, query: AnyQuery<'_>) -> Result<(), AdminError> {
-        query.execute(&self.pool).await.map_err(database)?;
-        Ok(())
+        let done = query.execute(&self.pool).await.map_err(database);
+        self.changed();
+        done.map(drop)
     }
 
     async fn user_id(&self, username: &str) -> Result<i64, AdminError> {
@@ -320,6 +448,38 @@ impl SqlBackend {
         ).bind(user).bind(group)).await
     }
 
+    /// Ends a user's membership of a group (nothing happens when they are
+    /// not a member).
+    pub async fn remove_user_from_group(
+        &self,
+        username: &str,
+        group: &str,
+    ) -> Result<(), AdminError> {
+        let user = self.user_id(username).await?;
+        let group = self.group_id(group).await?;
+        self.run(
+            sqlx::query("DELETE FROM permit_user_groups WHERE user_id = $1 AND group_id = $2")
+                .bind(user)
+                .bind(group),
+        )
+        .await
+    }
+
+    /// Takes a permission away from a group (its members keep what they
+    /// hold directly or through other groups).
+    pub async fn revoke_from_group(&self, group: &str, perm: &str) -> Result<(), AdminError> {
+        let group = self.group_id(group).await?;
+        let perm = self.permission_id(perm).await?;
+        self.run(
+            sqlx::query(
+                "DELETE FROM permit_group_permissions WHERE group_id = $1 AND permission_id = $2",
+            )
+            .bind(group)
+            .bind(perm),
+        )
+        .await
+    }
+
     /// The user with this username, if any.
     pub async fn user(&self, username: &str) -> Result<Option<SqlUser>, AdminError> {
         let row = sqlx::query(USER_BY_NAME)
@@ -438,21 +598,28 @@ impl ThrottleStore for SqlBackend {
 
 impl Backend for SqlBackend {
     fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
+        let cache = self.cache();
+        if let Some(user) = cache.and_then(|cache| cache.user(id)) {
+            return Box::pin(std::future::ready(Ok(Some(user))));
+        }
+        let stamp = cache.map(ExactCache::stamp);
         Box::pin(async move {
-            let Ok(id) = id.parse::<i64>() else {
+            let Ok(number) = id.parse::<i64>() else {
                 return Ok(None);
             };
+            self.note_query();
             let row = sqlx::query(USER_BY_ID)
-                .bind(id)
+                .bind(number)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(BackendError::new)?;
-            match row {
-                Some(row) => Ok(Some(
-                    Arc::new(user_from_row(&row).map_err(BackendError::new)?) as Arc<dyn AuthUser>,
-                )),
-                None => Ok(None),
+            let Some(row) = row else { return Ok(None) };
+            let user: Arc<dyn AuthUser> =
+                Arc::new(user_from_row(&row).map_err(BackendError::new)?);
+            if let (Some(cache), Some(stamp)) = (cache, stamp) {
+                cache.put_user(stamp, id, Arc::clone(&user));
             }
+            Ok(Some(user))
         })
     }
 
@@ -479,10 +646,16 @@ impl Backend for SqlBackend {
         &'a self,
         user: &'a dyn AuthUser,
     ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+        let cache = self.cache();
+        if let Some(set) = cache.and_then(|cache| cache.perms(user.id())) {
+            return Box::pin(std::future::ready(Ok(set)));
+        }
+        let stamp = cache.map(ExactCache::stamp);
         Box::pin(async move {
             let Ok(id) = user.id().parse::<i64>() else {
                 return Ok(Arc::default());
             };
+            self.note_query();
             let rows = sqlx::query(
                 "SELECT p.app_label || '.' || p.codename AS perm FROM permit_permissions p \
                  JOIN permit_user_permissions up ON up.permission_id = p.id WHERE up.user_id = $1 \
@@ -500,7 +673,11 @@ impl Backend for SqlBackend {
                 .map(|row| row.try_get::<String, _>("perm"))
                 .collect::<Result<PermissionSet, _>>()
                 .map_err(BackendError::new)?;
-            Ok(Arc::new(set))
+            let set = Arc::new(set);
+            if let (Some(cache), Some(stamp)) = (cache, stamp) {
+                cache.put_perms(stamp, user.id(), Arc::clone(&set));
+            }
+            Ok(set)
         })
     }
 

@@ -1,0 +1,232 @@
+//! The exact cache: users and permission sets kept across requests, dropped
+//! the moment the database says they changed, and not used at all while the
+//! channel that says so is down.
+//!
+//! A [`Watch`] tells the cache whether it may trust what it holds: the
+//! PostgreSQL listener (`LISTEN permit_auth`, fed by triggers) or SQLite's
+//! `data_version` with a counter the triggers bump. Every entry is stamped
+//! with the cache's generation when its query started; any invalidation
+//! bumps the generation, so a query that raced a change never puts its
+//! (possibly older) answer back.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use crate::permission::PermissionSet;
+use crate::user::AuthUser;
+
+/// At most this many users are kept; when full, the cache starts over.
+const MAX_USERS: usize = 100_000;
+
+/// What a [`SqlBackend`](super::SqlBackend)'s exact cache is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CacheState {
+    /// Turned off: every request queries the database.
+    Off,
+    /// Its invalidation channel is up: requests are answered from memory.
+    Exact,
+    /// Its invalidation channel is down (the PostgreSQL listener is
+    /// reconnecting, SQLite's change check failed): every request queries
+    /// the database until the channel is back, and the cache starts empty.
+    Bypassed,
+}
+
+/// How many requests the exact cache answered and how many queried.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// User or permission lookups answered from memory.
+    pub hits: u64,
+    /// User or permission lookups that queried the database.
+    pub queries: u64,
+}
+
+#[derive(Default)]
+struct Entries {
+    users: HashMap<String, Arc<dyn AuthUser>>,
+    perms: HashMap<String, Arc<PermissionSet>>,
+}
+
+/// The cache proper; shared by the backend's clones and its watcher.
+pub(crate) struct ExactCache {
+    entries: RwLock<Entries>,
+    generation: AtomicU64,
+    /// Whether the invalidation channel is up (set by the watcher).
+    healthy: AtomicBool,
+    hits: AtomicU64,
+    queries: AtomicU64,
+}
+
+/// A generation read before a query: [`ExactCache::put_user`] and
+/// [`ExactCache::put_perms`] keep the answer only if nothing changed since.
+#[derive(Clone, Copy)]
+pub(crate) struct Stamp(u64);
+
+impl ExactCache {
+    /// An empty cache that trusts nothing until its watcher says so.
+    pub(crate) fn new() -> Self {
+        Self {
+            entries: RwLock::default(),
+            generation: AtomicU64::new(0),
+            healthy: AtomicBool::new(false),
+            hits: AtomicU64::new(0),
+            queries: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Acquire)
+    }
+
+    /// The channel is up: start from empty and trust what is cached from
+    /// now on.
+    pub(crate) fn up(&self) {
+        self.invalidate_all();
+        self.healthy.store(true, Ordering::Release);
+    }
+
+    /// The channel is down: stop trusting, and forget everything (on the way
+    /// back up nothing from before may be used).
+    pub(crate) fn down(&self) {
+        self.healthy.store(false, Ordering::Release);
+        self.invalidate_all();
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            queries: self.queries.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The generation now, before a query whose answer may be kept.
+    pub(crate) fn stamp(&self) -> Stamp {
+        Stamp(self.generation.load(Ordering::Acquire))
+    }
+
+    /// Counts a lookup that goes to the database.
+    pub(crate) fn note_query(&self) {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Entries> {
+        self.entries.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Entries> {
+        self.entries.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn user(&self, id: &str) -> Option<Arc<dyn AuthUser>> {
+        let user = self.read().users.get(id).cloned();
+        if user.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        user
+    }
+
+    pub(crate) fn perms(&self, id: &str) -> Option<Arc<PermissionSet>> {
+        let set = self.read().perms.get(id).cloned();
+        if set.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        set
+    }
+
+    /// Keeps `value` under `id` in the map `pick` chooses, unless an
+    /// invalidation came after `stamp` or the channel is down. The check is
+    /// made under the write lock an invalidation also takes after bumping
+    /// the generation, so a change is never followed by an older answer.
+    fn put<T>(
+        &self,
+        stamp: Stamp,
+        id: &str,
+        value: T,
+        pick: impl FnOnce(&mut Entries) -> &mut HashMap<String, T>,
+    ) {
+        let mut entries = self.write();
+        if !self.is_healthy() || self.generation.load(Ordering::Acquire) != stamp.0 {
+            return;
+        }
+        if entries.users.len() + entries.perms.len() >= 2 * MAX_USERS {
+            *entries = Entries::default();
+        }
+        pick(&mut entries).insert(id.to_owned(), value);
+    }
+
+    pub(crate) fn put_user(&self, stamp: Stamp, id: &str, user: Arc<dyn AuthUser>) {
+        self.put(stamp, id, user, |entries| &mut entries.users);
+    }
+
+    pub(crate) fn put_perms(&self, stamp: Stamp, id: &str, set: Arc<PermissionSet>) {
+        self.put(stamp, id, set, |entries| &mut entries.perms);
+    }
+
+    /// Forgets one user's row and permission set.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn invalidate(&self, id: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let mut entries = self.write();
+        entries.users.remove(id);
+        entries.perms.remove(id);
+    }
+
+    /// Forgets everything.
+    pub(crate) fn invalidate_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        *self.write() = Entries::default();
+    }
+
+    /// Applies a `permit_auth` notification: `u:<id>` or `*` (anything
+    /// else is taken as `*`).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn apply(&self, payload: &str) {
+        match payload.strip_prefix("u:") {
+            Some(id) if !id.is_empty() => self.invalidate(id),
+            _ => self.invalidate_all(),
+        }
+    }
+}
+
+/// The cache and what keeps it exact, as the backend holds it.
+pub(crate) struct Exact {
+    pub(crate) cache: Arc<ExactCache>,
+    watch: Watch,
+}
+
+pub(crate) enum Watch {
+    /// PostgreSQL: a listener thread sets the cache's health; dropping this
+    /// stops it.
+    #[cfg(feature = "postgres")]
+    Listener(#[allow(dead_code)] super::watch::ListenerHandle),
+    /// SQLite: checked on every lookup.
+    #[cfg(feature = "sqlite")]
+    DataVersion(super::watch::DataVersion),
+}
+
+impl Exact {
+    pub(crate) fn new(cache: Arc<ExactCache>, watch: Watch) -> Self {
+        Self { cache, watch }
+    }
+
+    /// The cache, when it may be used for this lookup; `None` means query
+    /// (and keep nothing).
+    pub(crate) fn trusted(&self) -> Option<&ExactCache> {
+        match &self.watch {
+            #[cfg(feature = "postgres")]
+            Watch::Listener(_) => {}
+            #[cfg(feature = "sqlite")]
+            Watch::DataVersion(check) => check.refresh(&self.cache),
+        }
+        self.cache.is_healthy().then_some(&*self.cache)
+    }
+
+    pub(crate) fn state(&self) -> CacheState {
+        if self.cache.is_healthy() {
+            CacheState::Exact
+        } else {
+            CacheState::Bypassed
+        }
+    }
+}

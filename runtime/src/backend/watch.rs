@@ -1,0 +1,209 @@
+//! What keeps the exact cache exact: a PostgreSQL listener on its own
+//! thread, or SQLite's `data_version` checked before each lookup.
+
+#[cfg(feature = "sqlite")]
+pub(crate) use sqlite::DataVersion;
+
+#[cfg(feature = "postgres")]
+pub(crate) use postgres::{ListenerHandle, spawn_listener};
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use std::sync::{Mutex, PoisonError};
+    use std::time::Duration;
+
+    use rusqlite::{Connection, OpenFlags};
+
+    use super::super::exact::ExactCache;
+
+    /// A read-only connection of our own to the database file.
+    /// `PRAGMA data_version` on it changes whenever any other connection
+    /// (this process's pool, the CLI, another server) commits; only then is
+    /// the triggers' counter `permit_auth_version` read, and only when that
+    /// moved is the cache emptied. A lookup costs one pragma on a prepared
+    /// statement (no query reaches a table).
+    pub(crate) struct DataVersion {
+        state: Mutex<State>,
+    }
+
+    struct State {
+        conn: Connection,
+        data_version: i64,
+        auth_version: i64,
+    }
+
+    /// How long a check waits for a lock another connection holds before
+    /// giving up (and bypassing the cache for that lookup).
+    const BUSY: Duration = Duration::from_millis(100);
+
+    impl DataVersion {
+        /// Opens `path` read-only and reads where things stand.
+        pub(crate) fn open(path: &str) -> rusqlite::Result<Self> {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            conn.busy_timeout(BUSY)?;
+            let data_version = read_data_version(&conn)?;
+            let auth_version = read_auth_version(&conn)?;
+            Ok(Self {
+                state: Mutex::new(State {
+                    conn,
+                    data_version,
+                    auth_version,
+                }),
+            })
+        }
+
+        /// Brings `cache` up to date with the database: empties it when the
+        /// auth tables changed since the last check; marks it down (bypassed
+        /// and empty) when the check fails, up again when one succeeds.
+        pub(crate) fn refresh(&self, cache: &ExactCache) {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            match state.check() {
+                Ok(changed) => {
+                    if !cache.is_healthy() {
+                        cache.up();
+                    } else if changed {
+                        cache.invalidate_all();
+                    }
+                }
+                Err(err) => {
+                    if cache.is_healthy() {
+                        tracing::warn!(error = %err, "cannot check the database for changes: the user cache is bypassed");
+                    }
+                    cache.down();
+                }
+            }
+        }
+    }
+
+    impl State {
+        /// Whether the auth tables changed since the last check.
+        fn check(&mut self) -> rusqlite::Result<bool> {
+            let data_version = read_data_version(&self.conn)?;
+            if data_version == self.data_version {
+                return Ok(false);
+            }
+            let auth_version = read_auth_version(&self.conn)?;
+            self.data_version = data_version;
+            let changed = auth_version != self.auth_version;
+            self.auth_version = auth_version;
+            Ok(changed)
+        }
+    }
+
+    fn read_data_version(conn: &Connection) -> rusqlite::Result<i64> {
+        conn.prepare_cached("PRAGMA data_version")?
+            .query_row([], |row| row.get(0))
+    }
+
+    fn read_auth_version(conn: &Connection) -> rusqlite::Result<i64> {
+        conn.prepare_cached("SELECT version FROM permit_auth_version WHERE id = 1")?
+            .query_row([], |row| row.get(0))
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use std::sync::{Arc, Weak};
+    use std::time::Duration;
+
+    use sqlx::postgres::PgListener;
+    use tokio::sync::oneshot;
+
+    use super::super::exact::ExactCache;
+
+    /// The channel the triggers notify on.
+    const CHANNEL: &str = "permit_auth";
+
+    /// Waits between reconnection attempts, doubling up to the last.
+    const BACKOFF: [u64; 6] = [10, 50, 100, 250, 500, 1000];
+
+    /// Stops the listener thread when dropped.
+    pub(crate) struct ListenerHandle {
+        _stop: oneshot::Sender<()>,
+    }
+
+    /// Starts the thread that listens on `permit_auth` for the cache: it
+    /// marks the cache up once `LISTEN` is in place, applies each
+    /// notification, and marks it down (bypassed, emptied) the moment the
+    /// connection is lost, until it is back.
+    pub(crate) fn spawn_listener(
+        url: String,
+        cache: &Arc<ExactCache>,
+    ) -> std::io::Result<ListenerHandle> {
+        let (stop, stopped) = oneshot::channel();
+        let cache = Arc::downgrade(cache);
+        std::thread::Builder::new()
+            .name("permit-listener".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(err) => {
+                        tracing::error!(error = %err, "cannot start the cache listener: the user cache stays bypassed");
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    tokio::select! {
+                        () = listen(&url, &cache) => {}
+                        _ = stopped => {}
+                    }
+                });
+            })?;
+        Ok(ListenerHandle { _stop: stop })
+    }
+
+    async fn listen(url: &str, cache: &Weak<ExactCache>) {
+        let mut failures = 0usize;
+        loop {
+            match connect(url).await {
+                Ok(mut listener) => {
+                    let Some(strong) = cache.upgrade() else { return };
+                    strong.up();
+                    if failures > 0 {
+                        tracing::info!("cache listener reconnected: the user cache is in use again");
+                    }
+                    failures = 0;
+                    drop(strong);
+                    let err = loop {
+                        match listener.try_recv().await {
+                            Ok(Some(note)) => match cache.upgrade() {
+                                Some(cache) => cache.apply(note.payload()),
+                                None => return,
+                            },
+                            Ok(None) => break "connection lost".to_owned(),
+                            Err(err) => break err.to_string(),
+                        }
+                    };
+                    if let Some(cache) = cache.upgrade() {
+                        cache.down();
+                    }
+                    tracing::warn!(error = %err, "cache listener disconnected: the user cache is bypassed until it is back");
+                }
+                Err(err) => {
+                    if failures == 0 {
+                        tracing::warn!(error = %err, "cache listener cannot connect: the user cache is bypassed");
+                    }
+                    failures += 1;
+                }
+            }
+            let wait = BACKOFF[failures.min(BACKOFF.len() - 1)];
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            if cache.strong_count() == 0 {
+                return;
+            }
+        }
+    }
+
+    async fn connect(url: &str) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect(url).await?;
+        listener.ignore_pool_close_event(true);
+        listener.listen(CHANNEL).await?;
+        Ok(listener)
+    }
+}
