@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use actix_permit::audit::{self, CheckError, OnMissing};
-use actix_permit::{AdminError, SqlBackend, Throttle, ThrottleStore};
+use actix_permit::{AdminError, SqlBackend, SqlOptions, Throttle, ThrottleStore};
 use actix_web::cookie::Key;
 use clap::{Parser, Subcommand};
 
@@ -91,6 +91,8 @@ enum GroupCommand {
     Add { name: String, perms: Vec<String> },
     /// Put a user into a group.
     Join { user: String, group: String },
+    /// Take a user out of a group.
+    Leave { user: String, group: String },
 }
 
 #[actix_web::main]
@@ -143,8 +145,17 @@ struct Db {
     demo: bool,
 }
 
+/// Opens the database. Only the server keeps the user cache (a command
+/// makes one change and exits).
 async fn open(db: &Db) -> Result<(SqlBackend, store::Items), Box<dyn std::error::Error>> {
-    let backend = SqlBackend::connect(&db.url).await?;
+    open_with(db, SqlOptions::new().exact_cache(false)).await
+}
+
+async fn open_with(
+    db: &Db,
+    options: SqlOptions,
+) -> Result<(SqlBackend, store::Items), Box<dyn std::error::Error>> {
+    let backend = SqlBackend::connect_with(&db.url, options).await?;
     let items = store::Items::open(&backend).await?;
     store::seed_permissions(&backend).await?;
     if db.demo && store::seed_demo(&backend, &items).await? {
@@ -299,7 +310,13 @@ async fn serve(db: &Db, bind: &str) -> AppResult {
     let check = check_mode()?;
     let limits = throttle_limits()?;
     let client_header = trusted_client_header()?;
-    let (backend, items) = open(db).await?;
+    let exact_cache = exact_cache()?;
+    let (backend, items) = open_with(db, SqlOptions::new().exact_cache(exact_cache)).await?;
+    if exact_cache {
+        tracing::info!(
+            "users and permission sets are cached, kept exact by the database's change notices"
+        );
+    }
     refuse_demo_passwords(&backend, bind).await?;
     if let Some(on_missing) = check {
         check_permissions(&backend, on_missing).await?;
@@ -442,6 +459,15 @@ fn session_store_timeout() -> Result<std::time::Duration, Box<dyn std::error::Er
     }
 }
 
+/// `PERMIT_EXACT_CACHE`: `on` (the default) or `off`.
+fn exact_cache() -> Result<bool, Box<dyn std::error::Error>> {
+    match std::env::var("PERMIT_EXACT_CACHE").as_deref() {
+        Err(_) | Ok("" | "on") => Ok(true),
+        Ok("off") => Ok(false),
+        Ok(other) => Err(format!("PERMIT_EXACT_CACHE must be on or off, found {other:?}").into()),
+    }
+}
+
 /// `PERMIT_PERMISSION_CACHE_TTL` in seconds (fractions allowed); unset or 0: no cache.
 fn cache_ttl() -> Result<Option<std::time::Duration>, Box<dyn std::error::Error>> {
     match std::env::var("PERMIT_PERMISSION_CACHE_TTL") {
@@ -563,6 +589,10 @@ async fn manage_group(db: &Db, command: GroupCommand) -> AppResult {
         GroupCommand::Join { user, group } => {
             backend.add_user_to_group(&user, &group).await?;
             println!("{user} joined {group}");
+        }
+        GroupCommand::Leave { user, group } => {
+            backend.remove_user_from_group(&user, &group).await?;
+            println!("{user} left {group}");
         }
     }
     Ok(())

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use actix_permit::redirect::is_safe_redirect;
 use actix_permit::{
-    CurrentUser, Denial, LoginRequired, Permit, PermitError, Reason, SqlBackend, SqlUser, Throttle,
-    authenticate, login, login_not_required, login_required, logout, permission_required,
+    CacheState, CurrentUser, Denial, LoginRequired, Permit, PermitError, Reason, SqlBackend,
+    SqlUser, Throttle, authenticate, login, login_not_required, login_required, logout,
+    permission_required, user_passes_test,
 };
 use actix_session::SessionMiddleware;
 use actix_session::storage::SessionStore;
@@ -159,6 +160,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(home)
         .service(healthz)
         .service(api_me)
+        .service(api_cache)
         .service(login_page)
         .service(login_submit)
         .service(logout_submit)
@@ -259,6 +261,31 @@ async fn home() -> HttpResponse {
 #[get("/healthz")]
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// Whether the user is a superuser (the operators' pages).
+fn is_superuser(user: &CurrentUser) -> bool {
+    user.is_superuser()
+}
+
+/// What the user cache is doing, for operators: `exact` (answered from
+/// memory, kept exact by the database's notices), `bypassed` (its channel
+/// is down: every request queries) or `off`; how many lookups it answered
+/// and how many queried.
+#[user_passes_test(is_superuser)]
+#[get("/api/cache")]
+async fn api_cache(site: web::Data<Site>) -> HttpResponse {
+    let state = match site.backend.cache_state() {
+        CacheState::Exact => "exact",
+        CacheState::Bypassed => "bypassed",
+        _ => "off",
+    };
+    let stats = site.backend.cache_stats().unwrap_or_default();
+    HttpResponse::Ok().json(serde_json::json!({
+        "state": state,
+        "hits": stats.hits,
+        "queries": stats.queries,
+    }))
 }
 
 /// Who the session belongs to and what they may do.

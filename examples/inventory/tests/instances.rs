@@ -74,6 +74,18 @@ fn sessions_and_permission_changes_hold_on_every_instance() {
     assert_eq!(carol_b.get("/items/new/").status, 403);
     assert_eq!(carol_b.get("/items/").status, 200);
 
+    // Leaving a group takes its permissions away on both instances.
+    let mut bob_a = as_user(&a, "bob");
+    let mut bob_b = on(&b, &bob_a);
+    assert_eq!(bob_a.get("/items/").status, 200);
+    assert_eq!(bob_b.get("/items/").status, 200);
+    a.cli(&["group", "leave", "bob", "viewers"]);
+    assert_eq!(bob_a.get("/items/").status, 403);
+    assert_eq!(bob_b.get("/items/").status, 403);
+    b.cli(&["group", "join", "bob", "viewers"]);
+    assert_eq!(bob_a.get("/items/").status, 200);
+    assert_eq!(bob_b.get("/items/").status, 200);
+
     // A deactivated user's sessions on both instances are anonymous.
     let mut bob_a = as_user(&a, "bob");
     let mut bob_b = as_user(&b, "bob");
@@ -122,6 +134,7 @@ fn the_permission_cache_bounds_staleness_on_every_instance() {
         &[
             ("REDIS_URL", redis.as_str()),
             ("PERMIT_PERMISSION_CACHE_TTL", "1"),
+            ("PERMIT_EXACT_CACHE", "off"),
         ],
     );
     let mut carol_a = as_user(&a, "carol");
@@ -140,6 +153,106 @@ fn the_permission_cache_bounds_staleness_on_every_instance() {
     // Users are not cached: deactivation holds at once.
     a.cli(&["user", "deactivate", "carol"]);
     assert_eq!(carol_b.get("/items/").status, 302);
+}
+
+/// The state of an instance's exact cache, as `/api/cache` shows it to a
+/// superuser: (state, hits, queries).
+fn cache(admin: &mut Client) -> (String, u64, u64) {
+    let seen = admin.get("/api/cache");
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    let json: serde_json::Value = serde_json::from_str(&seen.body).unwrap();
+    (
+        json["state"].as_str().unwrap().to_owned(),
+        json["hits"].as_u64().unwrap(),
+        json["queries"].as_u64().unwrap(),
+    )
+}
+
+/// One number from the database.
+fn sql_number(url: &str, sql: &str) -> i64 {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    actix_web::rt::System::new().block_on(async move {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        sqlx::Row::get::<i64, _>(&row, 0)
+    })
+}
+
+/// The exact cache is on by default: steady-state requests query nothing on
+/// either instance, and a revoke made while one instance's listener is cut
+/// off (its notification lost) is still denied there on the next request.
+#[test]
+fn the_exact_cache_queries_nothing_and_survives_a_lost_listener() {
+    let Some((pg, redis)) = services() else {
+        return;
+    };
+    let db = Database::postgres(&pg);
+    let (a, b) = pair(&db, &[("REDIS_URL", redis.as_str())]);
+    let mut alice_a = as_user(&a, "alice");
+    let mut alice_b = on(&b, &alice_a);
+    let mut carol_a = as_user(&a, "carol");
+    let mut carol_b = on(&b, &carol_a);
+
+    // Steady state: after one request each, none queries.
+    for carol in [&mut carol_a, &mut carol_b] {
+        assert_eq!(carol.get("/items/new/").status, 200);
+    }
+    let before = [cache(&mut alice_a), cache(&mut alice_b)];
+    for _ in 0..20 {
+        for carol in [&mut carol_a, &mut carol_b] {
+            assert_eq!(carol.get("/items/new/").status, 200);
+            assert_eq!(carol.get("/api/me").status, 200);
+        }
+    }
+    let after = [cache(&mut alice_a), cache(&mut alice_b)];
+    for (instance, (before, after)) in before.iter().zip(&after).enumerate() {
+        assert_eq!(before.0, "exact", "instance {instance}");
+        assert_eq!(after.2, before.2, "instance {instance} queried in steady state");
+        assert!(after.1 >= before.1 + 40, "instance {instance}: {before:?} {after:?}");
+    }
+
+    // Cut B's listener off and revoke in the same transaction: the
+    // notification is sent after the listener is gone, so B never hears it.
+    let listener = format!("actix-permit listener (pid {})", b.child.id());
+    let listeners = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{listener}'"
+    );
+    assert_eq!(sql_number(&db.url, &listeners), 1);
+    let cut = sql_number(
+        &db.url,
+        &format!(
+            "WITH cut AS (SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity \
+               WHERE application_name = '{listener}'), \
+             revoked AS (DELETE FROM permit_user_permissions WHERE \
+               user_id = (SELECT id FROM permit_users WHERE username = 'carol') AND \
+               permission_id = (SELECT id FROM permit_permissions WHERE codename = 'add_item') \
+               RETURNING 1) \
+             SELECT (SELECT count(*) FROM cut WHERE done) * 10 + (SELECT count(*) FROM revoked)"
+        ),
+    );
+    assert_eq!(cut, 11, "one listener cut and one permission revoked");
+    assert_eq!(carol_b.get("/items/new/").status, 403);
+    assert_eq!(carol_a.get("/items/new/").status, 403);
+    assert_eq!(carol_b.get("/items/").status, 200);
+
+    // B listens again and uses its cache again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cache(&mut alice_b).0 != "exact" {
+        assert!(Instant::now() < deadline, "B's listener did not come back");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(sql_number(&db.url, &listeners), 1);
+    a.cli(&["user", "grant", "carol", "inventory.add_item"]);
+    assert_eq!(carol_b.get("/items/new/").status, 200);
+    let queries = cache(&mut alice_b).2;
+    assert_eq!(carol_b.get("/items/new/").status, 200);
+    assert_eq!(cache(&mut alice_b).2, queries);
 }
 
 /// A Redis of the test's own, which it can stop and start again.

@@ -109,7 +109,9 @@ mod postgres {
     use std::sync::{Arc, Weak};
     use std::time::Duration;
 
-    use sqlx::postgres::PgListener;
+    use std::str::FromStr;
+
+    use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
     use tokio::sync::oneshot;
 
     use super::super::exact::ExactCache;
@@ -200,9 +202,21 @@ mod postgres {
         }
     }
 
+    /// A listener on a connection of its own, named
+    /// `actix-permit listener (pid N)` in `pg_stat_activity`. It does not
+    /// reconnect by itself: [`listen`] must see every loss.
     async fn connect(url: &str) -> Result<PgListener, sqlx::Error> {
-        let mut listener = PgListener::connect(url).await?;
+        let options = PgConnectOptions::from_str(url)?
+            .application_name(&format!("actix-permit listener (pid {})", std::process::id()));
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .connect_with(options)
+            .await?;
+        let mut listener = PgListener::connect_with(&pool).await?;
         listener.ignore_pool_close_event(true);
+        listener.eager_reconnect(false);
         listener.listen(CHANNEL).await?;
         Ok(listener)
     }
