@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-10}
 : "${DATABASE_URL:?set DATABASE_URL to a PostgreSQL server}" "${REDIS_URL:?set REDIS_URL}"
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
-cargo build --release -q -p inventory
+cargo build --release -q -p inventory-example
 db="inventory_load_$$"
 psql "$DATABASE_URL" -qc "CREATE DATABASE $db"
 dir=$(mktemp -d)

@@ -361,7 +361,10 @@ async fn serve(db: &Db, bind: &str) -> AppResult {
             None => throttle,
         }
     });
-    let site = web::Site::new(backend, checks, items, allowed_hosts, db.demo)?.throttle(throttle);
+    let baseline = load_baseline(bind)?;
+    let site = web::Site::new(backend, checks, items, allowed_hosts, db.demo)?
+        .throttle(throttle)
+        .load_baseline(baseline);
     match redis {
         Some((pool, limit)) => {
             let store = actix_session::storage::RedisSessionStore::new_pooled(pool)
@@ -456,6 +459,21 @@ fn session_store_timeout() -> Result<std::time::Duration, Box<dyn std::error::Er
             "PERMIT_SESSION_STORE_TIMEOUT must be a number of seconds in (0, 3600], found {value:?}"
         )
         .into()),
+    }
+}
+
+/// `PERMIT_LOAD_BASELINE=1`: serve the item listing without a check at
+/// `/load/items`, for `runtime/benches/load.sh`. Refused unless the server
+/// listens on loopback only: it publishes every item.
+fn load_baseline(bind: &str) -> Result<bool, Box<dyn std::error::Error>> {
+    match std::env::var("PERMIT_LOAD_BASELINE").as_deref() {
+        Err(_) | Ok("" | "0") => Ok(false),
+        Ok("1") if is_loopback(bind) => {
+            tracing::warn!("PERMIT_LOAD_BASELINE: /load/items lists every item to anyone");
+            Ok(true)
+        }
+        Ok("1") => Err("PERMIT_LOAD_BASELINE=1 is for load runs on loopback only".into()),
+        Ok(other) => Err(format!("PERMIT_LOAD_BASELINE must be 0 or 1, found {other:?}").into()),
     }
 }
 

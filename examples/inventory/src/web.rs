@@ -35,6 +35,9 @@ pub struct Site {
     /// Whether the demo users exist (`--demo`): the login page says so.
     demo: bool,
     throttle: Option<Throttle>,
+    /// `GET /load/items`: the item listing with no check, public, as the
+    /// baseline of the load runs (`PERMIT_LOAD_BASELINE`, loopback only).
+    load_baseline: bool,
 }
 
 impl Site {
@@ -68,7 +71,15 @@ impl Site {
             allowed_hosts: Arc::new(allowed_hosts),
             demo,
             throttle: None,
+            load_baseline: false,
         })
+    }
+
+    /// Serves `GET /load/items`: the listing of `GET /api/items` without
+    /// its check, for the load runs to compare against.
+    pub fn load_baseline(mut self, on: bool) -> Self {
+        self.load_baseline = on;
+        self
     }
 
     /// Throttles logins (see `actix_permit::Throttle`).
@@ -124,6 +135,11 @@ pub fn app<Store: SessionStore + 'static>(
     >,
 > {
     let pages = site.clone();
+    let baseline = site.load_baseline;
+    let mut deny = deny_by_default();
+    if baseline {
+        deny = deny.public(LOAD_BASELINE);
+    }
     let mut permit = Permit::from_arc(site.checks.clone())
         .login_url("/accounts/login/")
         .render_with(move |req, denial| render_denial(&pages, req, denial));
@@ -147,8 +163,13 @@ pub fn app<Store: SessionStore + 'static>(
             .into()
         }))
         .configure(routes)
+        .configure(|cfg| {
+            if baseline {
+                cfg.route(LOAD_BASELINE, web::get().to(load_items));
+            }
+        })
         .default_service(web::to(no_such_page))
-        .wrap(deny_by_default())
+        .wrap(deny)
         .wrap(permit)
         .wrap(sessions)
         .wrap(middleware::from_fn(csrf::guard))
@@ -583,6 +604,14 @@ async fn delete_item(
 #[permission_required("inventory.view_item")]
 #[get("/api/items")]
 async fn api_list(site: web::Data<Site>) -> Result<impl Responder, Error> {
+    Ok(web::Json(site.items.list().await.map_err(database_error)?))
+}
+
+/// Where the load runs' baseline is served.
+const LOAD_BASELINE: &str = "/load/items";
+
+/// `api_list`'s body with no check: only with `PERMIT_LOAD_BASELINE=1`.
+async fn load_items(site: web::Data<Site>) -> Result<impl Responder, Error> {
     Ok(web::Json(site.items.list().await.map_err(database_error)?))
 }
 

@@ -20,8 +20,16 @@ mod sqlite {
     /// `PRAGMA data_version` on it changes whenever any other connection
     /// (this process's pool, the CLI, another server) commits; only then is
     /// the triggers' counter `permit_auth_version` read, and only when that
-    /// moved is the cache emptied. A lookup costs one pragma on a prepared
-    /// statement (no query reaches a table).
+    /// moved is the cache emptied.
+    ///
+    /// On Linux an inotify watch on the database and its WAL comes first:
+    /// SQLite writes a transaction's pages with `write()` before the commit
+    /// becomes visible, and the kernel queues the event at that `write()`,
+    /// so "no event queued" (one non-blocking `read`) proves nothing was
+    /// committed since the last look, and the pragma is skipped. Any event
+    /// means "look"; an event that the watch no longer holds (the file was
+    /// deleted or moved) drops the watch, and every lookup looks from then
+    /// on.
     pub(crate) struct DataVersion {
         state: Mutex<State>,
     }
@@ -30,6 +38,8 @@ mod sqlite {
         conn: Connection,
         data_version: i64,
         auth_version: i64,
+        #[cfg(target_os = "linux")]
+        writes: Option<inotify_watch::Writes>,
     }
 
     /// How long a check waits for a lock another connection holds before
@@ -44,6 +54,9 @@ mod sqlite {
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             conn.busy_timeout(BUSY)?;
+            // Watch first, then read: a write in between is an event.
+            #[cfg(target_os = "linux")]
+            let writes = inotify_watch::Writes::watch(path);
             let data_version = read_data_version(&conn)?;
             let auth_version = read_auth_version(&conn)?;
             Ok(Self {
@@ -51,6 +64,8 @@ mod sqlite {
                     conn,
                     data_version,
                     auth_version,
+                    #[cfg(target_os = "linux")]
+                    writes,
                 }),
             })
         }
@@ -81,6 +96,14 @@ mod sqlite {
     impl State {
         /// Whether the auth tables changed since the last check.
         fn check(&mut self) -> rusqlite::Result<bool> {
+            #[cfg(target_os = "linux")]
+            if let Some(writes) = &mut self.writes {
+                match writes.since_last_look() {
+                    Some(false) => return Ok(false),
+                    Some(true) => {}
+                    None => self.writes = None,
+                }
+            }
             let data_version = read_data_version(&self.conn)?;
             if data_version == self.data_version {
                 return Ok(false);
@@ -101,6 +124,127 @@ mod sqlite {
     fn read_auth_version(conn: &Connection) -> rusqlite::Result<i64> {
         conn.prepare_cached("SELECT version FROM permit_auth_version WHERE id = 1")?
             .query_row([], |row| row.get(0))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use rusqlite::Connection;
+
+        use super::DataVersion;
+
+        /// A database with the counter, and a writer connection to it.
+        fn database(name: &str) -> (std::path::PathBuf, Connection) {
+            let path = std::env::temp_dir().join(format!(
+                "actix-permit-watch-{name}-{}.db",
+                std::process::id()
+            ));
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            let writer = Connection::open(&path).unwrap();
+            writer
+                .execute_batch(
+                    "PRAGMA journal_mode = WAL; \
+                     CREATE TABLE permit_auth_version (id INTEGER PRIMARY KEY, version INTEGER); \
+                     INSERT INTO permit_auth_version VALUES (1, 0); \
+                     CREATE TABLE other (x INTEGER);",
+                )
+                .unwrap();
+            (path, writer)
+        }
+
+        /// Every write is seen, with or without the inotify watch, and only
+        /// a change of the counter counts as a change.
+        #[test]
+        fn sees_every_commit_of_another_connection() {
+            for watched in [true, false] {
+                let (path, writer) = database(&format!("{watched}"));
+                let check = DataVersion::open(path.to_str().unwrap()).unwrap();
+                let mut state = check.state.lock().unwrap();
+                #[cfg(target_os = "linux")]
+                {
+                    assert!(state.writes.is_some(), "inotify watch in place");
+                    if !watched {
+                        state.writes = None;
+                    }
+                }
+                assert!(!state.check().unwrap());
+                writer.execute("INSERT INTO other VALUES (1)", []).unwrap();
+                assert!(!state.check().unwrap(), "not an auth change");
+                for round in 0..3 {
+                    writer
+                        .execute("UPDATE permit_auth_version SET version = version + 1", [])
+                        .unwrap();
+                    assert!(state.check().unwrap(), "watched {watched}, round {round}");
+                    assert!(!state.check().unwrap(), "seen once");
+                }
+                drop(state);
+                drop((check, writer));
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    mod inotify_watch {
+        use std::io::ErrorKind;
+
+        use inotify::{EventMask, Inotify, WatchMask};
+
+        /// Writes to the database file and its WAL, as inotify saw them.
+        pub(super) struct Writes {
+            inotify: Inotify,
+            buffer: Vec<u8>,
+        }
+
+        impl Writes {
+            /// Watches `path` and `path-wal`; `None` when either cannot be
+            /// watched (then every lookup reads `data_version`).
+            pub(super) fn watch(path: &str) -> Option<Self> {
+                let inotify = Inotify::init().ok()?;
+                let mask = WatchMask::MODIFY
+                    | WatchMask::ATTRIB
+                    | WatchMask::CLOSE_WRITE
+                    | WatchMask::MOVE_SELF
+                    | WatchMask::DELETE_SELF;
+                for file in [path.to_owned(), format!("{path}-wal")] {
+                    inotify.watches().add(&file, mask).ok()?;
+                }
+                Some(Self {
+                    inotify,
+                    buffer: vec![0; 4096],
+                })
+            }
+
+            /// `Some(false)`: nothing was written since the last look.
+            /// `Some(true)`: something was (the queue is drained). `None`:
+            /// the watch cannot be trusted any more (a file went away, the
+            /// queue overflowed, reading failed).
+            pub(super) fn since_last_look(&mut self) -> Option<bool> {
+                let mut written = false;
+                loop {
+                    match self.inotify.read_events(&mut self.buffer) {
+                        Ok(events) => {
+                            for event in events {
+                                if event.mask.intersects(
+                                    EventMask::IGNORED
+                                        | EventMask::Q_OVERFLOW
+                                        | EventMask::DELETE_SELF
+                                        | EventMask::MOVE_SELF,
+                                ) {
+                                    return None;
+                                }
+                                written = true;
+                            }
+                        }
+                        Err(err) if err.kind() == ErrorKind::WouldBlock => return Some(written),
+                        Err(_) => return None,
+                    }
+                }
+            }
+        }
     }
 }
 

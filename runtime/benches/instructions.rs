@@ -1,0 +1,199 @@
+//! Instructions per request, counted by callgrind (through gungraun): no
+//! check, the check written by hand in the body, `#[permission_required]`,
+//! and actix-web-grants' `#[protect]` on the same permission set, each
+//! allowed and denied. Instruction counts repeat exactly from run to run,
+//! so these ratios are the ones to quote; criterion's (`checks`) drift.
+//!
+//! Every variant is the same `App` (cookie sessions + `Permit`) and the same
+//! signed-in user; the backend answers from memory.
+//! Run: `runtime/benches/instructions.sh` (installs gungraun's runner).
+
+use std::collections::{HashMap, HashSet};
+use std::hint::black_box;
+use std::sync::Arc;
+
+use actix_permit::backend::UserResult;
+use actix_permit::{
+    AuthUser, Backend, BackendError, BoxFuture, CurrentUser, PermissionSet, Permit, PermitError,
+    login, permission_required,
+};
+use actix_session::SessionMiddleware;
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Cookie, Key};
+use actix_web::dev::{Service, ServiceRequest};
+use actix_web::{App, HttpRequest, HttpResponse, test, web};
+use gungraun::{library_benchmark, library_benchmark_group, main};
+
+/// Requests per measurement: the count reported is for all of them.
+const REQUESTS: usize = 100;
+
+async fn open() -> &'static str {
+    "ok"
+}
+
+async fn by_hand(user: CurrentUser) -> Result<&'static str, PermitError> {
+    if !user.has_perm("app.perm").await? {
+        return Err(actix_permit::PermissionDenied.into());
+    }
+    Ok("ok")
+}
+
+#[permission_required("app.perm")]
+async fn by_macro() -> &'static str {
+    "ok"
+}
+
+#[actix_web_grants::protect("app.perm")]
+async fn by_grants() -> &'static str {
+    "ok"
+}
+
+async fn grants_extractor(req: &mut ServiceRequest) -> Result<HashSet<String>, actix_web::Error> {
+    let user = req.extract::<CurrentUser>().await?;
+    let perms = user.permissions().await?;
+    Ok(perms.iter().map(str::to_owned).collect())
+}
+
+/// A user whose id is their name.
+#[derive(Debug)]
+struct User(String);
+
+impl AuthUser for User {
+    fn id(&self) -> &str {
+        &self.0
+    }
+    fn is_active(&self) -> bool {
+        true
+    }
+    fn is_superuser(&self) -> bool {
+        false
+    }
+    fn session_auth_hash(&self) -> &str {
+        "fixed"
+    }
+}
+
+/// Users and permission sets made once, answered from memory, with no
+/// password hashing (Argon2 under valgrind would take minutes and is not
+/// what is measured). Each user holds 200 permissions; `denied` lacks
+/// `app.perm`.
+struct Fixed {
+    users: HashMap<String, Arc<dyn AuthUser>>,
+    perms: HashMap<String, Arc<PermissionSet>>,
+}
+
+impl Fixed {
+    fn new() -> Self {
+        let mut users = HashMap::new();
+        let mut perms = HashMap::new();
+        let fillers: Vec<String> = (0..199).map(|i| format!("app.filler_{i}")).collect();
+        for (name, main) in [("allowed", "app.perm"), ("denied", "app.filler_199")] {
+            users.insert(
+                name.to_owned(),
+                Arc::new(User(name.to_owned())) as Arc<dyn AuthUser>,
+            );
+            let set: PermissionSet = fillers
+                .iter()
+                .map(String::as_str)
+                .chain([main])
+                .collect();
+            perms.insert(name.to_owned(), Arc::new(set));
+        }
+        Self { users, perms }
+    }
+}
+
+impl Backend for Fixed {
+    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
+        Box::pin(std::future::ready(Ok(self.users.get(id).cloned())))
+    }
+
+    fn authenticate<'a>(&'a self, username: &'a str, _: &'a str) -> BoxFuture<'a, UserResult> {
+        self.get_user(username)
+    }
+
+    fn user_permissions<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+        let set = self.perms.get(user.id()).cloned().unwrap_or_default();
+        Box::pin(std::future::ready(Ok(set)))
+    }
+}
+
+async fn sign_in(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
+    match actix_permit::authenticate(&req, &name, "").await {
+        Ok(Some(user)) if login(&req, &*user).is_ok() => HttpResponse::Ok().finish(),
+        _ => HttpResponse::Unauthorized().finish(),
+    }
+}
+
+/// A warm app and a signed-in user's cookie: sends `REQUESTS` requests.
+struct Prepared {
+    send: Box<dyn Fn() -> u16>,
+}
+
+fn prepare(path: &'static str, user: &'static str, status: u16) -> Prepared {
+    let rt = actix_rt::System::new();
+    let app = rt.block_on(test::init_service(
+        App::new()
+            .route("/login/{name}", web::post().to(sign_in))
+            .route("/open", web::get().to(open))
+            .route("/hand", web::get().to(by_hand))
+            .route("/macro", web::get().to(by_macro))
+            .service(
+                web::scope("/grants")
+                    .wrap(actix_web_grants::GrantsMiddleware::with_extractor(
+                        grants_extractor,
+                    ))
+                    .route("/protect", web::get().to(by_grants)),
+            )
+            .wrap(Permit::new(Fixed::new()))
+            .wrap(
+                SessionMiddleware::builder(CookieSessionStore::default(), Key::from(&[3; 64]))
+                    .cookie_secure(false)
+                    .build(),
+            ),
+    ));
+    let res = rt.block_on(test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri(&format!("/login/{user}"))
+            .to_request(),
+    ));
+    assert!(res.status().is_success(), "login {user}");
+    let cookie: Cookie<'static> = res.response().cookies().next().unwrap().into_owned();
+    let send = move || {
+        let req = test::TestRequest::get()
+            .uri(path)
+            .cookie(cookie.clone())
+            .to_request();
+        rt.block_on(app.call(req)).unwrap().status().as_u16()
+    };
+    // Warm: the first requests fill lazily made state.
+    for _ in 0..10 {
+        assert_eq!(send(), status, "{path} as {user}");
+    }
+    Prepared {
+        send: Box::new(send),
+    }
+}
+
+#[library_benchmark]
+#[bench::unprotected(setup = prepare, args = ("/open", "allowed", 200))]
+#[bench::by_hand_allowed(setup = prepare, args = ("/hand", "allowed", 200))]
+#[bench::by_hand_denied(setup = prepare, args = ("/hand", "denied", 403))]
+#[bench::macro_allowed(setup = prepare, args = ("/macro", "allowed", 200))]
+#[bench::macro_denied(setup = prepare, args = ("/macro", "denied", 403))]
+#[bench::grants_allowed(setup = prepare, args = ("/grants/protect", "allowed", 200))]
+#[bench::grants_denied(setup = prepare, args = ("/grants/protect", "denied", 403))]
+fn requests(prepared: Prepared) -> Prepared {
+    for _ in 0..REQUESTS {
+        black_box((prepared.send)());
+    }
+    prepared
+}
+
+library_benchmark_group!(name = checks; benchmarks = requests);
+
+main!(library_benchmark_groups = checks);
