@@ -1,6 +1,7 @@
 //! What a check costs per request, side by side in one run: no check, the
 //! same check written by hand, our macros, and actix-web-grants' `#[protect]`
-//! on the same permission set; then the SQL backend on in-memory SQLite.
+//! on the same permission set; then the SQL backend on a SQLite file, with
+//! its exact cache and without.
 //!
 //! Every variant is served by the same `App` (cookie sessions + `Permit`),
 //! for the same logged-in user, warm. Run: `cargo bench -p actix-permit --bench checks`.
@@ -13,8 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use actix_permit::backend::UserResult;
 use actix_permit::{
     AuthUser, Backend, BackendError, BoxFuture, CurrentUser, LoginRequired, MemoryBackend,
-    PermissionSet, Permit, PermitError, SqlBackend, authenticate, login, login_not_required,
-    login_required, permission_required,
+    PermissionSet, Permit, PermitError, SqlBackend, SqlOptions, authenticate, login,
+    login_not_required, login_required, permission_required,
 };
 use actix_session::SessionMiddleware;
 use actix_session::storage::CookieSessionStore;
@@ -151,8 +152,18 @@ fn memory_backend() -> MemoryBackend {
     backend
 }
 
-async fn sql_backend() -> SqlBackend {
-    let backend = SqlBackend::connect("sqlite::memory:").await.unwrap();
+/// A fresh SQLite file, with the exact cache on or off.
+async fn sql_backend(name: &str, exact_cache: bool) -> SqlBackend {
+    let path = std::env::temp_dir().join(format!(
+        "actix-permit-bench-{name}-{}.db",
+        std::process::id()
+    ));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let url = format!("sqlite://{}", path.display());
+    let options = SqlOptions::new().exact_cache(exact_cache);
+    let backend = SqlBackend::connect_with(&url, options).await.unwrap();
     let mut all = perms();
     all.push("app.perm".to_owned());
     for perm in &all {
@@ -304,8 +315,19 @@ fn bench_app(
             }
             let users = counting.users.load(Ordering::Relaxed) - users;
             let perms = counting.perms.load(Ordering::Relaxed) - perms;
+            let queries = counting.inner.cache_stats().map(|stats| stats.queries);
+            for _ in 0..N {
+                call(path, &allowed);
+            }
+            let queries = match (queries, counting.inner.cache_stats()) {
+                (Some(before), Some(after)) => {
+                    format!("{:.2}", (after.queries - before) as f64 / N as f64)
+                }
+                _ => "every backend call (no cache)".to_owned(),
+            };
             println!(
-                "{group_name}/{name}: backend queries per request: user {:.2}, permissions {:.2}",
+                "{group_name}/{name}: backend calls per request: user {:.2}, permissions {:.2}; \
+                 database queries per request: {queries}",
                 users as f64 / N as f64,
                 perms as f64 / N as f64
             );
@@ -342,13 +364,15 @@ fn checks(c: &mut Criterion) {
     login_timing(c, &rt);
     bench_app(c, "memory", Arc::new(memory_backend()), None, &rt);
 
-    let sql = Arc::new(rt.block_on(sql_backend()));
-    let counting = Arc::new(Counting {
-        inner: sql,
-        users: AtomicUsize::new(0),
-        perms: AtomicUsize::new(0),
-    });
-    bench_app(c, "sqlite", counting.clone(), Some(&counting), &rt);
+    for (group, exact_cache) in [("sqlite", true), ("sqlite_uncached", false)] {
+        let sql = Arc::new(rt.block_on(sql_backend(group, exact_cache)));
+        let counting = Arc::new(Counting {
+            inner: sql,
+            users: AtomicUsize::new(0),
+            perms: AtomicUsize::new(0),
+        });
+        bench_app(c, group, counting.clone(), Some(&counting), &rt);
+    }
 }
 
 criterion_group!(benches, checks);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Load run: the real `inventory` binary (release build) under wrk, from a
-# second process on loopback, with the exact cache on and then off:
+# second process on loopback, with the exact cache on, on and looking for
+# other processes' changes before every lookup (SQLite only), and off:
 #   public      GET /healthz     no session, no check
 #   protected   GET /api/me      session, user (login_required)
 #   permission  GET /api/items   session, user, permission set, item listing
@@ -46,8 +47,13 @@ run() { # name, path, extra wrk args: prints "name requests/s p99"
 }
 
 echo "database: ${LOAD_DB:-sqlite}, $seconds s per route, $connections connections"
-for cache in on off; do
-    PERMIT_EXACT_CACHE=$cache target/release/inventory serve --bind 127.0.0.1:0 > "$dir/out" &
+settings="on off"
+[ "${LOAD_DB:-sqlite}" = sqlite ] && settings="on every-lookup off"
+for cache in $settings; do
+    interval=1
+    [ "$cache" = every-lookup ] && interval=0
+    PERMIT_EXACT_CACHE=${cache/every-lookup/on} PERMIT_SQLITE_CHECK_INTERVAL_MS=$interval \
+        target/release/inventory serve --bind 127.0.0.1:0 > "$dir/out" &
     pid=$!
     for _ in $(seq 1 100); do grep -q listening "$dir/out" 2>/dev/null && break; sleep 0.1; done
     base=$(sed -n 's|^inventory listening on \(http://[^/]*\)/items/$|\1|p' "$dir/out")

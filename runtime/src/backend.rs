@@ -20,9 +20,9 @@ mod watch;
 
 #[cfg(feature = "cache")]
 pub use cache::CachedBackend;
-pub use memory::{MemoryBackend, MemoryUser};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use exact::{CacheState, CacheStats};
+pub use memory::{MemoryBackend, MemoryUser};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::{SqlBackend, SqlOptions, SqlUser};
 

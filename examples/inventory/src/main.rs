@@ -311,7 +311,10 @@ async fn serve(db: &Db, bind: &str) -> AppResult {
     let limits = throttle_limits()?;
     let client_header = trusted_client_header()?;
     let exact_cache = exact_cache()?;
-    let (backend, items) = open_with(db, SqlOptions::new().exact_cache(exact_cache)).await?;
+    let options = SqlOptions::new()
+        .exact_cache(exact_cache)
+        .sqlite_check_interval(sqlite_check_interval()?);
+    let (backend, items) = open_with(db, options).await?;
     if exact_cache {
         tracing::info!(
             "users and permission sets are cached, kept exact by the database's change notices"
@@ -474,6 +477,21 @@ fn load_baseline(bind: &str) -> Result<bool, Box<dyn std::error::Error>> {
         }
         Ok("1") => Err("PERMIT_LOAD_BASELINE=1 is for load runs on loopback only".into()),
         Ok(other) => Err(format!("PERMIT_LOAD_BASELINE must be 0 or 1, found {other:?}").into()),
+    }
+}
+
+/// `PERMIT_SQLITE_CHECK_INTERVAL_MS`: how long a look for other processes'
+/// changes stays good (default 1; 0: look before every lookup).
+fn sqlite_check_interval() -> Result<std::time::Duration, Box<dyn std::error::Error>> {
+    match std::env::var("PERMIT_SQLITE_CHECK_INTERVAL_MS") {
+        Err(_) => Ok(std::time::Duration::from_millis(1)),
+        Ok(value) => match value.trim().parse::<u64>() {
+            Ok(ms) if ms <= 1000 => Ok(std::time::Duration::from_millis(ms)),
+            _ => Err(format!(
+                "PERMIT_SQLITE_CHECK_INTERVAL_MS must be 0 to 1000 milliseconds, found {value:?}"
+            )
+            .into()),
+        },
     }
 }
 

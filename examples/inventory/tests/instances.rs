@@ -213,16 +213,21 @@ fn the_exact_cache_queries_nothing_and_survives_a_lost_listener() {
     let after = [cache(&mut alice_a), cache(&mut alice_b)];
     for (instance, (before, after)) in before.iter().zip(&after).enumerate() {
         assert_eq!(before.0, "exact", "instance {instance}");
-        assert_eq!(after.2, before.2, "instance {instance} queried in steady state");
-        assert!(after.1 >= before.1 + 40, "instance {instance}: {before:?} {after:?}");
+        assert_eq!(
+            after.2, before.2,
+            "instance {instance} queried in steady state"
+        );
+        assert!(
+            after.1 >= before.1 + 40,
+            "instance {instance}: {before:?} {after:?}"
+        );
     }
 
     // Cut B's listener off and revoke in the same transaction: the
     // notification is sent after the listener is gone, so B never hears it.
     let listener = format!("actix-permit listener (pid {})", b.child.id());
-    let listeners = format!(
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{listener}'"
-    );
+    let listeners =
+        format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = '{listener}'");
     assert_eq!(sql_number(&db.url, &listeners), 1);
     let cut = sql_number(
         &db.url,
@@ -253,6 +258,78 @@ fn the_exact_cache_queries_nothing_and_survives_a_lost_listener() {
     let queries = cache(&mut alice_b).2;
     assert_eq!(carol_b.get("/items/new/").status, 200);
     assert_eq!(cache(&mut alice_b).2, queries);
+}
+
+/// The revocation latency (`runtime/benches/revocation.sh`; ignored by the
+/// suite): two instances with the exact cache, 200 trials per way of
+/// revoking. Each trial grants carol `inventory.add_item`, waits until B
+/// allows her, revokes it, and from the moment the revoke returned, asks B
+/// until it denies: via the CLI on A's side (from the CLI's exit), and via
+/// SQL from here (from the commit).
+#[test]
+#[ignore = "a benchmark: runtime/benches/revocation.sh"]
+fn revocation_latency() {
+    let Some((pg, redis)) = services() else {
+        return;
+    };
+    let trials: usize = std::env::var("REVOCATION_TRIALS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200);
+    let db = Database::postgres(&pg);
+    let (a, b) = pair(&db, &[("REDIS_URL", redis.as_str())]);
+    let carol_a = as_user(&a, "carol");
+    let mut carol_b = on(&b, &carol_a);
+    let revoke_sql = "DELETE FROM permit_user_permissions WHERE \
+        user_id = (SELECT id FROM permit_users WHERE username = 'carol') AND \
+        permission_id = (SELECT id FROM permit_permissions WHERE codename = 'add_item')";
+    let grant_sql = "INSERT INTO permit_user_permissions (user_id, permission_id) \
+        SELECT u.id, p.id FROM permit_users u, permit_permissions p \
+        WHERE u.username = 'carol' AND p.codename = 'add_item' ON CONFLICT DO NOTHING";
+    let mut until = |status: u16, since: Instant| -> (Duration, usize) {
+        let mut asked = 0;
+        loop {
+            asked += 1;
+            if carol_b.get("/items/new/").status == status {
+                return (since.elapsed(), asked);
+            }
+            assert!(
+                since.elapsed() < Duration::from_secs(5),
+                "B never answered {status}"
+            );
+        }
+    };
+    for way in ["cli", "sql"] {
+        let mut latencies = Vec::with_capacity(trials);
+        let mut first_denied = 0;
+        for _ in 0..trials {
+            admin_sql(&db.url, grant_sql);
+            until(200, Instant::now());
+            let since = if way == "cli" {
+                a.cli(&["user", "revoke", "carol", "inventory.add_item"]);
+                Instant::now()
+            } else {
+                admin_sql(&db.url, revoke_sql);
+                Instant::now()
+            };
+            let (latency, asked) = until(403, since);
+            if asked == 1 {
+                first_denied += 1;
+            }
+            latencies.push(latency);
+        }
+        latencies.sort_unstable();
+        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "revocation via {way}, {trials} trials: denied by the first request after the revoke in \
+             {first_denied}; until denied: min {:?} p50 {:?} p90 {:?} p99 {:?} max {:?}",
+            at(0.0),
+            at(0.5),
+            at(0.9),
+            at(0.99),
+            at(1.0)
+        );
+    }
 }
 
 /// A Redis of the test's own, which it can stop and start again.

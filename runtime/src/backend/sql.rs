@@ -63,11 +63,14 @@ enum Dialect {
 ///   starts empty. A network path that fails silently is only noticed when
 ///   TCP gives up on it.
 /// - **SQLite** (one host, any number of processes: the server, the CLI):
-///   before each lookup, `PRAGMA data_version` on a read-only connection of
-///   its own says whether anyone committed since the last look, and a
-///   counter the triggers bump says whether it was the auth tables; then
-///   the cache is emptied. If the check fails, that lookup queries.
-///   `sqlite::memory:` databases are not cached.
+///   `PRAGMA data_version` on a read-only connection of its own says
+///   whether anyone committed since the last look, and a counter the
+///   triggers bump says whether it was the auth tables; then the cache is
+///   emptied. A lookup looks first unless a look started less than
+///   [`SqlOptions::sqlite_check_interval`] ago (1 ms; zero: always), so a
+///   change another process commits holds within that interval. If a look
+///   fails, lookups query until one succeeds. `sqlite::memory:` databases
+///   are not cached.
 ///
 /// Changes made through this backend's own methods empty its cache at once.
 /// Changes made with any SQL on the tables (another tool, `psql`) are seen
@@ -86,11 +89,16 @@ pub struct SqlBackend {
 #[derive(Debug, Clone)]
 pub struct SqlOptions {
     exact_cache: bool,
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    sqlite_interval: std::time::Duration,
 }
 
 impl Default for SqlOptions {
     fn default() -> Self {
-        Self { exact_cache: true }
+        Self {
+            exact_cache: true,
+            sqlite_interval: std::time::Duration::from_millis(1),
+        }
     }
 }
 
@@ -105,6 +113,18 @@ impl SqlOptions {
     #[must_use]
     pub fn exact_cache(mut self, on: bool) -> Self {
         self.exact_cache = on;
+        self
+    }
+
+    /// SQLite: how long a look for other processes' changes stays good
+    /// (1 ms by default): a change committed by another process (the CLI)
+    /// is honoured at most this long after its commit. `Duration::ZERO`
+    /// looks before every lookup, so such a change holds from the very next
+    /// request, at a cost of a few microseconds per lookup. Changes made
+    /// through the backend itself hold at once either way.
+    #[must_use]
+    pub fn sqlite_check_interval(mut self, interval: std::time::Duration) -> Self {
+        self.sqlite_interval = interval;
         self
     }
 }
@@ -155,13 +175,13 @@ impl SqlBackend {
         }
         backend.migrate().await?;
         if options.exact_cache && !memory {
-            backend.exact = Some(Arc::new(backend.watch(&url).await?));
+            backend.exact = Some(Arc::new(backend.watch(&url, &options).await?));
         }
         Ok(backend)
     }
 
     /// Sets up what keeps the exact cache exact for this database.
-    async fn watch(&self, url: &str) -> Result<Exact, AdminError> {
+    async fn watch(&self, url: &str, options: &SqlOptions) -> Result<Exact, AdminError> {
         let cache = Arc::new(ExactCache::new());
         let watch = match self.dialect {
             #[cfg(feature = "sqlite")]
@@ -171,7 +191,8 @@ impl SqlBackend {
                     .await
                     .map_err(database)?;
                 let file: String = row.try_get("file").map_err(database)?;
-                let check = super::watch::DataVersion::open(&file).map_err(database)?;
+                let check = super::watch::DataVersion::open(&file, options.sqlite_interval)
+                    .map_err(database)?;
                 cache.up();
                 Watch::DataVersion(check)
             }
@@ -187,7 +208,9 @@ impl SqlBackend {
 
     /// What the exact cache is doing.
     pub fn cache_state(&self) -> CacheState {
-        self.exact.as_ref().map_or(CacheState::Off, |exact| exact.state())
+        self.exact
+            .as_ref()
+            .map_or(CacheState::Off, |exact| exact.state())
     }
 
     /// How many lookups the exact cache answered and how many queried the
@@ -241,7 +264,11 @@ impl SqlBackend {
                 include_str!("../../migrations/postgres/0003_permit_change_notify.sql"),
             ],
         };
-        let names = ["permit tables", "permit login failures", "permit change notices"];
+        let names = [
+            "permit tables",
+            "permit login failures",
+            "permit change notices",
+        ];
         let mut migrator = Migrator::with_migrations(
             (1..)
                 .zip(names.into_iter().zip(sql))
@@ -614,8 +641,7 @@ impl Backend for SqlBackend {
                 .await
                 .map_err(BackendError::new)?;
             let Some(row) = row else { return Ok(None) };
-            let user: Arc<dyn AuthUser> =
-                Arc::new(user_from_row(&row).map_err(BackendError::new)?);
+            let user: Arc<dyn AuthUser> = Arc::new(user_from_row(&row).map_err(BackendError::new)?);
             if let (Some(cache), Some(stamp)) = (cache, stamp) {
                 cache.put_user(stamp, id, Arc::clone(&user));
             }

@@ -9,37 +9,63 @@ pub(crate) use postgres::{ListenerHandle, spawn_listener};
 
 #[cfg(feature = "sqlite")]
 mod sqlite {
-    use std::sync::{Mutex, PoisonError};
-    use std::time::Duration;
+    use std::cell::RefCell;
+    use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+    use std::sync::{Arc, Weak};
+    use std::time::{Duration, Instant};
 
     use rusqlite::{Connection, OpenFlags};
 
     use super::super::exact::ExactCache;
 
-    /// A read-only connection of our own to the database file.
-    /// `PRAGMA data_version` on it changes whenever any other connection
-    /// (this process's pool, the CLI, another server) commits; only then is
-    /// the triggers' counter `permit_auth_version` read, and only when that
-    /// moved is the cache emptied.
+    /// Checks, before a lookup, whether anyone committed a change to the
+    /// auth tables since the last look: on every lookup when the interval
+    /// is zero, otherwise when the last look *started* more than the
+    /// interval ago (whichever thread made it). A change made by another
+    /// process is therefore honoured at most one interval after its commit
+    /// (1 ms by default); changes through the backend itself empty the
+    /// cache at once. The look costs a few microseconds (a read
+    /// transaction: file-lock system calls), which per lookup would halve
+    /// a cached request's throughput (BENCHMARKS.md); once per interval
+    /// it costs nothing measurable.
     ///
-    /// On Linux an inotify watch on the database and its WAL comes first:
-    /// SQLite writes a transaction's pages with `write()` before the commit
-    /// becomes visible, and the kernel queues the event at that `write()`,
-    /// so "no event queued" (one non-blocking `read`) proves nothing was
-    /// committed since the last look, and the pragma is skipped. Any event
-    /// means "look"; an event that the watch no longer holds (the file was
-    /// deleted or moved) drops the watch, and every lookup looks from then
-    /// on.
+    /// Each thread that looks keeps a read-only connection of its own to
+    /// the file (no lock is shared between threads on this path).
+    /// `PRAGMA data_version` on it changes exactly when another connection
+    /// (this process's pool, the CLI, another server) has committed since
+    /// that connection last asked; only then is the triggers' counter
+    /// `permit_auth_version` read, and when it differs from the last one
+    /// applied, the cache is emptied before the new value is published (so
+    /// a thread that sees the new value knows the cache was emptied).
+    ///
+    /// Why not cheaper: an inotify watch on the WAL says "written" at the
+    /// `write()` of a transaction's pages, but the commit becomes visible
+    /// only later (after the `fsync`, in the WAL index, which is shared
+    /// memory and raises no event); a look between the two would drain
+    /// the event and miss the commit for good. `data_version` reads the
+    /// WAL index itself, which is what defines a commit.
     pub(crate) struct DataVersion {
-        state: Mutex<State>,
+        /// The file; also who owns the threads' connections (they go when
+        /// this goes).
+        path: Arc<str>,
+        /// The last counter value applied to the cache.
+        applied: AtomicI64,
+        interval: Duration,
+        /// When the latest successful look started, in nanoseconds since
+        /// `epoch`, plus one (0: never).
+        looked: AtomicU64,
+        epoch: Instant,
     }
 
-    struct State {
+    /// A thread's connection for one [`DataVersion`].
+    struct Local {
+        owner: Weak<str>,
         conn: Connection,
         data_version: i64,
-        auth_version: i64,
-        #[cfg(target_os = "linux")]
-        writes: Option<inotify_watch::Writes>,
+    }
+
+    thread_local! {
+        static LOCALS: RefCell<Vec<Local>> = const { RefCell::new(Vec::new()) };
     }
 
     /// How long a check waits for a lock another connection holds before
@@ -47,73 +73,117 @@ mod sqlite {
     const BUSY: Duration = Duration::from_millis(100);
 
     impl DataVersion {
-        /// Opens `path` read-only and reads where things stand.
-        pub(crate) fn open(path: &str) -> rusqlite::Result<Self> {
-            let conn = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            conn.busy_timeout(BUSY)?;
-            // Watch first, then read: a write in between is an event.
-            #[cfg(target_os = "linux")]
-            let writes = inotify_watch::Writes::watch(path);
-            let data_version = read_data_version(&conn)?;
-            let auth_version = read_auth_version(&conn)?;
+        /// Checks that `path` can be watched and reads where things stand;
+        /// looks at most once per `interval`.
+        pub(crate) fn open(path: &str, interval: Duration) -> rusqlite::Result<Self> {
+            let conn = connect(path)?;
+            let applied = read_auth_version(&conn)?;
             Ok(Self {
-                state: Mutex::new(State {
-                    conn,
-                    data_version,
-                    auth_version,
-                    #[cfg(target_os = "linux")]
-                    writes,
-                }),
+                path: Arc::from(path),
+                applied: AtomicI64::new(applied),
+                interval,
+                looked: AtomicU64::new(0),
+                epoch: Instant::now(),
             })
         }
 
-        /// Brings `cache` up to date with the database: empties it when the
-        /// auth tables changed since the last check; marks it down (bypassed
-        /// and empty) when the check fails, up again when one succeeds.
+        fn since_epoch(&self, at: Instant) -> u64 {
+            u64::try_from(at.duration_since(self.epoch).as_nanos())
+                .unwrap_or(u64::MAX - 1)
+                .saturating_add(1)
+        }
+
+        /// Brings `cache` up to date with the database, unless a look that
+        /// started less than the interval ago did: empties it when the auth
+        /// tables changed since the last look; marks it down (bypassed and
+        /// empty) when the look fails, up again when one succeeds.
         pub(crate) fn refresh(&self, cache: &ExactCache) {
-            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            match state.check() {
-                Ok(changed) => {
+            let now = Instant::now();
+            if !self.interval.is_zero() {
+                let looked = self.looked.load(Ordering::Acquire);
+                if looked != 0
+                    && self.since_epoch(now).saturating_sub(looked)
+                        < self.interval.as_nanos() as u64
+                {
+                    return;
+                }
+            }
+            match self.check(cache) {
+                Ok(()) => {
                     if !cache.is_healthy() {
                         cache.up();
-                    } else if changed {
-                        cache.invalidate_all();
                     }
+                    self.looked
+                        .fetch_max(self.since_epoch(now), Ordering::AcqRel);
                 }
                 Err(err) => {
                     if cache.is_healthy() {
                         tracing::warn!(error = %err, "cannot check the database for changes: the user cache is bypassed");
                     }
                     cache.down();
+                    // Start this thread over with a new connection.
+                    LOCALS.with(|locals| {
+                        locals.borrow_mut().retain(|local| {
+                            !std::ptr::addr_eq(local.owner.as_ptr(), Arc::as_ptr(&self.path))
+                        });
+                    });
                 }
             }
+        }
+
+        fn check(&self, cache: &ExactCache) -> rusqlite::Result<()> {
+            LOCALS.with(|locals| {
+                let mut locals = locals.borrow_mut();
+                let mine = Arc::as_ptr(&self.path);
+                let index = match locals
+                    .iter()
+                    .position(|local| std::ptr::addr_eq(local.owner.as_ptr(), mine))
+                {
+                    Some(index) => index,
+                    None => {
+                        locals.retain(|local| local.owner.strong_count() > 0);
+                        let conn = connect(&self.path)?;
+                        // A new connection knows nothing of what came before:
+                        // compare the counter.
+                        let data_version = read_data_version(&conn)?;
+                        self.apply(&conn, cache)?;
+                        locals.push(Local {
+                            owner: Arc::downgrade(&self.path),
+                            conn,
+                            data_version,
+                        });
+                        return Ok(());
+                    }
+                };
+                let local = &mut locals[index];
+                let data_version = read_data_version(&local.conn)?;
+                if data_version != local.data_version {
+                    self.apply(&local.conn, cache)?;
+                    local.data_version = data_version;
+                }
+                Ok(())
+            })
+        }
+
+        /// Reads the counter and, when it moved, empties the cache before
+        /// publishing the new value.
+        fn apply(&self, conn: &Connection, cache: &ExactCache) -> rusqlite::Result<()> {
+            let auth_version = read_auth_version(conn)?;
+            if self.applied.load(Ordering::Acquire) != auth_version {
+                cache.invalidate_all();
+                self.applied.store(auth_version, Ordering::Release);
+            }
+            Ok(())
         }
     }
 
-    impl State {
-        /// Whether the auth tables changed since the last check.
-        fn check(&mut self) -> rusqlite::Result<bool> {
-            #[cfg(target_os = "linux")]
-            if let Some(writes) = &mut self.writes {
-                match writes.since_last_look() {
-                    Some(false) => return Ok(false),
-                    Some(true) => {}
-                    None => self.writes = None,
-                }
-            }
-            let data_version = read_data_version(&self.conn)?;
-            if data_version == self.data_version {
-                return Ok(false);
-            }
-            let auth_version = read_auth_version(&self.conn)?;
-            self.data_version = data_version;
-            let changed = auth_version != self.auth_version;
-            self.auth_version = auth_version;
-            Ok(changed)
-        }
+    fn connect(path: &str) -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(BUSY)?;
+        Ok(conn)
     }
 
     fn read_data_version(conn: &Connection) -> rusqlite::Result<i64> {
@@ -128,8 +198,11 @@ mod sqlite {
 
     #[cfg(test)]
     mod tests {
+        use std::time::Duration;
+
         use rusqlite::Connection;
 
+        use super::super::super::exact::ExactCache;
         use super::DataVersion;
 
         /// A database with the counter, and a writer connection to it.
@@ -153,96 +226,68 @@ mod sqlite {
             (path, writer)
         }
 
-        /// Every write is seen, with or without the inotify watch, and only
-        /// a change of the counter counts as a change.
+        /// A stamp taken before a check and used after it: the put is kept
+        /// only when the check emptied nothing.
+        fn emptied_by_check(check: &DataVersion, cache: &ExactCache) -> bool {
+            cache.up();
+            let stamp = cache.stamp();
+            check.refresh(cache);
+            cache.put_user(stamp, "1", std::sync::Arc::new(Probe));
+            cache.user("1").is_none()
+        }
+
+        #[derive(Debug)]
+        struct Probe;
+        impl crate::user::AuthUser for Probe {
+            fn id(&self) -> &str {
+                "1"
+            }
+            fn session_auth_hash(&self) -> &str {
+                ""
+            }
+        }
+
+        /// Every commit of another connection is seen, on every thread, and
+        /// only a change of the counter empties the cache.
         #[test]
         fn sees_every_commit_of_another_connection() {
-            for watched in [true, false] {
-                let (path, writer) = database(&format!("{watched}"));
-                let check = DataVersion::open(path.to_str().unwrap()).unwrap();
-                let mut state = check.state.lock().unwrap();
-                #[cfg(target_os = "linux")]
-                {
-                    assert!(state.writes.is_some(), "inotify watch in place");
-                    if !watched {
-                        state.writes = None;
-                    }
-                }
-                assert!(!state.check().unwrap());
-                writer.execute("INSERT INTO other VALUES (1)", []).unwrap();
-                assert!(!state.check().unwrap(), "not an auth change");
-                for round in 0..3 {
-                    writer
-                        .execute("UPDATE permit_auth_version SET version = version + 1", [])
+            let (path, writer) = database("threads");
+            let check = DataVersion::open(path.to_str().unwrap(), Duration::ZERO).unwrap();
+            let cache = ExactCache::new();
+            std::thread::scope(|scope| {
+                for thread in 0..2 {
+                    let (check, cache, path) = (&check, &cache, &path);
+                    scope
+                        .spawn(move || {
+                            let writer = Connection::open(path).unwrap();
+                            assert!(
+                                !emptied_by_check(check, cache),
+                                "thread {thread}: first look"
+                            );
+                            writer.execute("INSERT INTO other VALUES (1)", []).unwrap();
+                            assert!(!emptied_by_check(check, cache), "not an auth change");
+                        })
+                        .join()
                         .unwrap();
-                    assert!(state.check().unwrap(), "watched {watched}, round {round}");
-                    assert!(!state.check().unwrap(), "seen once");
                 }
-                drop(state);
-                drop((check, writer));
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
+            });
+            for round in 0..3 {
+                writer
+                    .execute("UPDATE permit_auth_version SET version = version + 1", [])
+                    .unwrap();
+                assert!(emptied_by_check(&check, &cache), "round {round}");
+                assert!(!emptied_by_check(&check, &cache), "seen once");
             }
-        }
-    }
-
-    #[cfg(target_os = "linux")]
-    mod inotify_watch {
-        use std::io::ErrorKind;
-
-        use inotify::{EventMask, Inotify, WatchMask};
-
-        /// Writes to the database file and its WAL, as inotify saw them.
-        pub(super) struct Writes {
-            inotify: Inotify,
-            buffer: Vec<u8>,
-        }
-
-        impl Writes {
-            /// Watches `path` and `path-wal`; `None` when either cannot be
-            /// watched (then every lookup reads `data_version`).
-            pub(super) fn watch(path: &str) -> Option<Self> {
-                let inotify = Inotify::init().ok()?;
-                let mask = WatchMask::MODIFY
-                    | WatchMask::ATTRIB
-                    | WatchMask::CLOSE_WRITE
-                    | WatchMask::MOVE_SELF
-                    | WatchMask::DELETE_SELF;
-                for file in [path.to_owned(), format!("{path}-wal")] {
-                    inotify.watches().add(&file, mask).ok()?;
-                }
-                Some(Self {
-                    inotify,
-                    buffer: vec![0; 4096],
-                })
-            }
-
-            /// `Some(false)`: nothing was written since the last look.
-            /// `Some(true)`: something was (the queue is drained). `None`:
-            /// the watch cannot be trusted any more (a file went away, the
-            /// queue overflowed, reading failed).
-            pub(super) fn since_last_look(&mut self) -> Option<bool> {
-                let mut written = false;
-                loop {
-                    match self.inotify.read_events(&mut self.buffer) {
-                        Ok(events) => {
-                            for event in events {
-                                if event.mask.intersects(
-                                    EventMask::IGNORED
-                                        | EventMask::Q_OVERFLOW
-                                        | EventMask::DELETE_SELF
-                                        | EventMask::MOVE_SELF,
-                                ) {
-                                    return None;
-                                }
-                                written = true;
-                            }
-                        }
-                        Err(err) if err.kind() == ErrorKind::WouldBlock => return Some(written),
-                        Err(_) => return None,
-                    }
-                }
+            // Another thread's first look after a change it never saw.
+            writer
+                .execute("UPDATE permit_auth_version SET version = version + 1", [])
+                .unwrap();
+            std::thread::scope(|scope| {
+                scope.spawn(|| assert!(emptied_by_check(&check, &cache), "new thread"));
+            });
+            drop((check, writer));
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
             }
         }
     }
@@ -309,10 +354,14 @@ mod postgres {
         loop {
             match connect(url).await {
                 Ok(mut listener) => {
-                    let Some(strong) = cache.upgrade() else { return };
+                    let Some(strong) = cache.upgrade() else {
+                        return;
+                    };
                     strong.up();
                     if failures > 0 {
-                        tracing::info!("cache listener reconnected: the user cache is in use again");
+                        tracing::info!(
+                            "cache listener reconnected: the user cache is in use again"
+                        );
                     }
                     failures = 0;
                     drop(strong);
@@ -350,8 +399,10 @@ mod postgres {
     /// `actix-permit listener (pid N)` in `pg_stat_activity`. It does not
     /// reconnect by itself: [`listen`] must see every loss.
     async fn connect(url: &str) -> Result<PgListener, sqlx::Error> {
-        let options = PgConnectOptions::from_str(url)?
-            .application_name(&format!("actix-permit listener (pid {})", std::process::id()));
+        let options = PgConnectOptions::from_str(url)?.application_name(&format!(
+            "actix-permit listener (pid {})",
+            std::process::id()
+        ));
         let pool = PgPoolOptions::new()
             .max_connections(1)
             .max_lifetime(None)

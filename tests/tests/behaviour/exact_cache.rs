@@ -7,9 +7,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_permit::{
-    Backend, CacheState, Permit, SqlBackend, SqlOptions, permission_required,
+    AuthUser, Backend, CacheState, Permit, SqlBackend, SqlOptions, permission_required,
 };
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
@@ -46,6 +47,12 @@ fn remove_db(path: &std::path::Path) {
     }
 }
 
+/// The exact cache, looking for other connections' commits before every
+/// lookup.
+fn every_lookup() -> SqlOptions {
+    SqlOptions::new().sqlite_check_interval(Duration::ZERO)
+}
+
 const USERS: [&str; 6] = ["plain", "direct", "grouped", "super", "renamed", "joiner"];
 
 async fn seed(backend: &SqlBackend) {
@@ -74,7 +81,13 @@ async fn seed(backend: &SqlBackend) {
 #[actix_rt::test]
 async fn steady_state_queries_nothing_and_every_change_holds_at_once() {
     let (path, url) = temp_db("exact-steady");
-    let backend = Arc::new(SqlBackend::connect(&url).await.unwrap());
+    // Look for other connections' commits before every lookup: each change
+    // below holds from the very next request.
+    let backend = Arc::new(
+        SqlBackend::connect_with(&url, every_lookup())
+            .await
+            .unwrap(),
+    );
     assert_eq!(backend.cache_state(), CacheState::Exact);
     seed(&backend).await;
     // Another connection to the same file, as the CLI or another server has.
@@ -156,7 +169,11 @@ async fn steady_state_queries_nothing_and_every_change_holds_at_once() {
     other.set_active("super", false).await.unwrap();
     assert_eq!(status("super").await, StatusCode::FORBIDDEN);
     other.set_password("plain", "a new password").await.unwrap();
-    assert_eq!(status("plain").await, StatusCode::FORBIDDEN, "session ended");
+    assert_eq!(
+        status("plain").await,
+        StatusCode::FORBIDDEN,
+        "session ended"
+    );
     // Plain SQL on the tables, as an admin tool writes it.
     other
         .pool()
@@ -178,11 +195,59 @@ async fn steady_state_queries_nothing_and_every_change_holds_at_once() {
         .unwrap();
     assert_eq!(status("joiner").await, StatusCode::FORBIDDEN);
     // Changes through the cached backend itself, too.
-    backend.create_permission("shop.change_item", "change").await.unwrap();
+    backend
+        .create_permission("shop.change_item", "change")
+        .await
+        .unwrap();
     backend.grant("direct", "shop.change_item").await.unwrap();
     assert_eq!(status("direct").await, StatusCode::OK);
     backend.set_active("direct", false).await.unwrap();
     assert_eq!(status("direct").await, StatusCode::FORBIDDEN);
+    remove_db(&path);
+}
+
+/// With the default interval (1 ms), another connection's change holds
+/// once the interval has passed since its commit, however recently the
+/// cache was used; the backend's own changes hold at once.
+#[actix_rt::test]
+async fn by_default_another_process_change_holds_within_the_interval() {
+    let (path, url) = temp_db("exact-interval");
+    let backend = SqlBackend::connect(&url).await.unwrap();
+    seed(&backend).await;
+    let other = SqlBackend::connect_with(&url, SqlOptions::new().exact_cache(false))
+        .await
+        .unwrap();
+    let id = backend
+        .user("direct")
+        .await
+        .unwrap()
+        .unwrap()
+        .id()
+        .to_owned();
+    let holds = |backend: &SqlBackend| {
+        let backend = backend.clone();
+        let id = id.clone();
+        async move {
+            let user = backend.get_user(&id).await.unwrap().unwrap();
+            let perms = backend.user_permissions(&*user).await.unwrap();
+            perms.contains("shop.change_item")
+        }
+    };
+    for round in 0..20 {
+        // Keep the cache busy right up to the change.
+        assert!(holds(&backend).await, "round {round}");
+        other.revoke("direct", "shop.change_item").await.unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(
+            !holds(&backend).await,
+            "round {round}: revoke past the interval"
+        );
+        backend.grant("direct", "shop.change_item").await.unwrap();
+        assert!(holds(&backend).await, "round {round}: own grant at once");
+    }
+    let stats = backend.cache_stats().unwrap();
+    assert!(stats.hits > 0, "{stats:?}");
+    drop((backend, other));
     remove_db(&path);
 }
 
@@ -233,10 +298,7 @@ async fn apply(writer: &SqlBackend, op: &Op) {
     match *op {
         Op::Grant(u, p) => writer.grant(NAMES[u], PERMS[p]).await.unwrap(),
         Op::Revoke(u, p) => writer.revoke(NAMES[u], PERMS[p]).await.unwrap(),
-        Op::Join(u, g) => writer
-            .add_user_to_group(NAMES[u], GROUPS[g])
-            .await
-            .unwrap(),
+        Op::Join(u, g) => writer.add_user_to_group(NAMES[u], GROUPS[g]).await.unwrap(),
         Op::Leave(u, g) => writer
             .remove_user_from_group(NAMES[u], GROUPS[g])
             .await
@@ -284,7 +346,9 @@ async fn look(backend: &SqlBackend, id: &str) -> Result<String, TestCaseError> {
 
 async fn interleaving(ops: Vec<(Op, bool)>, case: usize) -> Result<(), TestCaseError> {
     let (path, url) = temp_db(&format!("exact-model-{case}"));
-    let cached = SqlBackend::connect(&url).await.unwrap();
+    let cached = SqlBackend::connect_with(&url, every_lookup())
+        .await
+        .unwrap();
     let plain = SqlBackend::connect_with(&url, SqlOptions::new().exact_cache(false))
         .await
         .unwrap();
