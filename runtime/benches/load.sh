@@ -6,8 +6,9 @@
 #   protected   GET /api/me      session, user (login_required)
 #   permission  GET /api/items   session, user, permission set, item listing
 #   baseline    GET /load/items  the same listing with no check
-# Each route runs for [seconds] with [connections]; the ratios printed are
-# protected/public and permission/baseline, per cache setting.
+# Each route runs twice for [seconds] with [connections] (A B B A for each
+# pair compared); the ratios printed are protected/public and
+# permission/baseline, per cache setting.
 # Usage: runtime/benches/load.sh [seconds] [connections]
 #   LOAD_DB=postgres (with DATABASE_URL=postgres://...) runs on PostgreSQL;
 #   the default is a fresh SQLite file.
@@ -46,7 +47,21 @@ run() { # name, path, extra wrk args: prints "name requests/s p99"
     echo "$1 $rps $p99"
 }
 
-echo "database: ${LOAD_DB:-sqlite}, $seconds s per route, $connections connections"
+# pair A-name A-path A-cookie B-name B-path B-cookie: runs A B B A, prints
+# "A rps p99" and "B rps p99" (rps averaged, p99 the worse of the two).
+pair() {
+    local a1 b1 b2 a2 ca=() cb=()
+    [ -n "$3" ] && ca=(-H "Cookie: $3")
+    [ -n "$6" ] && cb=(-H "Cookie: $6")
+    a1=$(run "$1" "$2" "${ca[@]}"); b1=$(run "$4" "$5" "${cb[@]}")
+    b2=$(run "$4" "$5" "${cb[@]}"); a2=$(run "$1" "$2" "${ca[@]}")
+    for x in "$a1 $a2" "$b1 $b2"; do
+        awk 'function ms(t) { if (t ~ /us$/) return t / 1000; if (t ~ /ms$/) return t + 0; return t * 1000 }
+             {p = ms($3) > ms($6) ? ms($3) : ms($6); printf "%s %.2f %.2fms\n", $1, ($2 + $5) / 2, p}' <<<"$x"
+    done
+}
+
+echo "database: ${LOAD_DB:-sqlite}, $seconds s per route and run, $connections connections"
 settings="on off"
 [ "${LOAD_DB:-sqlite}" = sqlite ] && settings="on every-lookup off"
 for cache in $settings; do
@@ -65,10 +80,12 @@ for cache in $settings; do
             || { echo "$path refused"; exit 1; }
     done
     [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/load/items")" = 200 ] || { echo "no baseline"; exit 1; }
-    public=$(run public /healthz)
-    protected=$(run protected /api/me -H "Cookie: $cookie")
-    permission=$(run permission /api/items -H "Cookie: $cookie")
-    baseline=$(run baseline /load/items)
+    # Each pair in the order A B B A, averaged: a drift during the run
+    # (the database warming, another process waking) cancels out.
+    public=$(pair public /healthz "" protected /api/me "$cookie")
+    protected=$(tail -1 <<<"$public"); public=$(head -1 <<<"$public")
+    permission=$(pair permission /api/items "$cookie" baseline /load/items "")
+    baseline=$(tail -1 <<<"$permission"); permission=$(head -1 <<<"$permission")
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
     echo
     echo "exact cache $cache"

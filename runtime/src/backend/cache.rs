@@ -12,6 +12,10 @@ use crate::user::AuthUser;
 
 /// Wraps a backend and keeps each user's permission set for at most `ttl`.
 ///
+/// For custom backends that cannot tell when their data changes. The SQL
+/// backend has an exact cache of its own, on by default, which needs no TTL
+/// (see `SqlBackend`).
+///
 /// Off by default: without it a permission change holds from the next
 /// request on, on every instance. With it, a **revoked or granted permission
 /// may go unnoticed for up to `ttl`** on each instance (each instance has its
