@@ -370,6 +370,25 @@ fn cli_changes_take_effect_on_the_next_request() {
         assert_eq!(erin.get("/items/").status, 200);
         assert_eq!(erin.get("/items/new/").status, 403);
 
+        // The server answers these from its exact cache (the default).
+        let mut alice = as_user(&server, "alice");
+        let cache = |alice: &mut Client| -> serde_json::Value {
+            serde_json::from_str(&alice.get("/api/cache").body).unwrap()
+        };
+        // (PostgreSQL: once its listener is connected.)
+        let started = std::time::Instant::now();
+        while cache(&mut alice)["state"] != "exact" {
+            assert!(started.elapsed().as_secs() < 10, "the cache never came up");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(erin.get("/items/").status, 200);
+        let before = cache(&mut alice);
+        for _ in 0..5 {
+            assert_eq!(erin.get("/items/").status, 200);
+        }
+        let after = cache(&mut alice);
+        assert_eq!(after["queries"], before["queries"], "{before} {after}");
+
         server.cli(&["group", "add", "stockers", "inventory.add_item"]);
         server.cli(&["group", "join", "erin", "stockers"]);
         assert_eq!(erin.get("/items/new/").status, 200);

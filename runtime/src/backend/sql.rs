@@ -175,7 +175,15 @@ impl SqlBackend {
         }
         backend.migrate().await?;
         if options.exact_cache && !memory {
-            backend.exact = Some(Arc::new(backend.watch(&url, &options).await?));
+            // Without a way to see changes there is no cache: every lookup
+            // queries, as with the cache off.
+            match backend.watch(&url, &options).await {
+                Ok(exact) => backend.exact = Some(Arc::new(exact)),
+                Err(err) => tracing::warn!(
+                    error = %err,
+                    "cannot watch the database for changes: the user cache is off"
+                ),
+            }
         }
         Ok(backend)
     }
