@@ -332,6 +332,111 @@ fn revocation_latency() {
     }
 }
 
+/// Random interleavings of changes (through the cached backend, an
+/// uncached one, or plain SQL) and lookups, on PostgreSQL: after every
+/// change the cached backend's answers converge to the database's within
+/// the notification's delivery, and then stay equal. Catches a change that
+/// no trigger reports.
+#[test]
+fn the_exact_cache_converges_in_any_interleaving_on_postgres() {
+    use actix_permit::{Backend, SqlBackend, SqlOptions};
+    let Some((pg, _)) = services() else {
+        return;
+    };
+    let db = Database::postgres(&pg);
+    let url = db.url.clone();
+    actix_web::rt::System::new().block_on(async move {
+        let cached = SqlBackend::connect(&url).await.unwrap();
+        let plain = SqlBackend::connect_with(&url, SqlOptions::new().exact_cache(false))
+            .await
+            .unwrap();
+        let users = ["u0", "u1", "u2"];
+        let groups = ["g0", "g1"];
+        let perms = ["shop.a", "shop.b", "shop.c"];
+        for perm in perms {
+            plain.create_permission(perm, perm).await.unwrap();
+        }
+        for group in groups {
+            plain.create_group(group, &[]).await.unwrap();
+        }
+        let mut ids = Vec::new();
+        for user in users {
+            ids.push(plain.create_user(user, "a password").await.unwrap());
+        }
+        let look = |backend: &SqlBackend, id: &str| {
+            let (backend, id) = (backend.clone(), id.to_owned());
+            async move {
+                let user = backend.get_user(&id).await.unwrap().unwrap();
+                let set = backend.user_permissions(&*user).await.unwrap();
+                let mut set: Vec<String> = set.iter().map(str::to_owned).collect();
+                set.sort_unstable();
+                (user.is_active(), user.is_superuser(), user.session_auth_hash().to_owned(), set)
+            }
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cached.cache_state() != actix_permit::CacheState::Exact {
+            assert!(Instant::now() < deadline, "the listener never came up");
+            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        // xorshift: the same sequences every run.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut slowest = Duration::ZERO;
+        for step in 0..300 {
+            let (u, g, p) = (next(users.len()), next(groups.len()), next(perms.len()));
+            let writer = if next(2) == 0 { &cached } else { &plain };
+            let op = next(9);
+            match op {
+                0 => writer.grant(users[u], perms[p]).await.unwrap(),
+                1 => writer.revoke(users[u], perms[p]).await.unwrap(),
+                2 => writer.add_user_to_group(users[u], groups[g]).await.unwrap(),
+                3 => writer.remove_user_from_group(users[u], groups[g]).await.unwrap(),
+                4 => writer.create_group(groups[g], &[perms[p]]).await.unwrap(),
+                5 => writer.revoke_from_group(groups[g], perms[p]).await.unwrap(),
+                6 => writer.set_active(users[u], next(2) == 0).await.unwrap(),
+                7 => writer.set_superuser(users[u], next(2) == 0).await.unwrap(),
+                _ => {
+                    sqlx::query(
+                        "UPDATE permit_users SET password_hash = password_hash || 'x' \
+                         WHERE username = $1",
+                    )
+                    .bind(users[u])
+                    .execute(plain.pool())
+                    .await
+                    .unwrap();
+                }
+            }
+            let changed = Instant::now();
+            for id in &ids {
+                loop {
+                    let (from_cache, from_db) = (look(&cached, id).await, look(&plain, id).await);
+                    if from_cache == from_db {
+                        break;
+                    }
+                    assert!(
+                        changed.elapsed() < Duration::from_secs(2),
+                        "step {step} (op {op}): user {id} cached {from_cache:?}, database {from_db:?}"
+                    );
+                    actix_web::rt::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            slowest = slowest.max(changed.elapsed());
+            // Converged: stays so while nothing changes.
+            for id in &ids {
+                assert_eq!(look(&cached, id).await, look(&plain, id).await, "step {step}");
+            }
+        }
+        let stats = cached.cache_stats().unwrap();
+        assert!(stats.hits > 0, "{stats:?}");
+        eprintln!("300 changes: slowest convergence {slowest:?}; {stats:?}");
+    });
+}
+
 /// A Redis of the test's own, which it can stop and start again.
 struct PrivateRedis {
     child: Option<Child>,
