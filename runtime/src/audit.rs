@@ -1,7 +1,7 @@
 //! What the app protects: every handler carrying one of the attributes is
 //! registered when the program starts, so the app can list them
-//! ([`handlers`]), and check at start that the permissions they name exist
-//! ([`check_permissions`]).
+//! ([`handlers`]), check at start that the permissions they name exist
+//! ([`check_permissions`]), and tell who may reach what ([`matrix`]).
 //!
 //! Registration goes through the [`inventory`](https://docs.rs/inventory)
 //! crate: the attribute submits the handler's description, which a
@@ -22,10 +22,14 @@ use std::fmt;
 use crate::backend::{Backend, BackendError};
 use crate::registry::public_routes;
 
+mod matrix;
+
 pub use crate::access::{Require, Rule};
+pub use crate::backend::PermissionSource;
 pub use crate::registry::{
     Access, Entry, Handler, RESERVED_PREFIX, Route, handlers, route_collisions, same_path_sibling,
 };
+pub use matrix::{Cell, Column, Matrix, MatrixRow, matrix};
 
 /// A route that anonymous requests reach in one app, as [`reachable`]
 /// finds it.

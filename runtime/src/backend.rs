@@ -166,6 +166,19 @@ pub trait Backend: Send + Sync + 'static {
         Box::pin(std::future::ready(Ok(false)))
     }
 
+    /// Where each of the user's permissions comes from, for the access
+    /// matrix ([`audit::matrix`](crate::audit::matrix)): one entry per
+    /// permission and source, `None` as the source when held directly,
+    /// `Some(group)` when through that group. `Ok(None)` (the default) when
+    /// the backend cannot tell; the matrix then says "held".
+    fn permission_sources<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+    ) -> BoxFuture<'a, Result<Option<Vec<PermissionSource>>, BackendError>> {
+        let _ = user;
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
     /// Every permission the backend defines, for the start-up check
     /// ([`audit::check_permissions`](crate::audit::check_permissions));
     /// `None` (the default) when it has no such list, and then nothing is
@@ -204,7 +217,24 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
         (**self).has_object_perm(user, perm, obj)
     }
 
+    fn permission_sources<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+    ) -> BoxFuture<'a, Result<Option<Vec<PermissionSource>>, BackendError>> {
+        (**self).permission_sources(user)
+    }
+
     fn defined_permissions(&self) -> BoxFuture<'_, Result<Option<Vec<String>>, BackendError>> {
         (**self).defined_permissions()
     }
+}
+
+/// A permission a user holds and where it comes from
+/// ([`Backend::permission_sources`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PermissionSource {
+    /// `"app_label.codename"`.
+    pub permission: String,
+    /// `None`: granted to the user directly; `Some(name)`: through the group.
+    pub group: Option<String>,
 }

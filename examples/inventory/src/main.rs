@@ -62,6 +62,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Who may reach what: every user × every route, with why.
+    Access {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// With each route's cell and why, one block per user.
+        #[arg(long)]
+        why: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -112,6 +121,7 @@ async fn main() -> ExitCode {
             print!("{}", routes::render(json, &routes::reachable().await));
             Ok(())
         }
+        Some(Command::Access { json, why }) => access(&db, json, why).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -608,6 +618,22 @@ async fn manage_user(db: &Db, command: UserCommand) -> AppResult {
             backend.set_password(&name, &password).await?;
             println!("changed the password of {name}");
         }
+    }
+    Ok(())
+}
+
+async fn access(db: &Db, json: bool, why: bool) -> AppResult {
+    let (backend, _) = open(db).await?;
+    let matrix = web::access_matrix(&backend).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&web::matrix_json(&matrix))?
+        );
+    } else if why {
+        print!("{matrix:#}");
+    } else {
+        print!("{matrix}");
     }
     Ok(())
 }

@@ -30,11 +30,13 @@ pub async fn users_with_demo_password(backend: &SqlBackend) -> Result<Vec<String
 }
 
 /// The four Django-style model permissions of items.
-pub const ITEM_PERMISSIONS: [(&str, &str); 4] = [
+pub const ITEM_PERMISSIONS: [(&str, &str); 5] = [
     ("inventory.view_item", "Can view item"),
     ("inventory.add_item", "Can add item"),
     ("inventory.change_item", "Can change item"),
     ("inventory.delete_item", "Can delete item"),
+    // Granted to nobody: the access matrix is for superusers.
+    ("inventory.view_access", "Can view who may reach what"),
 ];
 
 /// One item.

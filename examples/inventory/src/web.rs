@@ -60,6 +60,7 @@ impl Site {
             ),
             ("password.html", include_str!("../templates/password.html")),
             ("error.html", include_str!("../templates/error.html")),
+            ("access.html", include_str!("../templates/access.html")),
         ] {
             env.add_template(name, source)?;
         }
@@ -182,6 +183,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(healthz)
         .service(api_me)
         .service(api_cache)
+        .service(access_page)
         .service(login_page)
         .service(login_submit)
         .service(logout_submit)
@@ -282,6 +284,84 @@ async fn home() -> HttpResponse {
 #[get("/healthz")]
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// Every user × every route, with why (`inventory access`, `/admin/access/`).
+pub async fn access_matrix(
+    backend: &SqlBackend,
+) -> Result<actix_permit::audit::Matrix, Box<dyn std::error::Error>> {
+    let users = backend.users().await?.into_iter().map(|user| {
+        let name = user.username().to_owned();
+        (name, Arc::new(user) as Arc<dyn actix_permit::AuthUser>)
+    });
+    Ok(actix_permit::audit::matrix(backend, users).await?)
+}
+
+/// The matrix as JSON: the routes, and per user one cell per route
+/// (`allowed`: true, false, or null when a predicate decides per request).
+pub fn matrix_json(matrix: &actix_permit::audit::Matrix) -> serde_json::Value {
+    let routes: Vec<_> = matrix
+        .columns
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "method": c.method, "path": c.path, "handler": c.handler, "requires": c.requires,
+            })
+        })
+        .collect();
+    let users: Vec<_> = matrix
+        .rows
+        .iter()
+        .map(|row| {
+            let cells: Vec<_> = row
+                .cells
+                .iter()
+                .map(|cell| serde_json::json!({ "allowed": cell.allowed(), "why": cell.detail() }))
+                .collect();
+            serde_json::json!({ "user": row.user, "cells": cells })
+        })
+        .collect();
+    serde_json::json!({ "routes": routes, "users": users })
+}
+
+/// Who may reach what, as a table: for superusers (nobody is granted the
+/// permission).
+#[permission_required("inventory.view_access")]
+#[get("/admin/access/")]
+async fn access_page(site: web::Data<Site>, user: CurrentUser) -> Result<HttpResponse, Error> {
+    let matrix = access_matrix(&site.backend).await.map_err(|err| {
+        tracing::error!(error = %err, "cannot compute the access matrix");
+        actix_web::error::ErrorServiceUnavailable("the database is unavailable")
+    })?;
+    let routes: Vec<_> = matrix
+        .columns
+        .iter()
+        .map(|c| context! { method => c.method, path => c.path, requires => c.requires.as_str() })
+        .collect();
+    let rows: Vec<_> = matrix
+        .rows
+        .iter()
+        .map(|row| {
+            let cells: Vec<_> = row
+                .cells
+                .iter()
+                .map(|cell| {
+                    let class = match cell.allowed() {
+                        Some(true) => "yes",
+                        Some(false) => "no",
+                        None => "maybe",
+                    };
+                    context! { symbol => cell.symbol(), detail => cell.detail(), class }
+                })
+                .collect();
+            context! { user => row.user.as_str(), cells }
+        })
+        .collect();
+    Ok(site.page(
+        StatusCode::OK,
+        "access.html",
+        context! { routes, rows, username => username(&user) },
+    ))
 }
 
 /// Whether the user is a superuser (the operators' pages).

@@ -818,3 +818,97 @@ fn pages_know_who_is_logged_in_and_cookies_are_locked_down() {
     let seen = secure.client().login("erin", PASSWORD, "");
     assert!(seen.set_cookie.join("\n").contains("Secure"), "{seen:?}");
 }
+
+/// `inventory access --json` predicts what HTTP answers: for every demo user
+/// who can sign in and every route the matrix decides (a predicate's routes
+/// are decided per request and left out), a ✔ is never refused and a ✘ is
+/// always 403. Mutating routes are sent for an item that does not exist, and
+/// the public login and logout are not sent (they would change the session).
+#[test]
+fn the_access_matrix_is_what_http_answers() {
+    for db in Database::all() {
+        let server = Server::start(&db);
+        let output = server.cli(&["access", "--json"]);
+        let matrix: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let routes = matrix["routes"].as_array().unwrap();
+        let users = matrix["users"].as_array().unwrap();
+        let names: Vec<&str> = users.iter().map(|u| u["user"].as_str().unwrap()).collect();
+        assert_eq!(names, ["alice", "bob", "carol", "dave", "erin"]);
+        // dave is inactive: nothing but the public routes.
+        let dave = &users[3]["cells"];
+        for (route, cell) in routes.iter().zip(dave.as_array().unwrap()) {
+            let public = route["requires"] == "public";
+            assert_eq!(cell["allowed"], public, "dave {route}");
+        }
+        let mut checked = 0;
+        for user in users.iter().filter(|u| u["user"] != "dave") {
+            let name = user["user"].as_str().unwrap();
+            let mut client = as_user(&server, name);
+            for (route, cell) in routes.iter().zip(user["cells"].as_array().unwrap()) {
+                let (method, path) = (
+                    route["method"].as_str().unwrap(),
+                    route["path"].as_str().unwrap(),
+                );
+                let Some(allowed) = cell["allowed"].as_bool() else {
+                    continue;
+                };
+                if path.starts_with("/accounts/log") && method == "POST" {
+                    continue;
+                }
+                let id = if method == "GET" { "1" } else { "999999" };
+                let path = path.replace("{id}", id);
+                let seen = match method {
+                    "GET" => client.get(&path),
+                    "DELETE" => client.delete(&path),
+                    _ if path.starts_with("/api/") => client.post_json(&path, "{}"),
+                    _ => client.post_form(&path, &[]),
+                };
+                let refused = seen.status == 403
+                    || seen
+                        .location
+                        .as_deref()
+                        .is_some_and(|l| l.starts_with("/accounts/login/"));
+                assert_eq!(
+                    !refused, allowed,
+                    "{name} {method} {path}: matrix says {cell}, HTTP {} {:?}",
+                    seen.status, seen.location
+                );
+                if !allowed {
+                    assert_eq!(seen.status, 403, "{name} {method} {path}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 60, "{checked}");
+    }
+}
+
+/// `/admin/access/` shows the matrix to superusers only.
+#[test]
+fn the_access_page_is_for_superusers() {
+    let db = Database::sqlite();
+    let server = Server::start(&db);
+    let seen = as_user(&server, "alice").get("/admin/access/");
+    assert_eq!(seen.status, 200);
+    let body = seen.body.replace("&#x2f;", "/");
+    for text in [
+        "Who may reach what",
+        "<th scope=\"row\">bob</th>",
+        "GET /items/new/",
+        "✔",
+        "✘",
+        "group viewers",
+        "inactive",
+    ] {
+        assert!(body.contains(text), "{text} missing: {body}");
+    }
+    let seen = as_user(&server, "bob").get("/admin/access/");
+    assert_eq!(seen.status, 403);
+    assert!(seen.body.contains("bob"), "the 403 page names the user");
+    let seen = server.client().get("/admin/access/");
+    assert_eq!(seen.status, 302);
+    assert_eq!(
+        seen.location.as_deref(),
+        Some("/accounts/login/?next=%2Fadmin%2Faccess%2F")
+    );
+}

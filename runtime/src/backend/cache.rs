@@ -125,6 +125,13 @@ impl<B: Backend> Backend for CachedBackend<B> {
         self.inner.has_object_perm(user, perm, obj)
     }
 
+    fn permission_sources<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+    ) -> BoxFuture<'a, Result<Option<Vec<super::PermissionSource>>, BackendError>> {
+        self.inner.permission_sources(user)
+    }
+
     fn defined_permissions(&self) -> BoxFuture<'_, Result<Option<Vec<String>>, BackendError>> {
         self.inner.defined_permissions()
     }

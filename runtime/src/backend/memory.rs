@@ -3,7 +3,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::{AdminError, Backend, BackendError, BoxFuture, StoredUser, UserResult};
+use super::{
+    AdminError, Backend, BackendError, BoxFuture, PermissionSource, StoredUser, UserResult,
+};
 use crate::password;
 use crate::permission::{self, PermissionSet};
 use crate::user::AuthUser;
@@ -255,6 +257,34 @@ impl Backend for MemoryBackend {
 
     /// A memory backend has no permission table: the permissions it defines
     /// are those granted to some user or group.
+    fn permission_sources<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+    ) -> BoxFuture<'a, Result<Option<Vec<PermissionSource>>, BackendError>> {
+        let state = self.read();
+        let id = user.id();
+        let mut sources: Vec<PermissionSource> = state
+            .user_perms
+            .get(id)
+            .into_iter()
+            .flatten()
+            .map(|perm| PermissionSource {
+                permission: perm.clone(),
+                group: None,
+            })
+            .collect();
+        for group in state.user_groups.get(id).into_iter().flatten() {
+            for perm in state.groups.get(group).into_iter().flatten() {
+                sources.push(PermissionSource {
+                    permission: perm.clone(),
+                    group: Some(group.clone()),
+                });
+            }
+        }
+        sources.sort();
+        Box::pin(std::future::ready(Ok(Some(sources))))
+    }
+
     fn defined_permissions(&self) -> BoxFuture<'_, Result<Option<Vec<String>>, BackendError>> {
         let state = self.read();
         let granted = state.user_perms.values().chain(state.groups.values());

@@ -8,7 +8,9 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row, SqlSafeStr};
 
 use super::exact::{CacheState, CacheStats, Exact, ExactCache, Watch};
-use super::{AdminError, Backend, BackendError, BoxFuture, StoredUser, UserResult};
+use super::{
+    AdminError, Backend, BackendError, BoxFuture, PermissionSource, StoredUser, UserResult,
+};
 use crate::password;
 use crate::permission::{self, PermissionSet};
 use crate::throttle::{Failures, ThrottleStore};
@@ -515,6 +517,18 @@ impl SqlBackend {
         .await
     }
 
+    /// Every user, by username.
+    pub async fn users(&self) -> Result<Vec<SqlUser>, AdminError> {
+        let sql = USER_BY_NAME.replace("WHERE username = $1", "ORDER BY username");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database)?;
+        rows.iter()
+            .map(|row| user_from_row(row).map_err(database))
+            .collect()
+    }
+
     /// The user with this username, if any.
     pub async fn user(&self, username: &str) -> Result<Option<SqlUser>, AdminError> {
         let row = sqlx::query(USER_BY_NAME)
@@ -712,6 +726,43 @@ impl Backend for SqlBackend {
                 cache.put_perms(stamp, user.id(), Arc::clone(&set));
             }
             Ok(set)
+        })
+    }
+
+    fn permission_sources<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+    ) -> BoxFuture<'a, Result<Option<Vec<PermissionSource>>, BackendError>> {
+        Box::pin(async move {
+            let Ok(id) = user.id().parse::<i64>() else {
+                return Ok(Some(Vec::new()));
+            };
+            let rows = sqlx::query(
+                "SELECT p.app_label || '.' || p.codename AS perm, '' AS grp, CAST(0 AS BIGINT) AS via FROM permit_permissions p \
+                 JOIN permit_user_permissions up ON up.permission_id = p.id WHERE up.user_id = $1 \
+                 UNION ALL \
+                 SELECT p.app_label || '.' || p.codename AS perm, g.name AS grp, CAST(1 AS BIGINT) AS via FROM permit_permissions p \
+                 JOIN permit_group_permissions gp ON gp.permission_id = p.id \
+                 JOIN permit_groups g ON g.id = gp.group_id \
+                 JOIN permit_user_groups ug ON ug.group_id = gp.group_id WHERE ug.user_id = $1",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(BackendError::new)?;
+            let mut sources = rows
+                .iter()
+                .map(|row| {
+                    let via: i64 = row.try_get("via")?;
+                    Ok(PermissionSource {
+                        permission: row.try_get("perm")?,
+                        group: (via == 1).then(|| row.try_get("grp")).transpose()?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(BackendError::new)?;
+            sources.sort();
+            Ok(Some(sources))
         })
     }
 

@@ -187,3 +187,122 @@ async fn a_backend_that_is_down_fails_the_check() {
     let err = check_permissions(&sql, OnMissing::Warn).await.unwrap_err();
     assert!(matches!(err, CheckError::Backend(_)), "{err:?}");
 }
+
+/// The access matrix of one route (`POST /audited/{id}`: signed in, and
+/// `change_item` and (`view_item` or `shop.view_item`)) for every kind of
+/// user, with why; from the memory backend and from SQLite.
+#[actix_rt::test]
+async fn the_access_matrix_says_who_and_why() {
+    use std::sync::Arc;
+
+    use actix_permit::AuthUser;
+    use actix_permit::audit::Cell;
+
+    let memory = MemoryBackend::new();
+    let sql = SqlBackend::connect("sqlite::memory:").await.unwrap();
+    for perm in [
+        "inventory.change_item",
+        "inventory.view_item",
+        "shop.view_item",
+    ] {
+        sql.create_permission(perm, perm).await.unwrap();
+    }
+    for user in ["direct", "grouped", "partly", "super", "inactive"] {
+        memory.add_user(user, "a password").unwrap();
+        sql.create_user(user, "a password").await.unwrap();
+    }
+    memory.grant("direct", "inventory.change_item").unwrap();
+    memory.grant("direct", "shop.view_item").unwrap();
+    memory
+        .add_group("editors", ["inventory.change_item", "inventory.view_item"])
+        .unwrap();
+    memory.add_user_to_group("grouped", "editors").unwrap();
+    memory.grant("grouped", "inventory.change_item").unwrap();
+    memory.grant("partly", "inventory.view_item").unwrap();
+    memory.set_superuser("super", true).unwrap();
+    memory.set_superuser("inactive", true).unwrap();
+    memory.set_active("inactive", false).unwrap();
+    sql.grant("direct", "inventory.change_item").await.unwrap();
+    sql.grant("direct", "shop.view_item").await.unwrap();
+    sql.create_group("editors", &["inventory.change_item", "inventory.view_item"])
+        .await
+        .unwrap();
+    sql.add_user_to_group("grouped", "editors").await.unwrap();
+    sql.grant("grouped", "inventory.change_item").await.unwrap();
+    sql.grant("partly", "inventory.view_item").await.unwrap();
+    sql.set_superuser("super", true).await.unwrap();
+    sql.set_superuser("inactive", true).await.unwrap();
+    sql.set_active("inactive", false).await.unwrap();
+
+    let expected = [
+        (
+            "direct",
+            Cell::Allowed(vec![
+                "signed in".into(),
+                "direct".into(),
+                "shop.view_item: direct".into(),
+            ]),
+        ),
+        (
+            "grouped",
+            Cell::Allowed(vec![
+                "signed in".into(),
+                "direct and group editors".into(),
+                "inventory.view_item: group editors".into(),
+            ]),
+        ),
+        ("partly", Cell::Denied(vec!["inventory.change_item".into()])),
+        (
+            "super",
+            Cell::Allowed(vec!["signed in".into(), "superuser".into()]),
+        ),
+        ("inactive", Cell::Denied(vec!["inactive".into()])),
+    ];
+    let names = ["direct", "grouped", "partly", "super", "inactive"];
+    let from_memory = audit::matrix(
+        &memory,
+        names.map(|name| {
+            let user: Arc<dyn AuthUser> = memory.user(name).unwrap();
+            (name.to_owned(), user)
+        }),
+    )
+    .await
+    .unwrap();
+    let mut from_sql = Vec::new();
+    for name in names {
+        let user: Arc<dyn AuthUser> = Arc::new(sql.user(name).await.unwrap().unwrap());
+        from_sql.push((name.to_owned(), user));
+    }
+    let from_sql = audit::matrix(&sql, from_sql).await.unwrap();
+    for matrix in [&from_memory, &from_sql] {
+        let column = matrix
+            .columns
+            .iter()
+            .position(|c| c.path == "/audited/{id}" && c.method == "POST")
+            .expect("the audited route is a column");
+        assert_eq!(matrix.columns[column].handler, "behaviour::audit::audited");
+        for ((name, cell), row) in expected.iter().zip(&matrix.rows) {
+            assert_eq!(row.user, *name);
+            assert_eq!(&row.cells[column], cell, "{name}");
+        }
+        // Public routes are open to all, the inactive user included; a
+        // predicate's route is up to the predicate.
+        for (column, route) in matrix.columns.iter().enumerate() {
+            if route.requires == "public" {
+                assert!(
+                    matrix
+                        .rows
+                        .iter()
+                        .all(|row| row.cells[column].allowed() == Some(true))
+                );
+            }
+            if route.requires.starts_with("test: ") {
+                let super_row = &matrix.rows[3];
+                assert_eq!(super_row.cells[column].allowed(), None, "{route:?}");
+            }
+        }
+        let text = matrix.to_string();
+        assert!(text.contains("POST /audited/{id}"), "{text}");
+        assert!(format!("{matrix:#}").contains("✘ inactive"));
+    }
+}
