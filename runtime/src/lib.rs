@@ -32,6 +32,8 @@ pub mod backend;
 pub mod config;
 pub mod error;
 pub mod middleware;
+#[cfg(feature = "utoipa")]
+pub mod openapi;
 pub mod password;
 pub mod permission;
 pub mod redirect;

@@ -35,6 +35,8 @@ pub struct Site {
     /// Whether the demo users exist (`--demo`): the login page says so.
     demo: bool,
     throttle: Option<Throttle>,
+    /// The API's OpenAPI document, made once.
+    api_document: Arc<str>,
     /// `GET /load/items`: the item listing with no check, public, as the
     /// baseline of the load runs (`PERMIT_LOAD_BASELINE`, loopback only).
     load_baseline: bool,
@@ -47,7 +49,7 @@ impl Site {
         items: Items,
         allowed_hosts: Vec<String>,
         demo: bool,
-    ) -> Result<Self, minijinja::Error> {
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let mut env = Environment::new();
         for (name, source) in [
             ("base.html", include_str!("../templates/base.html")),
@@ -73,6 +75,7 @@ impl Site {
             demo,
             throttle: None,
             load_baseline: false,
+            api_document: Arc::from(api_document()?.0),
         })
     }
 
@@ -148,7 +151,7 @@ pub fn app<Store: SessionStore + 'static>(
         permit = permit.throttle(throttle.clone());
     }
     let sessions = SessionMiddleware::builder(store, key)
-        .cookie_name("inventory_session".to_owned())
+        .cookie_name(SESSION_COOKIE.to_owned())
         .cookie_http_only(true)
         .cookie_same_site(SameSite::Lax)
         .cookie_secure(secure_cookies)
@@ -183,6 +186,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(healthz)
         .service(api_me)
         .service(api_cache)
+        .service(api_openapi)
+        .service(api_docs)
+        .service(api_docs_file)
         .service(access_page)
         .service(login_page)
         .service(login_submit)
@@ -687,6 +693,87 @@ async fn api_list(site: web::Data<Site>) -> Result<impl Responder, Error> {
     Ok(web::Json(site.items.list().await.map_err(database_error)?))
 }
 
+/// The session cookie's name.
+const SESSION_COOKIE: &str = "inventory_session";
+
+/// The API's OpenAPI document: `src/openapi.json` (what the handlers do)
+/// with what each operation requires added from the attributes.
+pub fn api_document() -> Result<(String, actix_permit::openapi::SecureReport), serde_json::Error> {
+    use actix_permit::openapi::{Anonymous, SecureOptions, secure};
+    let mut api: utoipa::openapi::OpenApi = serde_json::from_str(include_str!("openapi.json"))?;
+    // `/api/` answers 403 JSON to anonymous requests, never a redirect.
+    let options = SecureOptions::new(SESSION_COOKIE)
+        .anonymous(Anonymous::Status(403))
+        .documented_prefix("/api/");
+    let report = secure(&mut api, &options);
+    Ok((serde_json::to_string_pretty(&api)?, report))
+}
+
+/// The API's OpenAPI 3.1 document, with what each operation requires.
+#[login_required]
+#[get("/api/openapi.json")]
+async fn api_openapi(site: web::Data<Site>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(site.api_document.to_string())
+}
+
+/// Where Swagger UI's files are: `PERMIT_SWAGGER_UI_DIR`, or what `npm ci`
+/// in `examples/inventory` installed (no CDN: the page works offline).
+fn swagger_ui_dir() -> std::path::PathBuf {
+    std::env::var_os("PERMIT_SWAGGER_UI_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/swagger-ui-dist"),
+        std::path::PathBuf::from,
+    )
+}
+
+/// The only files `/api-docs/` serves, and their types.
+const SWAGGER_FILES: [(&str, &str); 2] = [
+    ("swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+    ("swagger-ui.css", "text/css; charset=utf-8"),
+];
+
+/// Swagger UI on `/api/openapi.json`, from files served here.
+#[login_required]
+#[get("/api-docs/")]
+async fn api_docs(site: web::Data<Site>, user: CurrentUser) -> HttpResponse {
+    if !swagger_ui_dir().join(SWAGGER_FILES[0].0).is_file() {
+        return site.error_page(
+            StatusCode::NOT_FOUND,
+            "Swagger UI is not installed: run `npm ci --ignore-scripts` in examples/inventory \
+             (or set PERMIT_SWAGGER_UI_DIR). The document itself is at /api/openapi.json.",
+            username(&user),
+        );
+    }
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(include_str!("../templates/api_docs.html"))
+}
+
+/// Swagger UI's two files, and the script that starts it.
+#[login_required]
+#[get("/api-docs/{file}")]
+async fn api_docs_file(file: web::Path<String>) -> HttpResponse {
+    if file.as_str() == "start.js" {
+        return HttpResponse::Ok()
+            .content_type("text/javascript; charset=utf-8")
+            .body(include_str!("../templates/api_docs_start.js"));
+    }
+    let Some((name, content_type)) = SWAGGER_FILES
+        .iter()
+        .find(|(name, _)| *name == file.as_str())
+    else {
+        return HttpResponse::NotFound().finish();
+    };
+    match std::fs::read(swagger_ui_dir().join(name)) {
+        Ok(bytes) => HttpResponse::Ok()
+            .content_type(*content_type)
+            .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
+            .body(bytes),
+        Err(_) => HttpResponse::NotFound().finish(),
+    }
+}
+
 /// Where the load runs' baseline is served.
 const LOAD_BASELINE: &str = "/load/items";
 
@@ -729,6 +816,16 @@ async fn api_delete(site: web::Data<Site>, id: web::Path<i64>) -> Result<HttpRes
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every documented operation is served by a handler with an attribute,
+    /// and every such `/api/` route is documented.
+    #[test]
+    fn the_api_document_covers_the_api() {
+        let (_, report) = api_document().unwrap();
+        assert_eq!(report.unknown, Vec::<String>::new());
+        assert_eq!(report.undocumented, Vec::<String>::new());
+        assert_eq!(report.secured.len(), 6, "{report:?}");
+    }
 
     #[test]
     fn a_failed_change_tells_the_client_nothing() {

@@ -912,3 +912,167 @@ fn the_access_page_is_for_superusers() {
         Some("/accounts/login/?next=%2Fadmin%2Faccess%2F")
     );
 }
+
+/// `/api/openapi.json` says, operation by operation, what `inventory routes
+/// --json` says each `/api/` route requires, and validates as OpenAPI 3.1
+/// (with `openapi-spec-validator`, which `.ci/run` installs; without it
+/// that part is skipped, saying so).
+#[test]
+fn the_openapi_document_states_what_each_route_requires() {
+    let db = Database::sqlite();
+    let server = Server::start(&db);
+    assert_eq!(server.client().get("/api/openapi.json").status, 403);
+    let seen = as_user(&server, "erin").get("/api/openapi.json");
+    assert_eq!(seen.status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&seen.body).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["session"],
+        serde_json::json!({"type": "apiKey", "in": "cookie", "name": "inventory_session", "description": "The session cookie set by signing in"})
+    );
+    let listing = server.cli(&["routes", "--json"]);
+    let listing: serde_json::Value = serde_json::from_slice(&listing.stdout).unwrap();
+    let mut compared = 0;
+    for handler in listing["handlers"].as_array().unwrap() {
+        for route in handler["routes"].as_array().unwrap() {
+            let path = route["path"].as_str().unwrap();
+            if !path.starts_with("/api/") {
+                continue;
+            }
+            for method in route["methods"].as_array().unwrap() {
+                let method = method.as_str().unwrap().to_lowercase();
+                let op = &doc["paths"][path][&method];
+                assert!(op.is_object(), "{method} {path} is not documented");
+                let requires = handler["requires"].as_str().unwrap();
+                let public = handler["public"].as_bool().unwrap();
+                assert_eq!(op["x-login-required"], !public, "{method} {path}");
+                // x-permissions, flattened, are the handler's permissions;
+                // rendered as the listing renders them, they appear in it.
+                let all = op["x-permissions"]["all"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let flat: Vec<&str> = all
+                    .iter()
+                    .flat_map(|any| any["any"].as_array().unwrap())
+                    .map(|perm| perm.as_str().unwrap())
+                    .collect();
+                let listed: Vec<&str> = handler["permissions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|perm| perm.as_str().unwrap())
+                    .collect();
+                assert_eq!(flat, listed, "{method} {path}");
+                if !all.is_empty() {
+                    let rendered: Vec<String> = all
+                        .iter()
+                        .map(|any| {
+                            let any: Vec<&str> = any["any"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .map(|p| p.as_str().unwrap())
+                                .collect();
+                            if any.len() > 1 && all.len() > 1 {
+                                format!("({})", any.join(" or "))
+                            } else {
+                                any.join(" or ")
+                            }
+                        })
+                        .collect();
+                    let rendered = format!("perms: {}", rendered.join(" and "));
+                    assert!(requires.contains(&rendered), "{requires} / {rendered}");
+                }
+                match requires.split("test: ").nth(1) {
+                    Some(predicate) => {
+                        assert_eq!(op["x-predicate"], predicate.split(';').next().unwrap())
+                    }
+                    None => assert!(op.get("x-predicate").is_none(), "{method} {path}"),
+                }
+                if !public {
+                    assert_eq!(op["security"], serde_json::json!([{"session": []}]));
+                    assert!(op["responses"]["403"].is_object(), "{method} {path}");
+                    assert!(op["responses"]["503"].is_object(), "{method} {path}");
+                }
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(compared, 6, "every /api/ route compared");
+
+    let file = db.dir.join("openapi.json");
+    std::fs::write(&file, &seen.body).unwrap();
+    let validator = Command::new("python3")
+        .args(["-c", "import openapi_spec_validator"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    match validator
+        .then(|| {
+            Command::new("python3")
+                .args(["-m", "openapi_spec_validator"])
+                .arg(&file)
+                .output()
+        })
+        .transpose()
+        .unwrap()
+    {
+        Some(output) => assert!(
+            output.status.success(),
+            "not valid OpenAPI 3.1: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        None => eprintln!(
+            "skipped the OpenAPI 3.1 validation: `pip install openapi-spec-validator` to run it"
+        ),
+    }
+}
+
+/// Swagger UI at `/api-docs/`, from files the server has (installed by `npm
+/// ci` in `examples/inventory`; `.ci/run` does it): for signed-in users,
+/// only its own files; without them, a page that says how to install them.
+#[test]
+fn swagger_ui_is_served_from_here() {
+    let db = Database::sqlite();
+    let server = Server::start(&db);
+    let seen = server.client().get("/api-docs/");
+    assert_eq!(seen.status, 302);
+    let mut erin = as_user(&server, "erin");
+    let installed = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("node_modules/swagger-ui-dist/swagger-ui-bundle.js")
+        .is_file();
+    let page = erin.get("/api-docs/");
+    if !installed {
+        assert_eq!(page.status, 404);
+        assert!(page.body.contains("npm ci"), "{}", page.body);
+        eprintln!(
+            "skipped Swagger UI's files: run `npm ci --ignore-scripts` in examples/inventory"
+        );
+        return;
+    }
+    assert_eq!(page.status, 200);
+    for src in [
+        "/api-docs/swagger-ui-bundle.js",
+        "/api-docs/start.js",
+        "/api-docs/swagger-ui.css",
+    ] {
+        assert!(page.body.contains(src), "{src}");
+        let file = erin.get(src);
+        assert_eq!(file.status, 200, "{src}");
+        assert!(!file.body.is_empty());
+    }
+    assert!(erin.get("/api-docs/swagger-ui-bundle.js").body.len() > 500_000);
+    assert!(
+        erin.get("/api-docs/start.js")
+            .body
+            .contains("/api/openapi.json")
+    );
+    for path in [
+        "/api-docs/index.html",
+        "/api-docs/package.json",
+        "/api-docs/..%2F..%2FCargo.toml",
+    ] {
+        assert_eq!(erin.get(path).status, 404, "{path}");
+    }
+}

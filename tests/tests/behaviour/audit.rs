@@ -306,3 +306,56 @@ async fn the_access_matrix_says_who_and_why() {
         assert!(format!("{matrix:#}").contains("✘ inactive"));
     }
 }
+
+/// `openapi::secure` describes a documented operation from its handler's
+/// attributes (here `POST /audited/{id}`, documented as `{item}`), leaves
+/// an unknown one untouched, and reports both ways of disagreeing.
+#[test]
+fn openapi_operations_get_their_handlers_requirements() {
+    use actix_permit::openapi::{Anonymous, SecureOptions, secure};
+
+    let mut api: utoipa::openapi::OpenApi = serde_json::from_value(serde_json::json!({
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/audited/{item}": {"post": {"responses": {"200": {"description": "ok"}}}},
+            "/nowhere": {"get": {"responses": {"200": {"description": "ok"}}}}
+        }
+    }))
+    .unwrap();
+    let options = SecureOptions::new("sid")
+        .anonymous(Anonymous::Status(401))
+        .documented_prefix("/audited");
+    let report = secure(&mut api, &options);
+    assert_eq!(report.secured, ["POST /audited/{item}"]);
+    assert_eq!(report.unknown, ["GET /nowhere"]);
+    assert_eq!(report.undocumented, Vec::<String>::new());
+    let doc = serde_json::to_value(&api).unwrap();
+    let op = &doc["paths"]["/audited/{item}"]["post"];
+    assert_eq!(op["security"], serde_json::json!([{"session": []}]));
+    assert_eq!(op["x-login-required"], true);
+    assert_eq!(
+        op["x-permissions"],
+        serde_json::json!({"all": [{"any": ["inventory.change_item"]}, {"any": ["inventory.view_item", "shop.view_item"]}]})
+    );
+    // The macro's own login URL: a redirect, not the app's 401.
+    let responses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+    assert_eq!(responses, ["200", "302", "403", "503"]);
+    assert_eq!(
+        doc["paths"]["/nowhere"]["get"],
+        serde_json::json!({"responses": {"200": {"description": "ok"}}}),
+        "left untouched"
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["session"]["name"],
+        "sid"
+    );
+
+    // Documenting nothing under the prefix: the route is reported.
+    let mut empty: utoipa::openapi::OpenApi = serde_json::from_value(serde_json::json!({
+        "openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {}
+    }))
+    .unwrap();
+    let report = secure(&mut empty, &options);
+    assert_eq!(report.undocumented, ["POST /audited/{id}"]);
+}

@@ -1,0 +1,285 @@
+//! OpenAPI security requirements from the attributes (feature `utoipa`).
+//!
+//! [`secure`] walks a [`utoipa`] document and, for every operation whose
+//! method and path match a registered handler, writes down what the
+//! handler's attributes require: the session-cookie security scheme,
+//! `x-login-required`, `x-permissions` (all of these lists, at least one of
+//! each), `x-predicate`, and the responses a check can produce (302 to the
+//! login page or 403, and 503 when the user store is down). Operations the
+//! registry does not know are left as they are and reported, and so are
+//! registered routes the document leaves out.
+//!
+//! ```
+//! use actix_permit::openapi::{Anonymous, SecureOptions, secure};
+//! use utoipa::openapi::OpenApi;
+//!
+//! let mut api: OpenApi = serde_json::from_str(
+//!     r#"{"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {}}"#,
+//! )?;
+//! let options = SecureOptions::new("session").anonymous(Anonymous::Status(403));
+//! let report = secure(&mut api, &options);
+//! assert!(report.secured.is_empty());
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Components, OpenApi, RefOr, Response};
+
+use crate::access::Require;
+use crate::registry::{Access, Handler, handlers};
+
+/// What an anonymous request to a protected operation gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Anonymous {
+    /// A redirect to this login URL (with `next`): the app's `login_url`.
+    Redirect(String),
+    /// This status (401 or 403): an app without a login URL, or an API
+    /// whose denial rendering answers a status.
+    Status(u16),
+}
+
+/// How [`secure`] describes the app.
+#[derive(Debug, Clone)]
+pub struct SecureOptions {
+    cookie: String,
+    scheme: String,
+    anonymous: Anonymous,
+    documented: String,
+}
+
+impl SecureOptions {
+    /// The session cookie's name (the security scheme is an API key in
+    /// that cookie, named `session` in the document); anonymous requests
+    /// get 403 by default, as the middleware answers without a login URL.
+    pub fn new(cookie: impl Into<String>) -> Self {
+        Self {
+            cookie: cookie.into(),
+            scheme: "session".to_owned(),
+            anonymous: Anonymous::Status(403),
+            documented: "/".to_owned(),
+        }
+    }
+
+    /// What an anonymous request gets, as the app renders denials.
+    #[must_use]
+    pub fn anonymous(mut self, anonymous: Anonymous) -> Self {
+        self.anonymous = anonymous;
+        self
+    }
+
+    /// The name of the security scheme in `components.securitySchemes`.
+    #[must_use]
+    pub fn scheme_name(mut self, name: impl Into<String>) -> Self {
+        self.scheme = name.into();
+        self
+    }
+
+    /// Only registered routes under this path prefix are expected in the
+    /// document (`"/api/"`); others are not reported as undocumented.
+    #[must_use]
+    pub fn documented_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.documented = prefix.into();
+        self
+    }
+}
+
+/// What [`secure`] did and found; each entry is `"METHOD /path"`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecureReport {
+    /// Operations matched to a registered handler and described.
+    pub secured: Vec<String>,
+    /// Operations the registry does not know: left untouched.
+    pub unknown: Vec<String>,
+    /// Registered routes (under the documented prefix) the document lacks.
+    pub undocumented: Vec<String>,
+}
+
+/// `/items/{id:\d+}` and `/items/{item}` both as `/items/{}`.
+fn shape(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut depth = 0usize;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                if depth == 0 {
+                    out.push_str("{}");
+                }
+                depth += 1;
+            }
+            '}' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The operations of a path item, by upper-case method.
+fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<(&'static str, &mut Operation)> {
+    [
+        ("GET", item.get.as_mut()),
+        ("PUT", item.put.as_mut()),
+        ("POST", item.post.as_mut()),
+        ("DELETE", item.delete.as_mut()),
+        ("OPTIONS", item.options.as_mut()),
+        ("HEAD", item.head.as_mut()),
+        ("PATCH", item.patch.as_mut()),
+        ("TRACE", item.trace.as_mut()),
+    ]
+    .into_iter()
+    .filter_map(|(method, op)| op.map(|op| (method, op)))
+    .collect()
+}
+
+/// Describes every documented operation whose method and path a registered
+/// handler serves (paths as the routing attribute wrote them: a handler in
+/// a scope is registered without the scope's prefix). Adds the security
+/// scheme to the components. Warns (`tracing`) about unknown operations
+/// and undocumented routes, and returns them.
+pub fn secure(api: &mut OpenApi, options: &SecureOptions) -> SecureReport {
+    let mut routes: BTreeMap<(String, &'static str), &'static Handler> = BTreeMap::new();
+    for handler in handlers() {
+        for route in handler.routes {
+            for method in route.methods {
+                routes.insert((shape(route.path), method), handler);
+            }
+        }
+    }
+    let mut report = SecureReport::default();
+    let mut seen = Vec::new();
+    for (path, item) in api.paths.paths.iter_mut() {
+        for (method, op) in operations(item) {
+            let key = (shape(path), method);
+            let label = format!("{method} {path}");
+            match routes.get(&key) {
+                Some(handler) => {
+                    describe(op, &handler.access, options);
+                    seen.push(key);
+                    report.secured.push(label);
+                }
+                None => report.unknown.push(label),
+            }
+        }
+    }
+    for ((path, method), handler) in &routes {
+        let documented = handler
+            .routes
+            .iter()
+            .any(|route| shape(route.path) == *path && route.path.starts_with(&options.documented));
+        if documented && !seen.contains(&(path.clone(), *method)) {
+            let route = handler
+                .routes
+                .iter()
+                .find(|route| shape(route.path) == *path)
+                .map_or(path.as_str(), |route| route.path);
+            report.undocumented.push(format!("{method} {route}"));
+        }
+    }
+    api.components
+        .get_or_insert_with(Components::new)
+        .add_security_scheme(
+            options.scheme.clone(),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                options.cookie.clone(),
+                "The session cookie set by signing in".to_owned(),
+            ))),
+        );
+    for label in &report.unknown {
+        tracing::warn!(target: "actix_permit", operation = %label, "documented, but no handler with an access attribute serves it; left untouched");
+    }
+    for label in &report.undocumented {
+        tracing::warn!(target: "actix_permit", route = %label, "routed with an access attribute, but not in the OpenAPI document");
+    }
+    report
+}
+
+/// Writes one handler's requirement into its operation.
+fn describe(op: &mut Operation, access: &Access, options: &SecureOptions) {
+    let rules = match access {
+        Access::Public => {
+            op.security = Some(Vec::new());
+            let ext = ExtensionsBuilder::new()
+                .add("x-login-required", false)
+                .build();
+            op.extensions
+                .get_or_insert_with(Default::default)
+                .merge(ext);
+            return;
+        }
+        Access::Checks(rules) => *rules,
+    };
+    let mut all = Vec::new();
+    let mut predicates = Vec::new();
+    for rule in rules {
+        match rule.require {
+            Require::Login => {}
+            Require::Perms(groups) => {
+                all.extend(groups.iter().map(|any| json!({ "any": any })));
+            }
+            Require::Test(predicate) => predicates.push(predicate),
+        }
+    }
+    op.security = Some(vec![SecurityRequirement::new::<_, [&str; 0], &str>(
+        options.scheme.clone(),
+        [],
+    )]);
+    let mut ext = ExtensionsBuilder::new().add("x-login-required", true);
+    if !all.is_empty() {
+        ext = ext.add("x-permissions", json!({ "all": all }));
+    }
+    match predicates.as_slice() {
+        [] => {}
+        [one] => ext = ext.add("x-predicate", *one),
+        many => ext = ext.add("x-predicate", Value::from(many.to_vec())),
+    }
+    op.extensions
+        .get_or_insert_with(Default::default)
+        .merge(ext.build());
+    let denied = if all.is_empty() && predicates.is_empty() {
+        "Signed in, but the account cannot be used"
+    } else {
+        "Not allowed: the user lacks a required permission or fails the test"
+    };
+    let mut add = |status: String, description: String| {
+        op.responses
+            .responses
+            .entry(status)
+            .or_insert_with(|| RefOr::T(Response::new(description)));
+    };
+    // A macro's own `login_url` wins over the app's rendering.
+    let anonymous = rules.iter().find_map(|rule| rule.login_url).map_or_else(
+        || options.anonymous.clone(),
+        |url| Anonymous::Redirect(url.to_owned()),
+    );
+    match &anonymous {
+        Anonymous::Redirect(url) => add(
+            "302".to_owned(),
+            format!("Not signed in: redirected to {url} with the URL asked for in `next`"),
+        ),
+        Anonymous::Status(status) => add(status.to_string(), "Not signed in".to_owned()),
+    }
+    if !all.is_empty() || !predicates.is_empty() {
+        add("403".to_owned(), denied.to_owned());
+    }
+    add(
+        "503".to_owned(),
+        "The user store is unavailable; nothing was done".to_owned(),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shape;
+
+    #[test]
+    fn paths_compare_by_shape() {
+        assert_eq!(shape("/items/{id}/edit"), "/items/{}/edit");
+        assert_eq!(shape("/items/{id:\\d{1,3}}"), "/items/{}");
+        assert_eq!(shape("/a"), "/a");
+    }
+}
