@@ -42,7 +42,7 @@ mod readme {
 mod layers {
     /// The runtime's modules in layers, lowest first: a module may use the
     /// ones in its own layer or below, never above (DESIGN.md: model →
-    /// backends → request state → decision → registry and audit →
+    /// backends → request state → decision → registry → audit and OpenAPI →
     /// middleware → public API).
     const LAYERS: &[&[&str]] = &[
         &[
@@ -58,7 +58,7 @@ mod layers {
         &["request"],
         &["access", "session"],
         &["registry", "__permit_register"],
-        &["audit"],
+        &["audit", "openapi"],
         &["middleware"],
         &["lib", "__private"],
     ];
