@@ -131,15 +131,22 @@ impl SqlOptions {
     }
 }
 
-// sqlx's `Any` driver cannot decode SQLite booleans: read them as integers.
-const USER_BY_ID: &str = "SELECT id, username, password_hash, \
-    CAST(CASE WHEN is_active THEN 1 ELSE 0 END AS BIGINT) AS is_active, \
-    CAST(CASE WHEN is_superuser THEN 1 ELSE 0 END AS BIGINT) AS is_superuser \
-    FROM permit_users WHERE id = $1";
-const USER_BY_NAME: &str = "SELECT id, username, password_hash, \
-    CAST(CASE WHEN is_active THEN 1 ELSE 0 END AS BIGINT) AS is_active, \
-    CAST(CASE WHEN is_superuser THEN 1 ELSE 0 END AS BIGINT) AS is_superuser \
-    FROM permit_users WHERE username = $1";
+/// A user query: the columns `user_from_row` reads, then `$tail`. sqlx's
+/// `Any` driver cannot decode SQLite booleans: they are read as integers.
+macro_rules! select_users {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, username, password_hash, ",
+            "CAST(CASE WHEN is_active THEN 1 ELSE 0 END AS BIGINT) AS is_active, ",
+            "CAST(CASE WHEN is_superuser THEN 1 ELSE 0 END AS BIGINT) AS is_superuser ",
+            "FROM permit_users ",
+            $tail
+        )
+    };
+}
+const USER_BY_ID: &str = select_users!("WHERE id = $1");
+const USER_BY_NAME: &str = select_users!("WHERE username = $1");
+const ALL_USERS: &str = select_users!("ORDER BY username");
 
 impl SqlBackend {
     /// Connects to `url` (`sqlite://path/to/file.db`, `sqlite::memory:`,
@@ -519,8 +526,7 @@ impl SqlBackend {
 
     /// Every user, by username.
     pub async fn users(&self) -> Result<Vec<SqlUser>, AdminError> {
-        let sql = USER_BY_NAME.replace("WHERE username = $1", "ORDER BY username");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(ALL_USERS)
             .fetch_all(&self.pool)
             .await
             .map_err(database)?;
