@@ -304,7 +304,9 @@ pub async fn access_matrix(
 }
 
 /// The matrix as JSON: the routes, and per user one cell per route
-/// (`allowed`: true, false, or null when a predicate decides per request).
+/// (`allowed`: true, false, or null when a predicate decides per request;
+/// `symbol`: ✔, ✘ or ?; `why`). `inventory access --json` prints it and
+/// `/admin/access/` renders it.
 pub fn matrix_json(matrix: &actix_permit::audit::Matrix) -> serde_json::Value {
     let routes: Vec<_> = matrix
         .columns
@@ -322,7 +324,11 @@ pub fn matrix_json(matrix: &actix_permit::audit::Matrix) -> serde_json::Value {
             let cells: Vec<_> = row
                 .cells
                 .iter()
-                .map(|cell| serde_json::json!({ "allowed": cell.allowed(), "why": cell.detail() }))
+                .map(|cell| {
+                    serde_json::json!({
+                        "allowed": cell.allowed(), "symbol": cell.symbol(), "why": cell.detail(),
+                    })
+                })
                 .collect();
             serde_json::json!({ "user": row.user, "cells": cells })
         })
@@ -339,34 +345,10 @@ async fn access_page(site: web::Data<Site>, user: CurrentUser) -> Result<HttpRes
         tracing::error!(error = %err, "cannot compute the access matrix");
         actix_web::error::ErrorServiceUnavailable("the database is unavailable")
     })?;
-    let routes: Vec<_> = matrix
-        .columns
-        .iter()
-        .map(|c| context! { method => c.method, path => c.path, requires => c.requires.as_str() })
-        .collect();
-    let rows: Vec<_> = matrix
-        .rows
-        .iter()
-        .map(|row| {
-            let cells: Vec<_> = row
-                .cells
-                .iter()
-                .map(|cell| {
-                    let class = match cell.allowed() {
-                        Some(true) => "yes",
-                        Some(false) => "no",
-                        None => "maybe",
-                    };
-                    context! { symbol => cell.symbol(), detail => cell.detail(), class }
-                })
-                .collect();
-            context! { user => row.user.as_str(), cells }
-        })
-        .collect();
     Ok(site.page(
         StatusCode::OK,
         "access.html",
-        context! { routes, rows, username => username(&user) },
+        context! { matrix => Value::from(Serde(&matrix_json(&matrix))), username => username(&user) },
     ))
 }
 
