@@ -6,10 +6,11 @@
 //! Every variant is served by the same `App` (cookie sessions + `Permit`),
 //! for the same logged-in user, warm. Run: `cargo bench -p actix-permit --bench checks`.
 
-use std::collections::HashSet;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+mod shared;
 
 use actix_permit::backend::UserResult;
 use actix_permit::{
@@ -20,29 +21,14 @@ use actix_permit::{
 use actix_session::SessionMiddleware;
 use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Cookie, Key};
-use actix_web::dev::{Service, ServiceRequest};
+use actix_web::dev::Service;
 use actix_web::{App, HttpRequest, HttpResponse, test, web};
 use criterion::{Criterion, criterion_group, criterion_main};
+use shared::{by_grants, by_hand, by_macro, grants_extractor, open};
 
 const PASSWORD: &str = "bench password";
 
 // Every handler answers the same idiomatic `&'static str` (200, text/plain).
-
-async fn open() -> &'static str {
-    "ok"
-}
-
-async fn by_hand(user: CurrentUser) -> Result<&'static str, PermitError> {
-    if !user.has_perm("app.perm").await? {
-        return Err(actix_permit::PermissionDenied.into());
-    }
-    Ok("ok")
-}
-
-#[permission_required("app.perm")]
-async fn by_macro() -> &'static str {
-    "ok"
-}
 
 /// The same check for a permission the `denied` user holds: tells a user's
 /// cost from the denial's.
@@ -80,25 +66,12 @@ async fn by_any() -> &'static str {
     "ok"
 }
 
-#[actix_web_grants::protect("app.perm")]
-async fn by_grants() -> &'static str {
-    "ok"
-}
-
 /// Several checks on one request: two macros and one in the body.
 #[permission_required("app.perm")]
 #[permission_required(any("app.filler_1", "app.filler_2"))]
 async fn several(user: CurrentUser) -> Result<&'static str, PermitError> {
     user.require_perm("app.filler_3").await?;
     Ok("ok")
-}
-
-/// actix-web-grants' extractor: the same permission set, from the same
-/// backend, as a `HashSet<String>`.
-async fn grants_extractor(req: &mut ServiceRequest) -> Result<HashSet<String>, actix_web::Error> {
-    let user = req.extract::<CurrentUser>().await?;
-    let perms = user.permissions().await?;
-    Ok(perms.iter().map(str::to_owned).collect())
 }
 
 async fn test_login(req: HttpRequest, name: web::Path<String>) -> HttpResponse {

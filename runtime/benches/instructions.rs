@@ -8,51 +8,24 @@
 //! signed-in user; the backend answers from memory.
 //! Run: `runtime/benches/instructions.sh` (installs gungraun's runner).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
 
+mod shared;
+
 use actix_permit::backend::UserResult;
-use actix_permit::{
-    AuthUser, Backend, BackendError, BoxFuture, CurrentUser, PermissionSet, Permit, PermitError,
-    login, permission_required,
-};
+use actix_permit::{AuthUser, Backend, BackendError, BoxFuture, PermissionSet, Permit, login};
 use actix_session::SessionMiddleware;
 use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Cookie, Key};
-use actix_web::dev::{Service, ServiceRequest};
+use actix_web::dev::Service;
 use actix_web::{App, HttpRequest, HttpResponse, test, web};
 use gungraun::{library_benchmark, library_benchmark_group, main};
+use shared::{by_grants, by_hand, by_macro, grants_extractor, open};
 
 /// Requests per measurement: the count reported is for all of them.
 const REQUESTS: usize = 100;
-
-async fn open() -> &'static str {
-    "ok"
-}
-
-async fn by_hand(user: CurrentUser) -> Result<&'static str, PermitError> {
-    if !user.has_perm("app.perm").await? {
-        return Err(actix_permit::PermissionDenied.into());
-    }
-    Ok("ok")
-}
-
-#[permission_required("app.perm")]
-async fn by_macro() -> &'static str {
-    "ok"
-}
-
-#[actix_web_grants::protect("app.perm")]
-async fn by_grants() -> &'static str {
-    "ok"
-}
-
-async fn grants_extractor(req: &mut ServiceRequest) -> Result<HashSet<String>, actix_web::Error> {
-    let user = req.extract::<CurrentUser>().await?;
-    let perms = user.permissions().await?;
-    Ok(perms.iter().map(str::to_owned).collect())
-}
 
 /// A user whose id is their name.
 #[derive(Debug)]
