@@ -123,7 +123,8 @@ impl Site {
 }
 
 /// The whole app: routes, deny-by-default, the access middleware with its
-/// denial pages, cookie sessions, and the cross-site check outermost.
+/// denial pages, cookie sessions, the cross-site check, and `no-store`
+/// outermost.
 pub fn app<Store: SessionStore + 'static>(
     site: Site,
     store: Store,
@@ -177,6 +178,11 @@ pub fn app<Store: SessionStore + 'static>(
         .wrap(permit)
         .wrap(sessions)
         .wrap(middleware::from_fn(csrf::guard))
+        // Pages show who is signed in and what they may see: no copy of
+        // them is kept, so after logging out the back button asks the
+        // server again (and gets the login page). Responses that say how
+        // they may be cached (Swagger UI's files) keep their own header.
+        .wrap(middleware::DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
 }
 
 /// Every route of the app, all registered on the app itself, so that deny by
