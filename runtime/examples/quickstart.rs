@@ -1,4 +1,4 @@
-//! The README's quick start, exactly (a test in `tests/` checks that they
+//! The quick start of both READMEs, exactly (a test in `tests/` checks that they
 //! stay the same): `cargo run -p actix-permit --example quickstart`.
 
 use actix_permit::{CurrentUser, MemoryBackend, Permit, login_required, permission_required};

@@ -20,21 +20,53 @@ pub async fn library_protected() -> HttpResponse {
 
 #[cfg(test)]
 mod readme {
-    /// The README's quick start is `runtime/examples/quickstart.rs`, which
-    /// `cargo test --workspace` builds.
-    #[test]
-    fn the_quick_start_is_the_compiled_example() {
-        let readme = include_str!("../../README.md");
+    const EXAMPLE: &str = include_str!("../../runtime/examples/quickstart.rs");
+    /// The crates' own READMEs, shown on crates.io (the runtime's is also
+    /// its documentation on docs.rs).
+    const CRATE_READMES: [(&str, &str); 2] = [
+        ("runtime/README.md", include_str!("../../runtime/README.md")),
+        ("macros/README.md", include_str!("../../macros/README.md")),
+    ];
+
+    fn quick_start(readme: &str) -> &str {
         let start =
             readme.find("```rust,no_run\n").expect("a quick start") + "```rust,no_run\n".len();
         let block = &readme[start..];
-        let block = &block[..block.find("```").expect("its end")];
-        let example = include_str!("../../runtime/examples/quickstart.rs");
-        let code = example
+        &block[..block.find("```").expect("its end")]
+    }
+
+    /// The quick start of the repository's README and of the crate's is
+    /// `runtime/examples/quickstart.rs`, which `cargo test --workspace`
+    /// builds.
+    #[test]
+    fn the_quick_start_is_the_compiled_example() {
+        let code = EXAMPLE
             .split_once("\n\n")
             .map(|(_, code)| code)
             .expect("a header, then the code");
-        assert_eq!(block, code);
+        assert_eq!(quick_start(include_str!("../../README.md")), code);
+        assert_eq!(quick_start(CRATE_READMES[0].1), code);
+    }
+
+    /// On crates.io a relative link leads nowhere: every link in a crate's
+    /// README is absolute.
+    #[test]
+    fn crate_readmes_link_only_outside_the_repository() {
+        for (name, readme) in CRATE_READMES {
+            let mut rest = readme;
+            let mut links = 0;
+            while let Some(at) = rest.find("](") {
+                let target = &rest[at + 2..];
+                let target = &target[..target.find(')').expect("a closed link")];
+                assert!(
+                    target.starts_with("https://"),
+                    "{name}: the link {target:?} does not lead out of the repository"
+                );
+                links += 1;
+                rest = &rest[at + 2..];
+            }
+            assert!(links > 0, "{name} has no links");
+        }
     }
 }
 
