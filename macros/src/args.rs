@@ -12,6 +12,9 @@ mod kw {
 /// The keys every macro but `login_not_required` accepts.
 const KEYS: &[&str] = &["login_url", "redirect_field", "crate"];
 
+/// The keys of the macros that can check an object (`object = "id"`).
+const OBJECT_KEYS: &[&str] = &["login_url", "redirect_field", "object", "crate"];
+
 /// One comma-separated argument, before the macro decides what it allows.
 pub(crate) enum Item {
     /// `"app.perm"`
@@ -111,6 +114,8 @@ pub(crate) struct Args {
     pub(crate) login_url: Option<LitStr>,
     pub(crate) redirect_field: Option<LitStr>,
     pub(crate) krate: Option<Path>,
+    /// `object = "id"`: the route segment that names the object.
+    pub(crate) object: Option<LitStr>,
 }
 
 /// Which macro the arguments belong to.
@@ -177,7 +182,7 @@ impl Args {
             for item in items {
                 let span = match item {
                     Item::Key(key, value) if key == "crate" => {
-                        args.set_key(&key, value, &mut errors);
+                        args.set_key(which, &key, value, &mut errors);
                         continue;
                     }
                     Item::Key(key, _) => key.span(),
@@ -202,6 +207,7 @@ impl Args {
             login_url: None,
             redirect_field: None,
             krate: None,
+            object: None,
         }
     }
 
@@ -231,7 +237,10 @@ impl Args {
                 Item::Path(path) if which == Macro::UserPassesTest && predicate.is_none() => {
                     predicate = Some(path);
                 }
-                Item::Key(key, value) => args.set_key(&key, value, &mut errors),
+                Item::Key(key, value) if key == "object" => {
+                    args.set_object(which, &key, value, &mut errors);
+                }
+                Item::Key(key, value) => args.set_key(which, &key, value, &mut errors),
                 Item::Perm(lit) if which == Macro::UserPassesTest => errors.at(
                     lit.span(),
                     format!(
@@ -270,19 +279,59 @@ impl Args {
         errors.finish(args)
     }
 
-    fn set_key(&mut self, key: &Ident, value: Expr, errors: &mut Errors) {
+    /// `object = "id"`, for the macros that take it.
+    fn set_object(&mut self, which: Macro, key: &Ident, value: Expr, errors: &mut Errors) {
+        if !matches!(which, Macro::PermissionRequired | Macro::UserPassesTest) {
+            errors.at(
+                key.span(),
+                format!(
+                    "`{}` has no object to check: `object = \"..\"` belongs to #[permission_required(\"app.perm\", object = \"id\")] and #[user_passes_test(predicate, object = \"id\")]",
+                    which.name()
+                ),
+            );
+            return;
+        }
+        if self.object.is_some() {
+            errors.at(key.span(), "`object` is given twice");
+            return;
+        }
+        let Some(lit) = string_value("object", value, errors) else {
+            return;
+        };
+        let segment = lit.value();
+        if segment.is_empty()
+            || !segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            errors.at(
+                lit.span(),
+                format!("expected the name of a route segment, like object = \"id\" for \"/items/{{id}}\" (letters, digits and `_`), found {segment:?}"),
+            );
+        }
+        self.object = Some(lit);
+    }
+
+    fn set_key(&mut self, which: Macro, key: &Ident, value: Expr, errors: &mut Errors) {
         let name = key.to_string();
         let duplicate = match name.as_str() {
             "login_url" => self.login_url.is_some(),
             "redirect_field" => self.redirect_field.is_some(),
             "crate" => self.krate.is_some(),
             _ => {
-                let hint = suggest(&name, KEYS)
+                let (keys, expected) = match which {
+                    Macro::PermissionRequired | Macro::UserPassesTest => (
+                        OBJECT_KEYS,
+                        "`login_url`, `redirect_field`, `object` or `crate`",
+                    ),
+                    _ => (KEYS, "`login_url`, `redirect_field` or `crate`"),
+                };
+                let hint = suggest(&name, keys)
                     .map(|k| format!("; did you mean `{k}`?"))
                     .unwrap_or_default();
                 errors.at(
                     key.span(),
-                    format!("unknown argument `{name}`: expected `login_url`, `redirect_field` or `crate`{hint}"),
+                    format!("unknown argument `{name}`: expected {expected}{hint}"),
                 );
                 return;
             }
@@ -291,20 +340,8 @@ impl Args {
             errors.at(key.span(), format!("`{name}` is given twice"));
             return;
         }
-        let lit = match value {
-            Expr::Lit(ExprLit {
-                lit: Lit::Str(lit), ..
-            }) => lit,
-            other => {
-                errors.at(
-                    crate::span::whole(&other),
-                    format!(
-                        "expected a string literal for `{name}`, like {name} = \"{}\"",
-                        example(&name)
-                    ),
-                );
-                return;
-            }
+        let Some(lit) = string_value(&name, value, errors) else {
+            return;
         };
         match name.as_str() {
             "login_url" => {
@@ -338,10 +375,30 @@ impl Args {
     }
 }
 
+/// The string literal a key needs, or an error at what was given instead.
+fn string_value(name: &str, value: Expr, errors: &mut Errors) -> Option<LitStr> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => Some(lit),
+        other => {
+            errors.at(
+                crate::span::whole(&other),
+                format!(
+                    "expected a string literal for `{name}`, like {name} = \"{}\"",
+                    example(name)
+                ),
+            );
+            None
+        }
+    }
+}
+
 fn example(key: &str) -> &'static str {
     match key {
         "login_url" => "/accounts/login/",
         "redirect_field" => "next",
+        "object" => "id",
         _ => "::actix_permit",
     }
 }
@@ -352,10 +409,10 @@ fn unexpected(which: Macro, what: &str) -> String {
             "`login_required` takes only `login_url`, `redirect_field` and `crate`, found {what}; to require permissions use #[permission_required(\"app_label.codename\")]"
         ),
         Macro::UserPassesTest => format!(
-            "`user_passes_test` takes one predicate path and optional `login_url`, `redirect_field`, `crate`; found {what}"
+            "`user_passes_test` takes one predicate path and optional `login_url`, `redirect_field`, `object`, `crate`; found {what}"
         ),
         _ => format!(
-            "`{}` takes permission strings, `any(...)` and optional `login_url`, `redirect_field`, `crate`; found {what}",
+            "`{}` takes permission strings, `any(...)` and optional `login_url`, `redirect_field`, `object`, `crate`; found {what}",
             which.name()
         ),
     }

@@ -55,6 +55,7 @@ fn try_expand(
     }
     errors.finish(())?;
     let mut stack = merge(stack)?;
+    objects_in_routes(&stack, &func)?;
     stack.manifest = declared_only(&stack, source)?;
     stack.uses = uses;
     Ok(generate(&stack, func, site))
@@ -67,7 +68,7 @@ fn declared_only(stack: &Stack, source: Option<&Path>) -> Result<Option<String>>
         .access
         .checks()
         .iter()
-        .filter_map(|require| match require {
+        .filter_map(|check| match &check.require {
             Require::Perms(groups) => Some(groups.iter().flatten()),
             _ => None,
         })
@@ -103,6 +104,45 @@ fn declared_only(stack: &Stack, source: Option<&Path>) -> Result<Option<String>>
         );
     }
     errors.finish(Some(declared.manifest.to_string_lossy().into_owned()))
+}
+
+/// Every `object = "id"` names a segment of each route the attribute can
+/// see (above `#[get("/items/{id}")]`); below the routing attribute, or
+/// routed by hand, the runtime checks instead (a 500 and a log line).
+fn objects_in_routes(stack: &Stack, func: &HandlerFn) -> Result<()> {
+    let routes = route::read(&func.attrs);
+    let mut errors = Errors::default();
+    for object in stack
+        .access
+        .checks()
+        .iter()
+        .filter_map(|c| c.object.as_ref())
+    {
+        let wanted = object.value();
+        for route in &routes {
+            let segments = route::segments(&route.path);
+            if segments.iter().any(|segment| *segment == wanted) {
+                continue;
+            }
+            let has = if segments.is_empty() {
+                "no segments".to_owned()
+            } else {
+                let names: Vec<String> = segments.iter().map(|s| format!("{{{s}}}")).collect();
+                format!("only {}", names.join(", "))
+            };
+            let hint = crate::args::suggest(&wanted, &segments)
+                .map(|close| format!("; did you mean object = {close:?}?"))
+                .unwrap_or_default();
+            errors.at(
+                object.span(),
+                format!(
+                    "object = {wanted:?} names no segment of the route {:?}, which has {has}{hint}",
+                    route.path
+                ),
+            );
+        }
+    }
+    errors.finish(())
 }
 
 fn with_errors(item: TokenStream, err: Error) -> TokenStream {
@@ -160,12 +200,19 @@ fn take_stacked(
 /// the stacked checks in order.
 enum Access {
     Public,
-    Checks(Vec<Require>),
+    Checks(Vec<Check>),
+}
+
+/// One stacked check: what it requires, and the route segment that names
+/// its object (`object = "id"`).
+struct Check {
+    require: Require,
+    object: Option<syn::LitStr>,
 }
 
 impl Access {
     /// The checks; none for a public handler.
-    fn checks(&self) -> &[Require] {
+    fn checks(&self) -> &[Check] {
         match self {
             Access::Public => &[],
             Access::Checks(checks) => checks,
@@ -222,7 +269,10 @@ fn merge(stack: Vec<(Macro, Span, Args)>) -> Result<Stack> {
             }
             require => {
                 protected_by.get_or_insert(which.name());
-                checks.push(require);
+                checks.push(Check {
+                    require,
+                    object: args.object,
+                });
             }
         }
     }
@@ -576,7 +626,8 @@ fn generate(stack: &Stack, mut func: HandlerFn, site: &str) -> TokenStream {
     let denied = Ident::new("__permit_denied", Span::mixed_site());
     let rules: Vec<TokenStream> = checks
         .iter()
-        .map(|require| {
+        .map(|Check { require, object }| {
+            let object = option(object);
             let kind = match require {
                 Require::Login | Require::Public => quote!(#private::Require::Login),
                 Require::Perms(groups) => {
@@ -594,18 +645,24 @@ fn generate(stack: &Stack, mut func: HandlerFn, site: &str) -> TokenStream {
                     login_url: #login_url,
                     redirect_field: #redirect_field,
                     handler: #handler,
+                    object: #object,
                 }
             }
         })
         .collect();
     let mut prelude = registration(&private, &func, Some(&rules), None);
-    prelude.extend(checks.iter().enumerate().map(|(index, require)| {
+    prelude.extend(checks.iter().enumerate().map(|(index, check)| {
         let rule = quote!(&__PERMIT_RULES[#index]);
-        let check = match require {
-            Require::Test(path) => {
+        let check = match (&check.require, &check.object) {
+            (Require::Test(path), None) => {
                 let span = span::last_segment(path);
                 let erase = quote_spanned!(span=> #private::Predicate::__erase(&#path));
                 quote!(#private::check_test(&#req, #rule, #erase).await)
+            }
+            (Require::Test(path), Some(_)) => {
+                let span = span::last_segment(path);
+                let erase = quote_spanned!(span=> #private::ObjectPredicate::__erase(&#path));
+                quote!(#private::check_test_on(&#req, #rule, #erase).await)
             }
             _ => quote!(#private::check(&#req, #rule).await),
         };

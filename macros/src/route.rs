@@ -52,6 +52,36 @@ fn kind(attr: &Attribute) -> Option<Kind> {
     }
 }
 
+/// The names of a route pattern's dynamic segments: `"/items/{id}/{rest:.*}"`
+/// has `id` and `rest` (a regex may hold braces of its own).
+pub(crate) fn segments(path: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let end = after.find(['}', ':']).unwrap_or(after.len());
+        names.push(&after[..end]);
+        // Skip to the brace that closes this segment.
+        let mut depth = 1;
+        let mut close = after.len();
+        for (at, c) in after.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = at + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        rest = &after[close..];
+    }
+    names
+}
+
 /// Whether `attr` is one of actix's routing attributes.
 pub(crate) fn is_routing(attr: &Attribute) -> bool {
     kind(attr).is_some()
@@ -209,5 +239,13 @@ mod tests {
                 "# [route (\"/b\" , method = \"PUT\" , guard = \"g\" , name = \"id1\" , guard = \"x::routed\")]",
             ]
         );
+    }
+
+    #[test]
+    fn segment_names() {
+        assert_eq!(segments("/items/{id}/edit/"), ["id"]);
+        assert_eq!(segments("/a/{x}/{y:\\d{2,3}}/{tail}*"), ["x", "y", "tail"]);
+        assert_eq!(segments("/static/"), Vec::<&str>::new());
+        assert_eq!(segments("/broken/{open"), ["open"]);
     }
 }

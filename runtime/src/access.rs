@@ -27,6 +27,10 @@ pub struct Rule {
     pub redirect_field: Option<&'static str>,
     /// The handler's name, for logs.
     pub handler: &'static str,
+    /// `object = "id"`: the route segment whose value is the object's id.
+    /// A permission then also counts when held on that object; a predicate
+    /// gets the id.
+    pub object: Option<&'static str>,
 }
 
 /// The requirement of a [`Rule`].
@@ -59,13 +63,47 @@ pub async fn check(req: &HttpRequest, rule: &'static Rule) -> Result<(), HttpRes
         Ok(held) => held,
         Err(err) => return Err(deny_error(req, &auth, &err)),
     };
-    match groups
+    let Some(missing) = groups
         .iter()
         .find(|any| !any.iter().any(|perm| held.contains(perm)))
-    {
+    else {
+        return Ok(());
+    };
+    if rule.object.is_none() {
+        return Err(deny(req, &auth, rule, Reason::Forbidden, missing));
+    }
+    // What the model permissions leave open, the object's may allow.
+    let Some(object) = object_id(req, rule) else {
+        return Err(render(req, &auth, Reason::Error, &[], None, None));
+    };
+    let on = match auth.object_permissions(&user, object).await {
+        Ok(on) => on,
+        Err(err) => return Err(deny_error(req, &auth, &err)),
+    };
+    match groups.iter().find(|any| {
+        !any.iter()
+            .any(|perm| held.contains(perm) || on.contains(perm))
+    }) {
         None => Ok(()),
         Some(missing) => Err(deny(req, &auth, rule, Reason::Forbidden, missing)),
     }
+}
+
+/// The object's id: the value of the rule's route segment, read from the
+/// matched route (nothing is extracted). A route without that segment is
+/// the app's mistake: logged here, and the caller answers 500.
+fn object_id<'r>(req: &'r HttpRequest, rule: &Rule) -> Option<&'r str> {
+    let segment = rule.object.unwrap_or_default();
+    let id = req.match_info().get(segment);
+    if id.is_none() {
+        tracing::error!(
+            target: "actix_permit",
+            handler = rule.handler,
+            route = %RouteOf(req),
+            "object = \"{segment}\" names no segment of this route; failing closed"
+        );
+    }
+    id
 }
 
 /// Runs a `user_passes_test` rule: the predicate sees the current user
@@ -80,19 +118,52 @@ pub async fn check_test(
     let (auth, user) = principal(req, rule).await?;
     let user = CurrentUser::from_parts(Rc::clone(&auth), user);
     let verdict = match predicate {
-        ErasedPredicate::Sync(test) => catch_unwind(AssertUnwindSafe(|| test(&user)))
-            .map_err(|_| PermitError::PredicatePanicked),
-        ErasedPredicate::Async(test) => catch_panic(test.call(&user))
-            .await
-            .map_err(|()| PermitError::PredicatePanicked),
+        ErasedPredicate::Sync(test) => catch_unwind(AssertUnwindSafe(|| test(&user))).ok(),
+        ErasedPredicate::Async(test) => catch_panic(test.call(&user)).await.ok(),
     };
+    refusal(req, &auth, rule, &user, verdict).map_or(Ok(()), Err)
+}
+
+/// Runs a `user_passes_test(.., object = "id")` rule: as [`check_test`],
+/// with the object's id from the route handed to the predicate.
+#[doc(hidden)]
+pub async fn check_test_on(
+    req: &HttpRequest,
+    rule: &Rule,
+    predicate: ErasedObjectPredicate<'_>,
+) -> Result<(), HttpResponse> {
+    let (auth, user) = principal(req, rule).await?;
+    let Some(object) = object_id(req, rule) else {
+        return Err(render(req, &auth, Reason::Error, &[], None, None));
+    };
+    let user = CurrentUser::from_parts(Rc::clone(&auth), user);
+    let verdict = match predicate {
+        ErasedObjectPredicate::Sync(test) => {
+            catch_unwind(AssertUnwindSafe(|| test(&user, object))).ok()
+        }
+        ErasedObjectPredicate::Async(test) => catch_panic(test.call(&user, object)).await.ok(),
+    };
+    refusal(req, &auth, rule, &user, verdict).map_or(Ok(()), Err)
+}
+
+/// The response refusing the request for a predicate's answer (`None`: it
+/// panicked), or `None` when it passed.
+fn refusal(
+    req: &HttpRequest,
+    auth: &RequestAuth,
+    rule: &Rule,
+    user: &CurrentUser,
+    verdict: Option<bool>,
+) -> Option<HttpResponse> {
     match verdict {
-        Ok(true) => Ok(()),
-        Ok(false) if user.is_anonymous() => Err(deny(req, &auth, rule, Reason::LoginRequired, &[])),
-        Ok(false) => Err(deny(req, &auth, rule, Reason::Forbidden, &[])),
-        Err(err) => {
+        Some(true) => None,
+        Some(false) if user.is_anonymous() => {
+            Some(deny(req, auth, rule, Reason::LoginRequired, &[]))
+        }
+        Some(false) => Some(deny(req, auth, rule, Reason::Forbidden, &[])),
+        None => {
             tracing::error!(target: "actix_permit", handler = rule.handler, predicate = ?rule.require, "the access predicate panicked");
-            Err(deny_error(req, &auth, &err))
+            Some(deny_error(req, auth, &PermitError::PredicatePanicked))
         }
     }
 }
@@ -291,12 +362,67 @@ impl<F: std::ops::AsyncFn(&CurrentUser) -> bool> Predicate<AsyncFn> for F {
     }
 }
 
+/// A `user_passes_test(.., object = "id")` predicate:
+/// `fn(&CurrentUser, &str) -> bool` or `async fn(&CurrentUser, &str) ->
+/// bool`, given the user and the object's id. Implemented for every such
+/// function; there is nothing to implement.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as a `user_passes_test` predicate with `object = ..`",
+    label = "expected `fn(&CurrentUser, &str) -> bool` or `async fn(&CurrentUser, &str) -> bool`",
+    note = "with `object = \"segment\"` the predicate receives `&actix_permit::CurrentUser` and the object's id as `&str`, and answers `bool`"
+)]
+pub trait ObjectPredicate<M> {
+    /// The predicate as the check calls it.
+    #[doc(hidden)]
+    fn __erase(&self) -> ErasedObjectPredicate<'_>;
+}
+
+/// An object predicate with its type erased.
+#[doc(hidden)]
+pub enum ErasedObjectPredicate<'a> {
+    Sync(&'a dyn Fn(&CurrentUser, &str) -> bool),
+    Async(&'a dyn AsyncObjectPredicate),
+}
+
+/// An async object predicate, callable through `dyn`.
+#[doc(hidden)]
+pub trait AsyncObjectPredicate {
+    fn call<'a>(
+        &'a self,
+        user: &'a CurrentUser,
+        object: &'a str,
+    ) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
+}
+
+impl<F: std::ops::AsyncFn(&CurrentUser, &str) -> bool> AsyncObjectPredicate for F {
+    fn call<'a>(
+        &'a self,
+        user: &'a CurrentUser,
+        object: &'a str,
+    ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
+        Box::pin(self(user, object))
+    }
+}
+
+impl<F: Fn(&CurrentUser, &str) -> bool> ObjectPredicate<PlainFn> for F {
+    fn __erase(&self) -> ErasedObjectPredicate<'_> {
+        ErasedObjectPredicate::Sync(self)
+    }
+}
+
+impl<F: std::ops::AsyncFn(&CurrentUser, &str) -> bool> ObjectPredicate<AsyncFn> for F {
+    fn __erase(&self) -> ErasedObjectPredicate<'_> {
+        ErasedObjectPredicate::Async(self)
+    }
+}
+
 /// The rule a deny-by-default denial is logged and rendered with.
 pub(crate) static DEFAULT_RULE: Rule = Rule {
     require: Require::Login,
     login_url: None,
     redirect_field: None,
     handler: "(deny by default)",
+    object: None,
 };
 
 /// The login response for a request that has no user, or, when it turns

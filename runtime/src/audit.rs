@@ -236,18 +236,21 @@ mod tests {
                 login_url: None,
                 redirect_field: None,
                 handler: "edit",
+                object: None,
             },
             Rule {
                 require: Require::Perms(&[&["app.change"], &["app.a", "app.b"]]),
                 login_url: None,
                 redirect_field: None,
                 handler: "edit",
+                object: Some("id"),
             },
             Rule {
                 require: Require::Test("crate::is_staff"),
                 login_url: None,
                 redirect_field: None,
                 handler: "edit",
+                object: None,
             },
         ]),
         entry: None,
@@ -268,7 +271,7 @@ mod tests {
         assert_eq!(EDIT.routes[0].to_string(), "GET|POST /items/{id}");
         assert_eq!(
             EDIT.access.to_string(),
-            "login; perms: app.change and (app.a or app.b); test: crate::is_staff"
+            "login; perms: app.change and (app.a or app.b) (or on {id}); test: crate::is_staff"
         );
         assert_eq!(EDIT.permissions(), ["app.change", "app.a", "app.b"]);
         assert_eq!(HOME.access.to_string(), "public");

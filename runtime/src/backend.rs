@@ -1,6 +1,5 @@
 //! Where users and permissions come from: the [`Backend`] trait and its errors.
 
-use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
@@ -24,7 +23,7 @@ pub use cache::CachedBackend;
 pub use exact::{CacheState, CacheStats};
 pub use memory::{MemoryBackend, MemoryUser};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use sql::{SqlBackend, SqlOptions, SqlUser};
+pub use sql::{ObjectGrants, SqlBackend, SqlOptions, SqlUser};
 
 /// A user as the built-in backends store it: id, username, Argon2 password
 /// hash, active and superuser flags. [`MemoryUser`] and `SqlUser` are this
@@ -154,16 +153,34 @@ pub trait Backend: Send + Sync + 'static {
         user: &'a dyn AuthUser,
     ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>>;
 
-    /// Whether `user` holds `perm` on `obj` (Django's object permissions).
-    /// The default grants no object permissions, as Django's `ModelBackend`.
-    fn has_object_perm<'a>(
+    /// The permissions `user` holds on one object (django-guardian's object
+    /// permissions), directly or through a group: `object` is the object's
+    /// id, and each permission names the model it is for
+    /// (`"inventory.change_item"` on object `"3"` is item 3). Only what is
+    /// stored: model permissions, superusers and inactive users are the
+    /// caller's to apply. Called at most once per request and object. The
+    /// default holds none, as Django's `ModelBackend`.
+    fn object_permissions<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+        object: &'a str,
+    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+        let _ = (user, object);
+        Box::pin(std::future::ready(Ok(Arc::default())))
+    }
+
+    /// The ids of the objects on which `user` holds `perm` as an object
+    /// permission, directly or through a group, sorted (guardian's
+    /// `get_objects_for_user`, without the model permission: see
+    /// [`CurrentUser::objects_for`](crate::CurrentUser::objects_for)). The
+    /// default: none.
+    fn objects_with_permission<'a>(
         &'a self,
         user: &'a dyn AuthUser,
         perm: &'a str,
-        obj: &'a (dyn Any + Send + Sync),
-    ) -> BoxFuture<'a, Result<bool, BackendError>> {
-        let _ = (user, perm, obj);
-        Box::pin(std::future::ready(Ok(false)))
+    ) -> BoxFuture<'a, Result<Vec<String>, BackendError>> {
+        let _ = (user, perm);
+        Box::pin(std::future::ready(Ok(Vec::new())))
     }
 
     /// Where each of the user's permissions comes from, for the access
@@ -208,13 +225,20 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
         (**self).user_permissions(user)
     }
 
-    fn has_object_perm<'a>(
+    fn object_permissions<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+        object: &'a str,
+    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+        (**self).object_permissions(user, object)
+    }
+
+    fn objects_with_permission<'a>(
         &'a self,
         user: &'a dyn AuthUser,
         perm: &'a str,
-        obj: &'a (dyn Any + Send + Sync),
-    ) -> BoxFuture<'a, Result<bool, BackendError>> {
-        (**self).has_object_perm(user, perm, obj)
+    ) -> BoxFuture<'a, Result<Vec<String>, BackendError>> {
+        (**self).objects_with_permission(user, perm)
     }
 
     fn permission_sources<'a>(

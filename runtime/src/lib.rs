@@ -44,20 +44,20 @@ pub mod session;
 pub mod throttle;
 pub mod user;
 
-pub use access::Predicate;
+pub use access::{ObjectPredicate, Predicate};
 #[cfg(feature = "cache")]
 pub use backend::CachedBackend;
 pub use backend::{
     AdminError, Backend, BackendError, BoxFuture, MemoryBackend, MemoryUser, StoredUser,
 };
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use backend::{CacheState, CacheStats, SqlBackend, SqlOptions, SqlUser};
+pub use backend::{CacheState, CacheStats, ObjectGrants, SqlBackend, SqlOptions, SqlUser};
 pub use config::{Config, Denial, Reason};
 pub use error::{PermissionDenied, PermitError};
 pub use middleware::{
     DEFAULT_BACKEND_TIMEOUT, DEFAULT_SESSION_LIFETIME, LoginRequired, Permit, PlainScope, scope,
 };
-pub use permission::{InvalidPermission, PermissionSet};
+pub use permission::{InvalidPermission, Objects, PermissionSet};
 pub use request::CurrentUser;
 pub use session::{LoginError, authenticate, login, logout};
 pub use throttle::{MemoryThrottle, Throttle, ThrottleStore};
@@ -80,7 +80,9 @@ pub use actix_permit_macros::login_not_required;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::__permit_register as register;
-    pub use crate::access::{Predicate, Require, Rule, check, check_test};
+    pub use crate::access::{
+        ObjectPredicate, Predicate, Require, Rule, check, check_test, check_test_on,
+    };
     pub use crate::middleware::register_public;
     pub use crate::registry::{Access, Handler, Registered, Route};
     pub use crate::request::{Payload, extract, routed};

@@ -4,7 +4,8 @@
 //! method and path match a registered handler, writes down what the
 //! handler's attributes require: the session-cookie security scheme,
 //! `x-login-required`, `x-permissions` (all of these lists, at least one of
-//! each), `x-predicate`, and the responses a check can produce (302 to the
+//! each; a list with `"object": "id"` is also met by holding one of its
+//! permissions on the object that path segment names), `x-predicate`, and the responses a check can produce (302 to the
 //! login page or 403, and 503 when the user store is down). Operations the
 //! registry does not know are left as they are and reported, and so are
 //! registered routes the document leaves out.
@@ -219,7 +220,11 @@ fn describe(op: &mut Operation, access: &Access, options: &SecureOptions) {
         match rule.require {
             Require::Login => {}
             Require::Perms(groups) => {
-                all.extend(groups.iter().map(|any| json!({ "any": any })));
+                all.extend(groups.iter().map(|any| match rule.object {
+                    // Held on every object, or on the one this segment names.
+                    Some(segment) => json!({ "any": any, "object": segment }),
+                    None => json!({ "any": any }),
+                }));
             }
             Require::Test(predicate) => predicates.push(predicate),
         }

@@ -110,6 +110,28 @@ impl<S: Into<Box<str>>> Extend<S> for PermissionSet {
     }
 }
 
+/// The objects a user may act on with one permission
+/// ([`CurrentUser::objects_for`](crate::CurrentUser::objects_for)), for list
+/// pages: every object (an active superuser, or the model permission), or
+/// only those whose ids are listed (object permissions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Objects {
+    /// Every object of the permission's model.
+    All,
+    /// Only these object ids, sorted (none for anonymous users).
+    Only(Vec<String>),
+}
+
+impl Objects {
+    /// Whether the object with this id is among them.
+    pub fn contains(&self, id: &str) -> bool {
+        match self {
+            Objects::All => true,
+            Objects::Only(ids) => ids.binary_search_by(|held| held.as_str().cmp(id)).is_ok(),
+        }
+    }
+}
+
 impl fmt::Display for PermissionSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut names: Vec<&str> = self.iter().collect();

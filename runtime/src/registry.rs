@@ -242,7 +242,9 @@ impl fmt::Display for Route {
 
 /// The requirement column of the audit: `public`, `login`,
 /// `perms: a.x and (b.y or c.z)`, `test: path::to::predicate`, stacked
-/// checks joined by `; `.
+/// checks joined by `; `; with `object = "id"`, `perms: a.x (or on {id})`
+/// (the model permission, or the permission on that object) and
+/// `test: path (given {id})`.
 impl fmt::Display for Access {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -253,6 +255,11 @@ impl fmt::Display for Access {
                         f.write_str("; ")?;
                     }
                     write!(f, "{}", rule.require)?;
+                    match (&rule.require, rule.object) {
+                        (Require::Perms(_), Some(segment)) => write!(f, " (or on {{{segment}}})")?,
+                        (Require::Test(_), Some(segment)) => write!(f, " (given {{{segment}}})")?,
+                        _ => {}
+                    }
                 }
                 Ok(())
             }

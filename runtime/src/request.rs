@@ -8,7 +8,8 @@
 //! the backends.
 
 use std::any::Any;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::fmt;
 use std::future::{Future, Ready, poll_fn, ready};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -53,7 +54,11 @@ pub(crate) struct RequestAuth {
     user_id: Option<String>,
     user: OnceCell<Result<Option<Arc<dyn AuthUser>>, BackendError>>,
     perms: OnceCell<Result<Arc<PermissionSet>, BackendError>>,
+    /// The user's object permissions, per object, each loaded once.
+    objects: RefCell<HashMap<String, Rc<ObjectPerms>>>,
 }
+
+type ObjectPerms = OnceCell<Result<Arc<PermissionSet>, BackendError>>;
 
 impl RequestAuth {
     pub(crate) fn new(shared: Arc<Shared>, req: &ServiceRequest) -> Self {
@@ -71,6 +76,7 @@ impl RequestAuth {
             user_id,
             user: OnceCell::new(),
             perms: OnceCell::new(),
+            objects: RefCell::default(),
         }
     }
 
@@ -174,6 +180,41 @@ impl RequestAuth {
                     .await;
                 if let Err(err) = &result {
                     tracing::error!(target: "actix_permit", user = user.id(), error = %err, "could not load the user's permissions");
+                }
+                result
+            })
+            .await;
+        loaded.clone().map_err(PermitError::Backend)
+    }
+
+    /// The object permissions of `user` (the principal of this request) on
+    /// one object, loaded once per object however many checks ask.
+    pub(crate) async fn object_permissions(
+        &self,
+        user: &Arc<dyn AuthUser>,
+        object: &str,
+    ) -> Result<Arc<PermissionSet>, PermitError> {
+        let cell = {
+            let mut objects = self.objects.borrow_mut();
+            match objects.get(object) {
+                Some(cell) => Rc::clone(cell),
+                None => {
+                    let cell = Rc::new(ObjectPerms::new());
+                    objects.insert(object.to_owned(), Rc::clone(&cell));
+                    cell
+                }
+            }
+        };
+        let loaded = cell
+            .get_or_init(|| async {
+                let result = self
+                    .bounded(
+                        "loading object permissions",
+                        self.shared.backend.object_permissions(&**user, object),
+                    )
+                    .await;
+                if let Err(err) = &result {
+                    tracing::error!(target: "actix_permit", user = user.id(), object, error = %err, "could not load the user's object permissions");
                 }
                 result
             })
@@ -343,27 +384,63 @@ impl CurrentUser {
         self.user.as_ref().ok_or(PermitError::LoginRequired)
     }
 
-    /// Whether the user holds `perm` on one object (Django's
-    /// `user.has_perm(perm, obj)`): yes for an active superuser, no for
-    /// anonymous, otherwise the backend's
-    /// [`has_object_perm`](crate::Backend::has_object_perm) decides (by
-    /// default: no object permissions).
-    pub async fn has_object_perm(
-        &self,
-        perm: &str,
-        obj: &(dyn Any + Send + Sync),
-    ) -> Result<bool, PermitError> {
-        match &self.user {
-            None => Ok(false),
-            Some(user) if user.is_superuser() => Ok(true),
-            Some(user) => Ok(self
-                .auth
-                .bounded(
-                    "checking an object permission",
-                    self.auth.backend().has_object_perm(&**user, perm, obj),
-                )
-                .await?),
+    /// Whether the user holds `perm` on the object whose id is `object`: as
+    /// `#[permission_required(perm, object = "id")]` decides, yes for an
+    /// active superuser, no for anonymous users, otherwise yes when they
+    /// hold `perm` as a model permission (every object) or as an object
+    /// permission on this object, directly or through a group. (Django's
+    /// `ModelBackend` answers no for every object; this is
+    /// django-guardian's question asked together with the model one.)
+    pub async fn has_perm_on(&self, perm: &str, object: &str) -> Result<bool, PermitError> {
+        let Some(user) = &self.user else {
+            return Ok(false);
+        };
+        if user.is_superuser() || self.permissions().await?.contains(perm) {
+            return Ok(true);
         }
+        Ok(self
+            .auth
+            .object_permissions(user, object)
+            .await?
+            .contains(perm))
+    }
+
+    /// The permissions the user holds on the object whose id is `object`
+    /// as object permissions only (no model permissions; empty for
+    /// anonymous users), loaded once per request and object.
+    pub async fn object_permissions(
+        &self,
+        object: &str,
+    ) -> Result<Arc<PermissionSet>, PermitError> {
+        match &self.user {
+            None => Ok(Arc::default()),
+            Some(user) => self.auth.object_permissions(user, object).await,
+        }
+    }
+
+    /// The objects the user may act on with `perm`, for list pages
+    /// (django-guardian's `get_objects_for_user`): [`Objects::All`] for an
+    /// active superuser or a holder of the model permission, otherwise the
+    /// ids of the objects they hold `perm` on (none for anonymous users).
+    ///
+    /// [`Objects::All`]: crate::Objects::All
+    pub async fn objects_for(&self, perm: &str) -> Result<crate::Objects, PermitError> {
+        let Some(user) = &self.user else {
+            return Ok(crate::Objects::Only(Vec::new()));
+        };
+        if user.is_superuser() || self.permissions().await?.contains(perm) {
+            return Ok(crate::Objects::All);
+        }
+        let mut ids = self
+            .auth
+            .bounded(
+                "listing objects",
+                self.auth.backend().objects_with_permission(&**user, perm),
+            )
+            .await?;
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(crate::Objects::Only(ids))
     }
 }
 

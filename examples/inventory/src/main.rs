@@ -31,7 +31,7 @@ struct Cli {
         global = true
     )]
     database_url: String,
-    /// Create the demo users (alice, bob, carol, dave, erin; password
+    /// Create the demo users (alice, bob, carol, dave, erin, gina; password
     /// `permit-demo`) and items in a database that has none, and show them
     /// on the login page. The server then refuses to listen on anything but
     /// loopback while a user keeps that password.
@@ -83,10 +83,23 @@ enum UserCommand {
         #[arg(long)]
         superuser: bool,
     },
-    /// Grant a permission (app_label.codename) to a user.
-    Grant { name: String, perm: String },
-    /// Revoke a directly granted permission.
-    Revoke { name: String, perm: String },
+    /// Grant a permission (app_label.codename) to a user: on every item, or
+    /// with --object on that item only.
+    Grant {
+        name: String,
+        perm: String,
+        /// The id of the one item the permission is for.
+        #[arg(long)]
+        object: Option<String>,
+    },
+    /// Revoke a directly granted permission (with --object: on that item).
+    Revoke {
+        name: String,
+        perm: String,
+        /// The id of the item the permission was granted on.
+        #[arg(long)]
+        object: Option<String>,
+    },
     /// Deactivate a user: their sessions end on their next request.
     Deactivate { name: String },
     /// Set a user's password: asked twice on a terminal, read from the
@@ -170,7 +183,7 @@ async fn open_with(
     store::seed_permissions(&backend).await?;
     if db.demo && store::seed_demo(&backend, &items).await? {
         tracing::info!(
-            "created the demo users alice, bob, carol, dave and erin (password {})",
+            "created the demo users alice, bob, carol, dave, erin and gina (password {})",
             store::DEMO_PASSWORD
         );
     }
@@ -594,17 +607,31 @@ async fn manage_user(db: &Db, command: UserCommand) -> AppResult {
             }
             println!("created user {name} (id {id})");
         }
-        UserCommand::Grant { name, perm } => {
-            if let Err(err) = backend.grant(&name, &perm).await {
+        UserCommand::Grant { name, perm, object } => {
+            let done = match &object {
+                Some(object) => backend.grant_object(&name, &perm, object).await,
+                None => backend.grant(&name, &perm).await,
+            };
+            if let Err(err) = done {
                 return Err(explain(&backend, err).await);
             }
-            println!("granted {perm} to {name}");
+            match object {
+                Some(object) => println!("granted {perm} on item {object} to {name}"),
+                None => println!("granted {perm} to {name}"),
+            }
         }
-        UserCommand::Revoke { name, perm } => {
-            if let Err(err) = backend.revoke(&name, &perm).await {
+        UserCommand::Revoke { name, perm, object } => {
+            let done = match &object {
+                Some(object) => backend.revoke_object(&name, &perm, object).await,
+                None => backend.revoke(&name, &perm).await,
+            };
+            if let Err(err) = done {
                 return Err(explain(&backend, err).await);
             }
-            println!("revoked {perm} from {name}");
+            match object {
+                Some(object) => println!("revoked {perm} on item {object} from {name}"),
+                None => println!("revoked {perm} from {name}"),
+            }
         }
         UserCommand::Deactivate { name } => {
             backend.set_active(&name, false).await?;

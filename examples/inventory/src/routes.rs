@@ -112,6 +112,11 @@ fn route_column(handler: &Handler) -> String {
 }
 
 fn to_json(handler: &Handler, anonymous: bool) -> serde_json::Value {
+    // The route segments that name an object a check may pass on.
+    let objects: Vec<&str> = match handler.access {
+        audit::Access::Public => Vec::new(),
+        audit::Access::Checks(rules) => rules.iter().filter_map(|rule| rule.object).collect(),
+    };
     let routes: Vec<_> = handler
         .routes
         .iter()
@@ -123,6 +128,7 @@ fn to_json(handler: &Handler, anonymous: bool) -> serde_json::Value {
         "routes": routes,
         "requires": handler.access.to_string(),
         "permissions": handler.permissions(),
+        "objects": objects,
         "public": handler.is_public(),
         "anonymous": anonymous,
     })

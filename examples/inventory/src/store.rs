@@ -10,7 +10,7 @@ use sqlx::{AnyPool, Row, SqlSafeStr};
 pub const DEMO_PASSWORD: &str = "permit-demo";
 
 /// The demo users `--demo` creates.
-pub const DEMO_USERS: [&str; 5] = ["alice", "bob", "carol", "dave", "erin"];
+pub const DEMO_USERS: [&str; 6] = ["alice", "bob", "carol", "dave", "erin", "gina"];
 
 /// The users whose password is still [`DEMO_PASSWORD`] (each checked with
 /// Argon2, on the blocking pool).
@@ -45,6 +45,28 @@ pub struct Item {
     pub id: i64,
     pub name: String,
     pub quantity: i64,
+    /// Who created it (its object permissions were granted to them then);
+    /// `None` for the demo's items and items whose creator is gone.
+    pub owner: Option<String>,
+}
+
+/// What the creator of an item is granted on it: view, change and delete
+/// (object permissions; `inventory.add_item` alone gives nothing more).
+pub const OWNER_PERMISSIONS: [&str; 3] = [
+    "inventory.view_item",
+    "inventory.change_item",
+    "inventory.delete_item",
+];
+
+/// Items with their owner's name.
+macro_rules! select_items {
+    ($rest:literal) => {
+        concat!(
+            "SELECT i.id, i.name, i.quantity, u.username AS owner FROM inventory_items i \
+             LEFT JOIN permit_users u ON u.id = i.owner_id ",
+            $rest
+        )
+    };
 }
 
 /// What a form or JSON body gives for an item.
@@ -75,18 +97,31 @@ pub struct Items {
 impl Items {
     /// Creates the items table when missing.
     pub async fn open(backend: &SqlBackend) -> Result<Self, sqlx::Error> {
-        let sql: &'static str = if backend.is_postgres() {
-            include_str!("../migrations/postgres.sql")
+        let sql: [&'static str; 2] = if backend.is_postgres() {
+            [
+                include_str!("../migrations/postgres.sql"),
+                include_str!("../migrations/postgres_owner.sql"),
+            ]
         } else {
-            include_str!("../migrations/sqlite.sql")
+            [
+                include_str!("../migrations/sqlite.sql"),
+                include_str!("../migrations/sqlite_owner.sql"),
+            ]
         };
-        let mut migrator = Migrator::with_migrations(vec![Migration::new(
-            1,
-            "items".into(),
-            MigrationType::Simple,
-            sql.into_sql_str(),
-            false,
-        )]);
+        let mut migrator = Migrator::with_migrations(
+            (1..)
+                .zip(["items", "item owners"].into_iter().zip(sql))
+                .map(|(version, (name, sql))| {
+                    Migration::new(
+                        version,
+                        name.into(),
+                        MigrationType::Simple,
+                        sql.into_sql_str(),
+                        false,
+                    )
+                })
+                .collect(),
+        );
         migrator.dangerous_set_table_name("_inventory_migrations");
         migrator.run(backend.pool()).await?;
         Ok(Self {
@@ -99,12 +134,13 @@ impl Items {
             id: row.try_get("id")?,
             name: row.try_get("name")?,
             quantity: row.try_get("quantity")?,
+            owner: row.try_get("owner")?,
         })
     }
 
     /// Every item, by id.
     pub async fn list(&self) -> Result<Vec<Item>, sqlx::Error> {
-        let rows = sqlx::query("SELECT id, name, quantity FROM inventory_items ORDER BY id")
+        let rows = sqlx::query(select_items!("ORDER BY i.id"))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(Self::item).collect()
@@ -112,23 +148,30 @@ impl Items {
 
     /// One item.
     pub async fn get(&self, id: i64) -> Result<Option<Item>, sqlx::Error> {
-        let row = sqlx::query("SELECT id, name, quantity FROM inventory_items WHERE id = $1")
+        let row = sqlx::query(select_items!("WHERE i.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(Self::item).transpose()
     }
 
-    /// Adds an item and returns it.
-    pub async fn add(&self, name: &str, quantity: u32) -> Result<Item, sqlx::Error> {
+    /// Adds an item created by the user whose id is `owner` (none for the
+    /// demo's) and returns its id.
+    pub async fn add(
+        &self,
+        name: &str,
+        quantity: u32,
+        owner: Option<i64>,
+    ) -> Result<i64, sqlx::Error> {
         let row = sqlx::query(
-            "INSERT INTO inventory_items (name, quantity) VALUES ($1, $2) RETURNING id, name, quantity",
+            "INSERT INTO inventory_items (name, quantity, owner_id) VALUES ($1, $2, $3) RETURNING id",
         )
         .bind(name)
         .bind(i64::from(quantity))
+        .bind(owner)
         .fetch_one(&self.pool)
         .await?;
-        Self::item(&row)
+        row.try_get("id")
     }
 
     /// Changes an item; `false` when there is none with this id.
@@ -189,13 +232,15 @@ pub async fn seed_demo(backend: &SqlBackend, items: &Items) -> Result<bool, Admi
     }
     backend.set_superuser("dave", true).await?;
     backend.set_active("dave", false).await?;
+    // gina may add items, and then view, change and delete her own only.
+    backend.grant("gina", "inventory.add_item").await?;
     for (name, quantity) in [
         ("Hex bolt M8", 120),
         ("Washer 8 mm", 300),
         ("Wing nut M8", 45),
     ] {
         items
-            .add(name, quantity)
+            .add(name, quantity, None)
             .await
             .map_err(|e| AdminError::Database(actix_permit::BackendError::new(e)))?;
     }

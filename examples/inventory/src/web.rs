@@ -20,7 +20,7 @@ use minijinja::{Environment, Value, context};
 use serde::Deserialize;
 
 use crate::csrf;
-use crate::store::{ItemInput, Items};
+use crate::store::{Item, ItemInput, Items, OWNER_PERMISSIONS};
 
 /// Everything the handlers share.
 #[derive(Clone)]
@@ -547,16 +547,63 @@ async fn password_submit(
     Ok(see_other("/items/"))
 }
 
-#[permission_required("inventory.view_item")]
+/// The items the user may see: all with the model permission to view,
+/// otherwise those they hold `inventory.view_item` on (their own).
+async fn visible_items(site: &Site, user: &CurrentUser) -> Result<Vec<Item>, Error> {
+    let visible = user.objects_for("inventory.view_item").await?;
+    let mut items = site.items.list().await.map_err(database_error)?;
+    items.retain(|item| visible.contains(&item.id.to_string()));
+    Ok(items)
+}
+
+/// Viewers see every item; whoever may add items sees their own. Each row
+/// says what the user may do with it.
+#[permission_required(any("inventory.view_item", "inventory.add_item"))]
 #[get("/items/")]
 async fn list_items(site: web::Data<Site>, user: CurrentUser) -> Result<HttpResponse, Error> {
-    let items = site.items.list().await.map_err(database_error)?;
+    let items = visible_items(&site, &user).await?;
+    let change = user.objects_for("inventory.change_item").await?;
+    let delete = user.objects_for("inventory.delete_item").await?;
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|item| {
+            let id = item.id.to_string();
+            context! {
+                item => Value::from(Serde(item)),
+                can_change => change.contains(&id),
+                can_delete => delete.contains(&id),
+            }
+        })
+        .collect();
     let can_add = user.has_perm("inventory.add_item").await?;
     Ok(site.page(
         StatusCode::OK,
         "items.html",
-        context! { items => Value::from(Serde(&items)), can_add, username => username(&user) },
+        context! { rows, can_add, username => username(&user) },
     ))
+}
+
+/// Adds an item as `user`'s and grants them view, change and delete on it.
+async fn add_owned(
+    site: &Site,
+    user: &CurrentUser,
+    name: &str,
+    quantity: u32,
+) -> Result<i64, Error> {
+    let owner = user.id().and_then(|id| id.parse::<i64>().ok());
+    let id = site
+        .items
+        .add(name, quantity, owner)
+        .await
+        .map_err(database_error)?;
+    let username = username(user).unwrap_or_default();
+    for perm in OWNER_PERMISSIONS {
+        site.backend
+            .grant_object(username, perm, &id.to_string())
+            .await
+            .map_err(admin_error)?;
+    }
+    Ok(id)
 }
 
 #[permission_required("inventory.add_item")]
@@ -586,12 +633,8 @@ async fn create_item(
             ));
         }
     };
-    let item = site
-        .items
-        .add(name, form.quantity)
-        .await
-        .map_err(database_error)?;
-    Ok(see_other(&format!("/items/{}/", item.id)))
+    let id = add_owned(&site, &user, name, form.quantity).await?;
+    Ok(see_other(&format!("/items/{id}/")))
 }
 
 fn not_found(site: &Site, user: &CurrentUser) -> HttpResponse {
@@ -602,7 +645,7 @@ fn not_found(site: &Site, user: &CurrentUser) -> HttpResponse {
     )
 }
 
-#[permission_required("inventory.view_item")]
+#[permission_required("inventory.view_item", object = "id")]
 #[get("/items/{id}/")]
 async fn show_item(
     site: web::Data<Site>,
@@ -612,8 +655,9 @@ async fn show_item(
     let Some(item) = site.items.get(*id).await.map_err(database_error)? else {
         return Ok(not_found(&site, &user));
     };
-    let can_change = user.has_perm("inventory.change_item").await?;
-    let can_delete = user.has_perm("inventory.delete_item").await?;
+    let object = item.id.to_string();
+    let can_change = user.has_perm_on("inventory.change_item", &object).await?;
+    let can_delete = user.has_perm_on("inventory.delete_item", &object).await?;
     Ok(site.page(
         StatusCode::OK,
         "item.html",
@@ -621,7 +665,7 @@ async fn show_item(
     ))
 }
 
-#[permission_required("inventory.change_item")]
+#[permission_required("inventory.change_item", object = "id")]
 #[get("/items/{id}/edit/")]
 async fn edit_item(
     site: web::Data<Site>,
@@ -638,7 +682,7 @@ async fn edit_item(
     }
 }
 
-#[permission_required("inventory.change_item")]
+#[permission_required("inventory.change_item", object = "id")]
 #[post("/items/{id}/edit/")]
 async fn update_item(
     site: web::Data<Site>,
@@ -661,7 +705,7 @@ async fn update_item(
     }
 }
 
-#[permission_required("inventory.delete_item")]
+#[permission_required("inventory.delete_item", object = "id")]
 #[post("/items/{id}/delete/")]
 async fn delete_item(
     site: web::Data<Site>,
@@ -675,10 +719,10 @@ async fn delete_item(
     }
 }
 
-#[permission_required("inventory.view_item")]
+#[permission_required(any("inventory.view_item", "inventory.add_item"))]
 #[get("/api/items")]
-async fn api_list(site: web::Data<Site>) -> Result<impl Responder, Error> {
-    Ok(web::Json(site.items.list().await.map_err(database_error)?))
+async fn api_list(site: web::Data<Site>, user: CurrentUser) -> Result<impl Responder, Error> {
+    Ok(web::Json(visible_items(&site, &user).await?))
 }
 
 /// The session cookie's name.
@@ -774,6 +818,7 @@ async fn load_items(site: web::Data<Site>) -> Result<impl Responder, Error> {
 #[post("/api/items")]
 async fn api_create(
     site: web::Data<Site>,
+    user: CurrentUser,
     input: web::Json<ItemInput>,
 ) -> Result<HttpResponse, Error> {
     let name = match input.validate() {
@@ -783,15 +828,14 @@ async fn api_create(
                 .json(serde_json::json!({ "error": "bad_request", "detail": detail })));
         }
     };
-    let item = site
-        .items
-        .add(name, input.quantity)
-        .await
-        .map_err(database_error)?;
-    Ok(HttpResponse::Created().json(item))
+    let id = add_owned(&site, &user, name, input.quantity).await?;
+    match site.items.get(id).await.map_err(database_error)? {
+        Some(item) => Ok(HttpResponse::Created().json(item)),
+        None => Ok(HttpResponse::NotFound().json(serde_json::json!({ "error": "not_found" }))),
+    }
 }
 
-#[permission_required("inventory.delete_item")]
+#[permission_required("inventory.delete_item", object = "id")]
 #[delete("/api/items/{id}")]
 async fn api_delete(site: web::Data<Site>, id: web::Path<i64>) -> Result<HttpResponse, Error> {
     if site.items.delete(*id).await.map_err(database_error)? {

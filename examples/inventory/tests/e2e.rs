@@ -394,7 +394,34 @@ fn cli_changes_take_effect_on_the_next_request() {
         assert_eq!(erin.get("/items/new/").status, 200);
 
         server.cli(&["user", "revoke", "erin", "inventory.view_item"]);
-        assert_eq!(erin.get("/items/").status, 403);
+        assert_eq!(erin.get("/items/1/").status, 403);
+        // Adding items, erin still gets the list: of her own items (none).
+        let list = erin.get("/items/");
+        assert_eq!(list.status, 200);
+        assert!(list.body.contains("No items yet."), "{}", list.body);
+
+        // An object permission from the CLI: item 2, not item 1.
+        server.cli(&[
+            "user",
+            "grant",
+            "erin",
+            "inventory.view_item",
+            "--object",
+            "2",
+        ]);
+        assert_eq!(erin.get("/items/2/").status, 200);
+        assert_eq!(erin.get("/items/1/").status, 403);
+        let list = erin.get("/items/");
+        assert!(list.body.contains("Washer 8 mm") && !list.body.contains("Hex bolt M8"));
+        server.cli(&[
+            "user",
+            "revoke",
+            "erin",
+            "inventory.view_item",
+            "--object",
+            "2",
+        ]);
+        assert_eq!(erin.get("/items/2/").status, 403);
 
         server.cli(&[
             "user",
@@ -487,7 +514,7 @@ fn the_json_api_answers_json() {
         assert_eq!(items.as_array().unwrap().len(), 3);
         assert_eq!(
             items[0],
-            serde_json::json!({"id": 1, "name": "Hex bolt M8", "quantity": 120})
+            serde_json::json!({"id": 1, "name": "Hex bolt M8", "quantity": 120, "owner": null})
         );
 
         let seen = carol.post_json("/api/items", r#"{"name": "Spring", "quantity": 9}"#);
@@ -496,6 +523,7 @@ fn the_json_api_answers_json() {
         assert_eq!(created["name"], "Spring");
         assert_eq!(created["quantity"], 9);
         assert!(created["id"].as_i64().unwrap() > 3);
+        assert_eq!(created["owner"], "carol");
 
         for bad in [
             "{not json",
@@ -618,7 +646,7 @@ fn routes_lists_every_handler_and_what_anonymous_users_reach() {
     };
     assert_eq!(
         row("delete_item"),
-        "inventory::web::delete_item POST /items/{id}/delete/ perms: inventory.delete_item no"
+        "inventory::web::delete_item POST /items/{id}/delete/ perms: inventory.delete_item (or on {id}) no"
     );
     assert_eq!(row("api_me"), "inventory::web::api_me GET /api/me login no");
     assert_eq!(
@@ -719,11 +747,12 @@ fn demo_users_exist_only_on_request_and_never_beyond_loopback() {
         "it must not listen"
     );
     assert!(
-        stderr.contains("alice, bob, carol, dave, erin still have the published demo password")
+        stderr
+            .contains("alice, bob, carol, dave, erin, gina still have the published demo password")
             && stderr.contains("inventory user password NAME"),
         "{stderr}"
     );
-    for name in ["alice", "bob", "carol", "dave"] {
+    for name in ["alice", "bob", "carol", "dave", "gina"] {
         let changed = run_with_input(&db, &["user", "password", name], "a-new-password-1\n");
         assert!(changed.status.success(), "{changed:?}");
     }
@@ -833,7 +862,7 @@ fn the_access_matrix_is_what_http_answers() {
         let routes = matrix["routes"].as_array().unwrap();
         let users = matrix["users"].as_array().unwrap();
         let names: Vec<&str> = users.iter().map(|u| u["user"].as_str().unwrap()).collect();
-        assert_eq!(names, ["alice", "bob", "carol", "dave", "erin"]);
+        assert_eq!(names, ["alice", "bob", "carol", "dave", "erin", "gina"]);
         // dave is inactive: nothing but the public routes.
         let dave = &users[3]["cells"];
         for (route, cell) in routes.iter().zip(dave.as_array().unwrap()) {
@@ -1074,5 +1103,102 @@ fn swagger_ui_is_served_from_here() {
         "/api-docs/..%2F..%2FCargo.toml",
     ] {
         assert_eq!(erin.get(path).status, 404, "{path}");
+    }
+}
+
+/// Whoever creates an item gets view, change and delete on it: gina, who
+/// may only add items, edits and deletes her own and nothing else; carol
+/// (the model permission to change) edits hers too.
+#[test]
+fn owners_change_and_delete_only_their_own_items() {
+    for db in Database::all() {
+        let server = Server::start(&db);
+        let mut gina = as_user(&server, "gina");
+        let mut carol = as_user(&server, "carol");
+        let mut erin = as_user(&server, "erin");
+
+        let list = gina.get("/items/");
+        assert_eq!(list.status, 200);
+        assert!(list.body.contains("No items yet."), "{}", list.body);
+        assert_eq!(gina.get("/items/1/").status, 403);
+        assert_eq!(gina.get("/items/1/edit/").status, 403);
+        assert_eq!(gina.post_form("/items/1/delete/", &[]).status, 403);
+
+        let created = gina.post_form("/items/", &[("name", "Gina's crate"), ("quantity", "4")]);
+        assert_eq!(created.status, 303);
+        let path = created.location.clone().unwrap();
+        let id = path
+            .trim_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        let page = gina.get(&path);
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("Gina&#x27;s crate") || page.body.contains("Gina's crate"));
+        assert!(page.body.contains("Edit") && page.body.contains("Delete"));
+        let list = gina.get("/items/");
+        assert!(
+            list.body.contains(&format!("/items/{id}/edit/")),
+            "{}",
+            list.body
+        );
+        assert!(!list.body.contains("Hex bolt M8"), "{}", list.body);
+        assert!(list.body.contains("<td>gina</td>"), "{}", list.body);
+        let edited = gina.post_form(
+            &format!("/items/{id}/edit/"),
+            &[("name", "Gina's box"), ("quantity", "5")],
+        );
+        assert_eq!(edited.status, 303);
+
+        // carol changes every item, hers included, but deletes none; erin
+        // sees nothing of it.
+        assert_eq!(carol.get(&format!("/items/{id}/edit/")).status, 200);
+        assert_eq!(
+            carol.post_form(&format!("/items/{id}/delete/"), &[]).status,
+            403
+        );
+        let list = carol.get("/items/");
+        assert!(list.body.contains("Hex bolt M8") && list.body.contains("Gina"));
+        assert_eq!(erin.get(&path).status, 403);
+
+        // Another adder's item is not gina's.
+        server.cli(&["user", "grant", "erin", "inventory.add_item"]);
+        let theirs = erin.post_json("/api/items", r#"{"name": "Erin's", "quantity": 1}"#);
+        assert_eq!(theirs.status, 201, "{}", theirs.body);
+        let theirs: serde_json::Value = serde_json::from_str(&theirs.body).unwrap();
+        assert_eq!(theirs["owner"], "erin");
+        let other = theirs["id"].as_i64().unwrap();
+        assert_eq!(gina.get(&format!("/items/{other}/")).status, 403);
+        assert_eq!(gina.get(&format!("/items/{other}/edit/")).status, 403);
+        assert_eq!(gina.delete(&format!("/api/items/{other}")).status, 403);
+        let mine: serde_json::Value = serde_json::from_str(&gina.get("/api/items").body).unwrap();
+        let ids: Vec<i64> = mine
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, [id.parse::<i64>().unwrap()]);
+
+        // An object permission granted from the CLI: gina may now delete
+        // erin's item, and only that one.
+        server.cli(&[
+            "user",
+            "grant",
+            "gina",
+            "inventory.delete_item",
+            "--object",
+            &other.to_string(),
+        ]);
+        assert_eq!(gina.delete(&format!("/api/items/{other}")).status, 204);
+        assert_eq!(gina.post_form("/items/2/delete/", &[]).status, 403);
+
+        let deleted = gina.post_form(&format!("/items/{id}/delete/"), &[]);
+        assert_eq!(
+            (deleted.status, deleted.location.as_deref()),
+            (303, Some("/items/"))
+        );
+        assert_eq!(carol.get(&path).status, 404);
     }
 }

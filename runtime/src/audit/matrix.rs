@@ -36,6 +36,9 @@ pub enum Cell {
     Denied(Vec<String>),
     /// Up to a `user_passes_test` predicate (named), which sees the request.
     Depends(&'static str),
+    /// Reached on the objects the user holds these permissions on
+    /// (`object = "id"`), not on others: the model permissions are missing.
+    OnObjects(Vec<String>),
 }
 
 impl Cell {
@@ -44,16 +47,17 @@ impl Cell {
         match self {
             Self::Allowed(_) => Some(true),
             Self::Denied(_) => Some(false),
-            Self::Depends(_) => None,
+            Self::Depends(_) | Self::OnObjects(_) => None,
         }
     }
 
-    /// `✔`, `✘` or `?`.
+    /// `✔`, `✘`, `?` or `◐` (on some objects).
     pub fn symbol(&self) -> &'static str {
         match self {
             Self::Allowed(_) => "✔",
             Self::Denied(_) => "✘",
             Self::Depends(_) => "?",
+            Self::OnObjects(_) => "◐",
         }
     }
 
@@ -63,6 +67,7 @@ impl Cell {
             Self::Allowed(why) => why.join(", "),
             Self::Denied(missing) => missing.join(", "),
             Self::Depends(predicate) => format!("test: {predicate}"),
+            Self::OnObjects(perms) => format!("on objects with {}", perms.join(", ")),
         }
     }
 }
@@ -182,6 +187,7 @@ fn cell(
     }
     let mut why = Vec::new();
     let mut missing = Vec::new();
+    let mut per_object = Vec::new();
     let mut depends = None;
     for rule in rules {
         match rule.require {
@@ -192,6 +198,8 @@ fn cell(
                     match any.iter().find(|perm| holds(perm)) {
                         Some(perm) if any.len() == 1 => why.push(reason(perm)),
                         Some(perm) => why.push(format!("{perm}: {}", reason(perm))),
+                        // Held on an object, it may still pass there.
+                        None if rule.object.is_some() => per_object.push(any.join(" or ")),
                         None => missing.push(any.join(" or ")),
                     }
                 }
@@ -204,6 +212,9 @@ fn cell(
     }
     if let Some(predicate) = depends {
         return Cell::Depends(predicate);
+    }
+    if !per_object.is_empty() {
+        return Cell::OnObjects(per_object);
     }
     why.dedup();
     Cell::Allowed(why)

@@ -1,7 +1,6 @@
 //! [`CachedBackend`]: an opt-in cache of users' permission sets across
 //! requests, bounded by a time to live.
 
-use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -116,13 +115,22 @@ impl<B: Backend> Backend for CachedBackend<B> {
         })
     }
 
-    fn has_object_perm<'a>(
+    /// Not kept: object permissions are asked of the inner backend (once
+    /// per request and object).
+    fn object_permissions<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+        object: &'a str,
+    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+        self.inner.object_permissions(user, object)
+    }
+
+    fn objects_with_permission<'a>(
         &'a self,
         user: &'a dyn AuthUser,
         perm: &'a str,
-        obj: &'a (dyn Any + Send + Sync),
-    ) -> BoxFuture<'a, Result<bool, BackendError>> {
-        self.inner.has_object_perm(user, perm, obj)
+    ) -> BoxFuture<'a, Result<Vec<String>, BackendError>> {
+        self.inner.objects_with_permission(user, perm)
     }
 
     fn permission_sources<'a>(

@@ -16,7 +16,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 use crate::permission::PermissionSet;
 use crate::user::AuthUser;
 
-/// At most this many users are kept; when full, the cache starts over.
+/// At most this many users are kept (twice as many entries of users,
+/// permission sets and object permission sets); when full, the cache starts
+/// over.
 const MAX_USERS: usize = 100_000;
 
 /// What a [`SqlBackend`](super::SqlBackend)'s exact cache is doing.
@@ -46,6 +48,10 @@ pub struct CacheStats {
 struct Entries {
     users: HashMap<String, Arc<dyn AuthUser>>,
     perms: HashMap<String, Arc<PermissionSet>>,
+    /// Object permissions per user, then per object.
+    objects: HashMap<String, HashMap<String, Arc<PermissionSet>>>,
+    /// How many object entries `objects` holds in all.
+    object_count: usize,
 }
 
 /// The cache proper; shared by the backend's clones and its watcher.
@@ -134,42 +140,66 @@ impl ExactCache {
         set
     }
 
-    /// Keeps `value` under `id` in the map `pick` chooses, unless an
-    /// invalidation came after `stamp` or the channel is down. The check is
-    /// made under the write lock an invalidation also takes after bumping
-    /// the generation, so a change is never followed by an older answer.
-    fn put<T>(
-        &self,
-        stamp: Stamp,
-        id: &str,
-        value: T,
-        pick: impl FnOnce(&mut Entries) -> &mut HashMap<String, T>,
-    ) {
+    pub(crate) fn object_perms(&self, id: &str, object: &str) -> Option<Arc<PermissionSet>> {
+        let set = self.read().objects.get(id)?.get(object).cloned();
+        if set.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        set
+    }
+
+    /// Keeps what `keep` inserts, unless an invalidation came after `stamp`
+    /// or the channel is down. The check is made under the write lock an
+    /// invalidation also takes after bumping the generation, so a change is
+    /// never followed by an older answer.
+    fn put(&self, stamp: Stamp, keep: impl FnOnce(&mut Entries)) {
         let mut entries = self.write();
         if !self.is_healthy() || self.generation.load(Ordering::Acquire) != stamp.0 {
             return;
         }
-        if entries.users.len() + entries.perms.len() >= 2 * MAX_USERS {
+        if entries.users.len() + entries.perms.len() + entries.object_count >= 2 * MAX_USERS {
             *entries = Entries::default();
         }
-        pick(&mut entries).insert(id.to_owned(), value);
+        keep(&mut entries);
     }
 
     pub(crate) fn put_user(&self, stamp: Stamp, id: &str, user: Arc<dyn AuthUser>) {
-        self.put(stamp, id, user, |entries| &mut entries.users);
+        self.put(stamp, |entries| {
+            entries.users.insert(id.to_owned(), user);
+        });
     }
 
     pub(crate) fn put_perms(&self, stamp: Stamp, id: &str, set: Arc<PermissionSet>) {
-        self.put(stamp, id, set, |entries| &mut entries.perms);
+        self.put(stamp, |entries| {
+            entries.perms.insert(id.to_owned(), set);
+        });
     }
 
-    /// Forgets one user's row and permission set.
+    pub(crate) fn put_object_perms(
+        &self,
+        stamp: Stamp,
+        id: &str,
+        object: &str,
+        set: Arc<PermissionSet>,
+    ) {
+        self.put(stamp, |entries| {
+            let objects = entries.objects.entry(id.to_owned()).or_default();
+            if objects.insert(object.to_owned(), set).is_none() {
+                entries.object_count += 1;
+            }
+        });
+    }
+
+    /// Forgets one user's row, permission set and object permissions.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn invalidate(&self, id: &str) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         let mut entries = self.write();
         entries.users.remove(id);
         entries.perms.remove(id);
+        if let Some(objects) = entries.objects.remove(id) {
+            entries.object_count -= objects.len();
+        }
     }
 
     /// Forgets everything.

@@ -2,19 +2,16 @@
 //! the same 403 whatever its body or path holds, and its body is not read.
 
 use std::cell::Cell;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use actix_http::error::PayloadError;
 use actix_permit::{Permit, permission_required};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, test, web};
 use bytes::Bytes;
 use serde::Deserialize;
 
-use crate::support::{Hits, app, backend, login_as, send};
+use crate::support::{CHUNK, Hits, app, backend, counting_body, login_as, send};
 
 #[derive(Deserialize)]
 struct ItemForm {
@@ -100,27 +97,6 @@ async fn denied_requests_get_403_whatever_the_body_or_path() {
     assert_eq!(hits.get(), 1);
 }
 
-/// A 10 MB body that counts the bytes anyone reads from it.
-struct CountingBody {
-    chunks_left: usize,
-    read: Rc<Cell<usize>>,
-}
-
-const CHUNK: usize = 1 << 20;
-
-impl futures_core::Stream for CountingBody {
-    type Item = Result<Bytes, PayloadError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.chunks_left == 0 {
-            return Poll::Ready(None);
-        }
-        self.chunks_left -= 1;
-        self.read.set(self.read.get() + CHUNK);
-        Poll::Ready(Some(Ok(Bytes::from(vec![b'x'; CHUNK]))))
-    }
-}
-
 #[actix_rt::test]
 async fn a_denied_large_body_is_never_read() {
     let hits = Arc::new(Hits::default());
@@ -138,12 +114,7 @@ async fn a_denied_large_body_is_never_read() {
         if let Some(cookie) = cookie {
             req = req.cookie(cookie);
         }
-        let body = CountingBody {
-            chunks_left: 10,
-            read: read.clone(),
-        };
-        let stream: actix_http::BoxedPayloadStream = Box::pin(body);
-        let (req, _) = req.to_request().replace_payload(stream.into());
+        let req = counting_body(req, 10, &read);
         let res = test::call_service(&app, req).await;
         assert_eq!(res.status(), status, "{user}");
         assert_eq!(read.get(), expected_read, "{user}: bytes read");

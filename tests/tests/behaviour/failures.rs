@@ -51,9 +51,7 @@ async fn signin(req: HttpRequest, hits: web::Data<Hits>) -> Result<HttpResponse,
 #[get("/object")]
 #[login_required]
 async fn object(user: CurrentUser, hits: web::Data<Hits>) -> Result<HttpResponse, PermitError> {
-    let allowed = user
-        .has_object_perm("inventory.change_item", &7_u32)
-        .await?;
+    let allowed = user.has_perm_on("inventory.delete_item", "7").await?;
     hits.hit();
     Ok(HttpResponse::Ok().body(if allowed { "yes" } else { "no" }))
 }
@@ -206,13 +204,15 @@ impl actix_permit::Backend for Misbehaving {
     > {
         self.act("perms", self.inner.user_permissions(user))
     }
-    fn has_object_perm<'a>(
+    fn object_permissions<'a>(
         &'a self,
         user: &'a dyn actix_permit::AuthUser,
-        perm: &'a str,
-        obj: &'a (dyn std::any::Any + Send + Sync),
-    ) -> actix_permit::BoxFuture<'a, Result<bool, actix_permit::BackendError>> {
-        self.act("object", self.inner.has_object_perm(user, perm, obj))
+        id: &'a str,
+    ) -> actix_permit::BoxFuture<
+        'a,
+        Result<std::sync::Arc<actix_permit::PermissionSet>, actix_permit::BackendError>,
+    > {
+        self.act("object", self.inner.object_permissions(user, id))
     }
 }
 

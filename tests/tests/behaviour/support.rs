@@ -1,7 +1,14 @@
 //! A real `App` with real session cookies, and the users every test uses.
 
+use std::cell::Cell;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+use actix_http::error::PayloadError;
+use bytes::Bytes;
 
 use actix_http::Request;
 use actix_permit::backend::UserResult;
@@ -296,4 +303,36 @@ impl std::io::Write for Logs {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// A body of `chunks` MiB that counts the bytes anyone reads from it.
+struct CountingBody {
+    chunks_left: usize,
+    read: Rc<Cell<usize>>,
+}
+
+/// One chunk of a [`counting_body`].
+pub const CHUNK: usize = 1 << 20;
+
+impl futures_core::Stream for CountingBody {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.chunks_left == 0 {
+            return Poll::Ready(None);
+        }
+        self.chunks_left -= 1;
+        self.read.set(self.read.get() + CHUNK);
+        Poll::Ready(Some(Ok(Bytes::from(vec![b'x'; CHUNK]))))
+    }
+}
+
+/// `req` with a body of `chunks` MiB whose bytes, once read, `read` counts.
+pub fn counting_body(req: test::TestRequest, chunks: usize, read: &Rc<Cell<usize>>) -> Request {
+    let body = CountingBody {
+        chunks_left: chunks,
+        read: Rc::clone(read),
+    };
+    let stream: actix_http::BoxedPayloadStream = Box::pin(body);
+    req.to_request().replace_payload(stream.into()).0
 }
