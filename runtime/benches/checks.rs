@@ -1,7 +1,7 @@
 //! What a check costs per request, side by side in one run: no check, the
 //! same check written by hand, our macros, and actix-web-grants' `#[protect]`
-//! on the same permission set; then the SQL backend on a SQLite file, with
-//! its exact cache and without.
+//! on the same permission set; an object permission beside the model one;
+//! then the SQL backend on a SQLite file, with its exact cache and without.
 //!
 //! Every variant is served by the same `App` (cookie sessions + `Permit`),
 //! for the same logged-in user, warm. Run: `cargo bench -p actix-permit --bench checks`.
@@ -24,7 +24,7 @@ use actix_web::cookie::{Cookie, Key};
 use actix_web::dev::Service;
 use actix_web::{App, HttpRequest, HttpResponse, test, web};
 use criterion::{Criterion, criterion_group, criterion_main};
-use shared::{by_grants, by_hand, by_macro, grants_extractor, open};
+use shared::{by_grants, by_hand, by_macro, by_model_on_route, by_object, grants_extractor, open};
 
 const PASSWORD: &str = "bench password";
 
@@ -107,6 +107,14 @@ impl<B: Backend> Backend for Counting<B> {
         self.perms.fetch_add(1, Ordering::Relaxed);
         self.inner.user_permissions(user)
     }
+    fn object_permissions<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+        object: &'a str,
+    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+        self.perms.fetch_add(1, Ordering::Relaxed);
+        self.inner.object_permissions(user, object)
+    }
 }
 
 fn perms() -> Vec<String> {
@@ -122,6 +130,9 @@ fn memory_backend() -> MemoryBackend {
             backend.grant(name, perm).unwrap();
         }
     }
+    backend
+        .grant_object("allowed", "app.object_perm", "7")
+        .unwrap();
     backend
 }
 
@@ -139,7 +150,7 @@ async fn sql_backend(name: &str, exact_cache: bool) -> SqlBackend {
     let backend = SqlBackend::connect_with(&url, options).await.unwrap();
     let mut all = perms();
     all.push("app.perm".to_owned());
-    for perm in &all {
+    for perm in all.iter().map(String::as_str).chain(["app.object_perm"]) {
         backend.create_permission(perm, perm).await.unwrap();
     }
     for name in ["allowed", "denied"] {
@@ -153,6 +164,10 @@ async fn sql_backend(name: &str, exact_cache: bool) -> SqlBackend {
     backend.create_group("fillers", &fillers).await.unwrap();
     backend
         .add_user_to_group("denied", "fillers")
+        .await
+        .unwrap();
+    backend
+        .grant_object("allowed", "app.object_perm", "7")
         .await
         .unwrap();
     backend
@@ -175,6 +190,8 @@ fn bench_app(
             .route("/login", web::get().to(by_login))
             .route("/any", web::get().to(by_any))
             .route("/several", web::get().to(several))
+            .route("/model/{id}", web::get().to(by_model_on_route))
+            .route("/object/{id}", web::get().to(by_object))
             .service(
                 // The same scope without the middleware: the baseline.
                 actix_permit::scope("/scoped")
@@ -241,6 +258,9 @@ fn bench_app(
         ("grants_protect/denied", "/grants/protect", &denied, 403),
         ("any_of_10_holding_200", "/any", &allowed, 200),
         ("several_checks", "/several", &allowed, 200),
+        ("model_permission_on_route", "/model/7", &allowed, 200),
+        ("object_permission/allowed", "/object/7", &allowed, 200),
+        ("object_permission/denied", "/object/8", &allowed, 403),
         ("scoped/open", "/scoped/open", &allowed, 200),
         ("scoped/open_anonymous", "/scoped/public", &anonymous, 200),
         ("scoped/permission_required", "/scoped/macro", &allowed, 200),
@@ -273,6 +293,7 @@ fn bench_app(
 
     if let Some(counting) = counting {
         for (name, path) in [
+            ("object_permission", "/object/7"),
             ("several_checks", "/several"),
             ("permission_required", "/macro"),
             ("login_required", "/login"),
@@ -299,7 +320,7 @@ fn bench_app(
                 _ => "every backend call (no cache)".to_owned(),
             };
             println!(
-                "{group_name}/{name}: backend calls per request: user {:.2}, permissions {:.2}; \
+                "{group_name}/{name}: backend calls per request: user {:.2}, permissions (model and object) {:.2}; \
                  database queries per request: {queries}",
                 users as f64 / N as f64,
                 perms as f64 / N as f64

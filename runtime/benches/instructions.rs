@@ -1,7 +1,7 @@
 //! Instructions per request, counted by callgrind (through gungraun): no
 //! check, the check written by hand in the body, `#[permission_required]`,
 //! and actix-web-grants' `#[protect]` on the same permission set, each
-//! allowed and denied. Instruction counts repeat exactly from run to run,
+//! allowed and denied; an object permission beside the model one. Instruction counts repeat exactly from run to run,
 //! so these ratios are the ones to quote; criterion's (`checks`) drift.
 //!
 //! Every variant is the same `App` (cookie sessions + `Permit`) and the same
@@ -22,7 +22,7 @@ use actix_web::cookie::{Cookie, Key};
 use actix_web::dev::Service;
 use actix_web::{App, HttpRequest, HttpResponse, test, web};
 use gungraun::{library_benchmark, library_benchmark_group, main};
-use shared::{by_grants, by_hand, by_macro, grants_extractor, open};
+use shared::{by_grants, by_hand, by_macro, by_model_on_route, by_object, grants_extractor, open};
 
 /// Requests per measurement: the count reported is for all of them.
 const REQUESTS: usize = 100;
@@ -53,6 +53,9 @@ impl AuthUser for User {
 struct Fixed {
     users: HashMap<String, Arc<dyn AuthUser>>,
     perms: HashMap<String, Arc<PermissionSet>>,
+    /// `allowed` holds `app.object_perm` on object 7 (as the SQL backend's
+    /// exact cache answers it: a lookup and an `Arc`).
+    objects: HashMap<(String, String), Arc<PermissionSet>>,
 }
 
 impl Fixed {
@@ -68,7 +71,13 @@ impl Fixed {
             let set: PermissionSet = fillers.iter().map(String::as_str).chain([main]).collect();
             perms.insert(name.to_owned(), Arc::new(set));
         }
-        Self { users, perms }
+        let on_seven: PermissionSet = ["app.object_perm"].into_iter().collect();
+        let objects = HashMap::from([(("allowed".to_owned(), "7".to_owned()), Arc::new(on_seven))]);
+        Self {
+            users,
+            perms,
+            objects,
+        }
     }
 }
 
@@ -86,6 +95,16 @@ impl Backend for Fixed {
         user: &'a dyn AuthUser,
     ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
         let set = self.perms.get(user.id()).cloned().unwrap_or_default();
+        Box::pin(std::future::ready(Ok(set)))
+    }
+
+    fn object_permissions<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+        object: &'a str,
+    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+        let key = (user.id().to_owned(), object.to_owned());
+        let set = self.objects.get(&key).cloned().unwrap_or_default();
         Box::pin(std::future::ready(Ok(set)))
     }
 }
@@ -123,6 +142,12 @@ fn route(variant: &str) -> fn(&mut web::ServiceConfig) {
                     .route("/x", web::get().to(by_grants)),
             );
         },
+        "model_route" => |cfg| {
+            cfg.route("/x/{id}", web::get().to(by_model_on_route));
+        },
+        "object" => |cfg| {
+            cfg.route("/x/{id}", web::get().to(by_object));
+        },
         other => panic!("no variant {other}"),
     }
 }
@@ -130,7 +155,11 @@ fn route(variant: &str) -> fn(&mut web::ServiceConfig) {
 /// An app of its own for each variant, so that the route table, the path
 /// and everything but the handler are the same.
 fn prepare(variant: &'static str, user: &'static str, status: u16) -> Prepared {
-    let path = "/x";
+    let path = if matches!(variant, "model_route" | "object") {
+        "/x/7"
+    } else {
+        "/x"
+    };
     let rt = actix_rt::System::new();
     let app = rt.block_on(test::init_service(
         App::new()
@@ -175,6 +204,9 @@ fn prepare(variant: &'static str, user: &'static str, status: u16) -> Prepared {
 #[bench::macro_denied(setup = prepare, args = ("macro", "denied", 403))]
 #[bench::grants_allowed(setup = prepare, args = ("grants", "allowed", 200))]
 #[bench::grants_denied(setup = prepare, args = ("grants", "denied", 403))]
+#[bench::model_on_route(setup = prepare, args = ("model_route", "allowed", 200))]
+#[bench::object_allowed(setup = prepare, args = ("object", "allowed", 200))]
+#[bench::object_denied(setup = prepare, args = ("object", "denied", 403))]
 fn requests(prepared: Prepared) -> Prepared {
     for _ in 0..REQUESTS {
         black_box((prepared.send)());

@@ -9,7 +9,6 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::fmt;
 use std::future::{Future, Ready, poll_fn, ready};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -54,8 +53,9 @@ pub(crate) struct RequestAuth {
     user_id: Option<String>,
     user: OnceCell<Result<Option<Arc<dyn AuthUser>>, BackendError>>,
     perms: OnceCell<Result<Arc<PermissionSet>, BackendError>>,
-    /// The user's object permissions, per object, each loaded once.
-    objects: RefCell<HashMap<String, Rc<ObjectPerms>>>,
+    /// The user's object permissions, per object, each loaded once (a
+    /// request asks about one object, rarely a few).
+    objects: RefCell<Vec<(Box<str>, Rc<ObjectPerms>)>>,
 }
 
 type ObjectPerms = OnceCell<Result<Arc<PermissionSet>, BackendError>>;
@@ -153,12 +153,15 @@ impl RequestAuth {
         what: &str,
         call: impl Future<Output = Result<T, BackendError>>,
     ) -> Result<T, BackendError> {
-        let call = catch_panic(call);
-        let outcome = match self.shared.timeout {
-            Some(limit) => tokio::time::timeout(limit, call)
+        let mut call = pin!(catch_panic(call));
+        // A call answered at once (from a cache) needs no timer.
+        let first = poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
+        let outcome = match (first, self.shared.timeout) {
+            (Poll::Ready(outcome), _) => outcome,
+            (Poll::Pending, Some(limit)) => tokio::time::timeout(limit, call)
                 .await
                 .map_err(|_| BackendError::new(format!("{what} timed out after {limit:?}")))?,
-            None => call.await,
+            (Poll::Pending, None) => call.await,
         };
         outcome.map_err(|()| BackendError::new(format!("the backend panicked while {what}")))?
     }
@@ -196,11 +199,11 @@ impl RequestAuth {
     ) -> Result<Arc<PermissionSet>, PermitError> {
         let cell = {
             let mut objects = self.objects.borrow_mut();
-            match objects.get(object) {
-                Some(cell) => Rc::clone(cell),
+            match objects.iter().find(|(id, _)| **id == *object) {
+                Some((_, cell)) => Rc::clone(cell),
                 None => {
                     let cell = Rc::new(ObjectPerms::new());
-                    objects.insert(object.to_owned(), Rc::clone(&cell));
+                    objects.push((object.into(), Rc::clone(&cell)));
                     cell
                 }
             }
@@ -209,7 +212,7 @@ impl RequestAuth {
             .get_or_init(|| async {
                 let result = self
                     .bounded(
-                        "loading object permissions",
+                        "checking an object permission",
                         self.shared.backend.object_permissions(&**user, object),
                     )
                     .await;

@@ -311,7 +311,7 @@ pub async fn access_matrix(
 
 /// The matrix as JSON: the routes, and per user one cell per route
 /// (`allowed`: true, false, or null when a predicate decides per request;
-/// `symbol`: ✔, ✘ or ?; `why`). `inventory access --json` prints it and
+/// `symbol`: ✔, ✘, ? or ◐; `why`). `inventory access --json` prints it and
 /// `/admin/access/` renders it.
 pub fn matrix_json(matrix: &actix_permit::audit::Matrix) -> serde_json::Value {
     let routes: Vec<_> = matrix

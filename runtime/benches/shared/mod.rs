@@ -1,7 +1,7 @@
 //! The handlers both benches compare (`checks` with criterion,
 //! `instructions` with callgrind), so that both measure the same code: no
-//! check, the check by hand, `#[permission_required]`, and
-//! actix-web-grants' `#[protect]` with its extractor. Each answers the same
+//! check, the check by hand, `#[permission_required]` (also with `object`),
+//! and actix-web-grants' `#[protect]` with its extractor. Each answers the same
 //! `&'static str` (200, text/plain).
 
 use std::collections::HashSet;
@@ -22,6 +22,19 @@ pub async fn by_hand(user: CurrentUser) -> Result<&'static str, PermitError> {
 
 #[permission_required("app.perm")]
 pub async fn by_macro() -> &'static str {
+    "ok"
+}
+
+/// The model permission, on a route with an `{id}`: the baseline of
+/// `by_object`.
+#[permission_required("app.perm")]
+pub async fn by_model_on_route() -> &'static str {
+    "ok"
+}
+
+/// A permission the signed-in user holds on object 7 only.
+#[permission_required("app.object_perm", object = "id")]
+pub async fn by_object() -> &'static str {
     "ok"
 }
 

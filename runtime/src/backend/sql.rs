@@ -536,15 +536,12 @@ impl SqlBackend {
         object: &str,
     ) -> Result<(), AdminError> {
         let user = self.user_id(username).await?;
-        let perm = self.permission_id(perm).await?;
-        self.run(
-            sqlx::query(
-                "INSERT INTO permit_user_object_permissions (user_id, object_id, permission_id) \
-                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(user)
-            .bind(object)
-            .bind(perm),
+        self.object_grant(
+            "INSERT INTO permit_user_object_permissions (user_id, object_id, permission_id) \
+             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            user,
+            perm,
+            object,
         )
         .await
     }
@@ -558,15 +555,12 @@ impl SqlBackend {
         object: &str,
     ) -> Result<(), AdminError> {
         let user = self.user_id(username).await?;
-        let perm = self.permission_id(perm).await?;
-        self.run(
-            sqlx::query(
-                "DELETE FROM permit_user_object_permissions \
-                 WHERE user_id = $1 AND object_id = $2 AND permission_id = $3",
-            )
-            .bind(user)
-            .bind(object)
-            .bind(perm),
+        self.object_grant(
+            "DELETE FROM permit_user_object_permissions \
+             WHERE user_id = $1 AND object_id = $2 AND permission_id = $3",
+            user,
+            perm,
+            object,
         )
         .await
     }
@@ -579,15 +573,12 @@ impl SqlBackend {
         object: &str,
     ) -> Result<(), AdminError> {
         let group = self.group_id(group).await?;
-        let perm = self.permission_id(perm).await?;
-        self.run(
-            sqlx::query(
-                "INSERT INTO permit_group_object_permissions (group_id, object_id, permission_id) \
-                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(group)
-            .bind(object)
-            .bind(perm),
+        self.object_grant(
+            "INSERT INTO permit_group_object_permissions (group_id, object_id, permission_id) \
+             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            group,
+            perm,
+            object,
         )
         .await
     }
@@ -600,17 +591,28 @@ impl SqlBackend {
         object: &str,
     ) -> Result<(), AdminError> {
         let group = self.group_id(group).await?;
-        let perm = self.permission_id(perm).await?;
-        self.run(
-            sqlx::query(
-                "DELETE FROM permit_group_object_permissions \
-                 WHERE group_id = $1 AND object_id = $2 AND permission_id = $3",
-            )
-            .bind(group)
-            .bind(object)
-            .bind(perm),
+        self.object_grant(
+            "DELETE FROM permit_group_object_permissions \
+             WHERE group_id = $1 AND object_id = $2 AND permission_id = $3",
+            group,
+            perm,
+            object,
         )
         .await
+    }
+
+    /// Runs `sql`, which grants or revokes a permission on an object for a
+    /// user or group (`$1`: its id, `$2`: the object, `$3`: the permission).
+    async fn object_grant(
+        &self,
+        sql: &'static str,
+        holder: i64,
+        perm: &str,
+        object: &str,
+    ) -> Result<(), AdminError> {
+        let perm = self.permission_id(perm).await?;
+        self.run(sqlx::query(sql).bind(holder).bind(object).bind(perm))
+            .await
     }
 
     /// Every object permission granted on one object, to users

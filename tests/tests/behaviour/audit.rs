@@ -137,7 +137,11 @@ async fn a_permission_missing_from_the_backend_is_reported_with_its_handlers() {
     named_by.sort();
     assert_eq!(
         named_by,
-        ["behaviour::checks::any_perm", "behaviour::in_code::stacked"]
+        [
+            "behaviour::checks::any_perm",
+            "behaviour::in_code::stacked",
+            "behaviour::objects::either"
+        ]
     );
 
     match check_permissions(&sql, OnMissing::Refuse).await {
