@@ -332,3 +332,19 @@ pub fn item_id(seen: &Seen) -> String {
     let json: serde_json::Value = serde_json::from_str(&seen.body).unwrap();
     json["id"].as_i64().unwrap().to_string()
 }
+
+/// Waits until `seen` holds, for at most two seconds. A change the CLI (another
+/// process) commits reaches a PostgreSQL-backed server by `NOTIFY`, some
+/// milliseconds after the commit (p99 8 ms in BENCHMARKS.md), and a SQLite
+/// one at its next look (at most 1 ms later): the request right after the
+/// CLI exits can still be early. Two seconds is far above either.
+pub fn eventually(what: &str, mut seen: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while !seen() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not seen within 2 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
