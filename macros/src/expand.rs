@@ -482,22 +482,17 @@ fn registration(
         let id = public.map_or_else(|| given.clone(), |(ids, _)| ids[index].clone());
         quote!(#private::Route { methods: &[#(#methods),*], path: #path, guarded: #guarded, name: #given, id: #id })
     });
-    let (rules_static, access) = match rules {
-        None => (TokenStream::new(), quote!(#private::Access::Public)),
-        Some(rules) => {
-            let count = rules.len();
-            (
-                quote!(static __PERMIT_RULES: [#private::Rule; #count] = [#(#rules),*];),
-                quote!(#private::Access::Checks(&__PERMIT_RULES)),
-            )
-        }
+    // The rules live inside the handler's one static (fewer items per
+    // handler: cheaper to compile).
+    let access = match rules {
+        None => quote!(#private::Access::Public),
+        Some(rules) => quote!(#private::Access::Checks(&[#(#rules),*])),
     };
     let entry = match public {
         Some((_, entry)) => quote!(::core::option::Option::Some(#entry)),
         None => quote!(::core::option::Option::None),
     };
     quote! {
-        #rules_static
         static __PERMIT_HANDLER: #private::Handler = #private::Handler {
             name: #name,
             module: ::core::module_path!(),
@@ -652,7 +647,7 @@ fn generate(stack: &Stack, mut func: HandlerFn, site: &str) -> TokenStream {
         .collect();
     let mut prelude = registration(&private, &func, Some(&rules), None);
     prelude.extend(checks.iter().enumerate().map(|(index, check)| {
-        let rule = quote!(&__PERMIT_RULES[#index]);
+        let rule = quote!(__PERMIT_HANDLER.rule(#index));
         let check = match (&check.require, &check.object) {
             (Require::Test(path), None) => {
                 let span = span::last_segment(path);
@@ -762,13 +757,21 @@ fn wrapper_fn(
         ReturnType::Default => TokenStream::new(),
     };
 
+    // A body that cannot leave early (no `return`, no `?` anywhere in its
+    // tokens) runs in place; otherwise in an async block of its own, so that
+    // its early exits leave the body, with the body's own type.
+    let body = &func.body;
+    let run_body = if exits_early(body.clone()) {
+        quote!(async move { #fake_return #body }.await)
+    } else {
+        quote!({ #body })
+    };
     let user_output = match &sig.output {
         ReturnType::Type(_, ty) => ty.to_token_stream(),
         ReturnType::Default => quote!(()),
     };
     let preamble = preamble(stack);
     let inner = &func.inner;
-    let body = &func.body;
     let generics = &sig.generics;
     let where_clause = &sig.generics.where_clause;
     let asyncness = &sig.asyncness;
@@ -782,9 +785,20 @@ fn wrapper_fn(
             #preamble
             #prelude
             #extract
-            #private::Either::Right(async move { #fake_return #body }.await)
+            #private::Either::Right(#run_body)
         }
     }
+}
+
+/// Whether `tokens` hold a `return` or a `?` anywhere (in any group):
+/// then the body may leave early.
+fn exits_early(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident == "return",
+        proc_macro2::TokenTree::Punct(punct) => punct.as_char() == '?',
+        proc_macro2::TokenTree::Group(group) => exits_early(group.stream()),
+        proc_macro2::TokenTree::Literal(_) => false,
+    })
 }
 
 #[cfg(test)]
@@ -799,6 +813,26 @@ mod tests {
         item: proc_macro2::TokenStream,
     ) -> proc_macro2::TokenStream {
         super::expand(which, args, item, None, "test")
+    }
+
+    #[test]
+    fn only_a_body_that_can_leave_early_gets_a_block_of_its_own() {
+        for (body, own_block) in [
+            (quote!("ok"), false),
+            (quote!(let x = f().await; x), false),
+            (quote!(if a { return "no"; } "yes"), true),
+            (quote!(let n = parse(s)?; n), true),
+            (quote!(g(|| { return 1; })), true),
+        ] {
+            assert_eq!(super::exits_early(body.clone()), own_block, "{body}");
+            let out = expand_in_tests(
+                Macro::LoginRequired,
+                quote!(),
+                quote!(async fn f() -> &'static str { #body }),
+            )
+            .to_string();
+            assert_eq!(out.contains("async move"), own_block, "{out}");
+        }
     }
 
     #[test]

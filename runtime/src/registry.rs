@@ -76,6 +76,16 @@ pub enum Access {
 }
 
 impl Handler {
+    /// The check at `index`, as the attribute's wrapper runs it (a public
+    /// handler has none: deny by default's login rule stands in).
+    #[doc(hidden)]
+    pub fn rule(&'static self, index: usize) -> &'static Rule {
+        match self.access {
+            Access::Checks(rules) => rules.get(index).unwrap_or(&crate::access::DEFAULT_RULE),
+            Access::Public => &crate::access::DEFAULT_RULE,
+        }
+    }
+
     /// `module::name`.
     pub fn path(&self) -> String {
         format!("{}::{}", self.module, self.name)
