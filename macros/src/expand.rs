@@ -822,7 +822,12 @@ mod tests {
             (quote!(let x = f().await; x), false),
             (quote!(if a { return "no"; } "yes"), true),
             (quote!(let n = parse(s)?; n), true),
-            (quote!(g(|| { return 1; })), true),
+            (
+                quote!(g(|| {
+                    return 1;
+                })),
+                true,
+            ),
         ] {
             assert_eq!(super::exits_early(body.clone()), own_block, "{body}");
             let out = expand_in_tests(
