@@ -3,9 +3,14 @@
 # actix-web-grants (#[protect]), both on actix-web, debug profile, sharing one
 # warm target directory for the dependencies. Measures a clean build of the
 # generated crate and an incremental rebuild after touching one handler.
-# Usage: runtime/benches/compile_cost.sh [handlers]
+# With --instructions, each of those builds runs under valgrind's cachegrind
+# and the script reports the instructions rustc executed instead of seconds:
+# slower (minutes), but the same on every run, so a few per cent show.
+# Usage: runtime/benches/compile_cost.sh [--instructions] [handlers]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+instructions=
+if [ "${1:-}" = --instructions ]; then instructions=1; shift; fi
 n=${1:-300}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -48,15 +53,33 @@ generate gen_grants "actix-web-grants = \"4\"" "use actix_web_grants::protect;" 
 
 seconds() { local start end; start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N); echo "$end - $start" | bc; }
 
+# rustc of the generated crate (a workspace member; the dependencies are not)
+# under cachegrind, when COUNT_TO names the output file.
+cat > "$work/count-rustc" <<'SH'
+#!/usr/bin/env bash
+rustc=$1; shift
+[ -n "${COUNT_TO:-}" ] || exec "$rustc" "$@"
+exec valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$COUNT_TO" "$rustc" "$@"
+SH
+chmod +x "$work/count-rustc"
+export RUSTC_WORKSPACE_WRAPPER="$work/count-rustc"
+if [ -n "$instructions" ]; then
+    measure() { COUNT_TO="$work/counted" "$@" >/dev/null 2>&1; awk '/^summary:/ {print $2}' "$work/counted"; }
+    unit="instructions"
+else
+    measure() { printf "%.2f" "$(seconds "$@")"; }
+    unit="s"
+fi
+
 declare -A clean incr
 for name in gen_permit gen_grants; do
     (cd "$work/$name" && cargo build -q)        # warm: dependencies
     (cd "$work/$name" && cargo clean -q -p "$name")
-    clean[$name]=$(cd "$work/$name" && seconds cargo build)
+    clean[$name]=$(cd "$work/$name" && measure cargo build)
     sed -i "s/async fn handler_1() -> &'static str { \"1\" }/async fn handler_1() -> \&'static str { \"one\" }/" "$work/$name/src/main.rs"
-    incr[$name]=$(cd "$work/$name" && seconds cargo build)
+    incr[$name]=$(cd "$work/$name" && measure cargo build)
 done
-printf "%-12s %10s %12s\n" crate "clean (s)" "rebuild (s)"
-for name in gen_permit gen_grants; do printf "%-12s %10.2f %12.2f\n" "$name" "${clean[$name]}" "${incr[$name]}"; done
+printf "%-12s %16s %16s\n" crate "clean ($unit)" "rebuild ($unit)"
+for name in gen_permit gen_grants; do printf "%-12s %16s %16s\n" "$name" "${clean[$name]}" "${incr[$name]}"; done
 echo "ours/grants clean: $(echo "scale=3; ${clean[gen_permit]} / ${clean[gen_grants]}" | bc)"
 echo "ours/grants rebuild: $(echo "scale=3; ${incr[gen_permit]} / ${incr[gen_grants]}" | bc)"

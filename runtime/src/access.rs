@@ -47,8 +47,7 @@ pub enum Require {
 }
 
 /// Runs a `login_required` or `permission_required` rule.
-#[doc(hidden)]
-pub async fn check(req: &HttpRequest, rule: &'static Rule) -> Result<(), HttpResponse> {
+pub(crate) async fn check(req: &HttpRequest, rule: &'static Rule) -> Result<(), HttpResponse> {
     let (auth, user) = principal(req, rule).await?;
     let Some(user) = user else {
         return Err(deny(req, &auth, rule, Reason::LoginRequired, &[]));

@@ -79,12 +79,9 @@ pub use actix_permit_macros::login_not_required;
 /// without notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::__permit_register as register;
-    pub use crate::access::{
-        ObjectPredicate, Predicate, Require, Rule, check, check_test, check_test_on,
-    };
+    pub use crate::access::{ObjectPredicate, Predicate, Require, Rule, check_test, check_test_on};
     pub use crate::middleware::register_public;
-    pub use crate::registry::{Access, Handler, Registered, Route};
+    pub use crate::registry::{Access, Handler, Registered, Route, check_at};
     pub use crate::request::{Payload, extract, routed};
     pub use actix_web::dev::{AppService, HttpServiceFactory};
     pub use actix_web::{Either, HttpRequest, HttpResponse, Responder};
