@@ -501,6 +501,9 @@ fn registration(
             access: #access,
             entry: #entry,
         };
+        // `inventory`'s own macro, through our re-export: the user's crate
+        // needs no dependency of its own, and its `#![forbid(unsafe_code)]`
+        // does not look inside another crate's macro (ui pass case).
         #private::inventory::submit!(#private::Registered(&__PERMIT_HANDLER));
     }
 }
