@@ -1,6 +1,7 @@
 //! The access decision: the rules the macros generate, the checks that run
 //! them, and the one place where a denial is logged and rendered.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -8,6 +9,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 use actix_web::{HttpRequest, HttpResponse};
+use percent_encoding::percent_decode_str;
 
 use crate::config::{Denial, Reason, default_response};
 use crate::error::PermitError;
@@ -27,9 +29,11 @@ pub struct Rule {
     pub redirect_field: Option<&'static str>,
     /// The handler's name, for logs.
     pub handler: &'static str,
-    /// `object = "id"`: the route segment whose value is the object's id.
-    /// A permission then also counts when held on that object; a predicate
-    /// gets the id.
+    /// `object = "id"`: the route segment whose value is the object's id,
+    /// decoded as `web::Path` decodes it. A permission then also counts
+    /// when held on that object; a predicate gets the id. A request whose
+    /// matched path has no segment of that name, or several (a scope's and
+    /// the handler's), is refused with a 500.
     pub object: Option<&'static str>,
 }
 
@@ -75,7 +79,7 @@ pub(crate) async fn check(req: &HttpRequest, rule: &'static Rule) -> Result<(), 
     let Some(object) = object_id(req, rule) else {
         return Err(render(req, &auth, Reason::Error, &[], None, None));
     };
-    let on = match auth.object_permissions(&user, object).await {
+    let on = match auth.object_permissions(&user, &object).await {
         Ok(on) => on,
         Err(err) => return Err(deny_error(req, &auth, &err)),
     };
@@ -88,21 +92,34 @@ pub(crate) async fn check(req: &HttpRequest, rule: &'static Rule) -> Result<(), 
     }
 }
 
-/// The object's id: the value of the rule's route segment, read from the
-/// matched route (nothing is extracted). A route without that segment is
-/// the app's mistake: logged here, and the caller answers 500.
-fn object_id<'r>(req: &'r HttpRequest, rule: &Rule) -> Option<&'r str> {
+/// The object's id: the value of the rule's route segment, decoded exactly
+/// as the handler's own extractor decodes it (`web::Path` percent-decodes
+/// every escape, `%2F`, `%25` and `%2B` too, which the router keeps
+/// encoded), so the check and the handler always name the same object.
+/// Nothing is extracted. A route without that segment, or with several of
+/// that name (a scope's and the handler's), is the app's mistake: logged
+/// here naming the handler, and the caller answers 500.
+fn object_id<'r>(req: &'r HttpRequest, rule: &Rule) -> Option<Cow<'r, str>> {
     let segment = rule.object.unwrap_or_default();
-    let id = req.match_info().get(segment);
-    if id.is_none() {
-        tracing::error!(
-            target: "actix_permit",
-            handler = rule.handler,
-            route = %RouteOf(req),
-            "object = \"{segment}\" names no segment of this route; failing closed"
-        );
-    }
-    id
+    let mut values = req
+        .match_info()
+        .iter()
+        .filter(|(name, _)| *name == segment)
+        .map(|(_, value)| value);
+    let problem = match (values.next(), values.next()) {
+        (Some(raw), None) => return Some(percent_decode_str(raw).decode_utf8_lossy()),
+        (None, _) => "names no segment of this route",
+        (Some(_), Some(_)) => {
+            "names several segments of this route (a scope's and the handler's?), so which object the handler acts on is ambiguous"
+        }
+    };
+    tracing::error!(
+        target: "actix_permit",
+        handler = rule.handler,
+        route = %RouteOf(req),
+        "object = \"{segment}\" {problem}; failing closed"
+    );
+    None
 }
 
 /// Runs a `user_passes_test` rule: the predicate sees the current user
@@ -138,9 +155,9 @@ pub async fn check_test_on(
     let user = CurrentUser::from_parts(Rc::clone(&auth), user);
     let verdict = match predicate {
         ErasedObjectPredicate::Sync(test) => {
-            catch_unwind(AssertUnwindSafe(|| test(&user, object))).ok()
+            catch_unwind(AssertUnwindSafe(|| test(&user, &object))).ok()
         }
-        ErasedObjectPredicate::Async(test) => catch_panic(test.call(&user, object)).await.ok(),
+        ErasedObjectPredicate::Async(test) => catch_panic(test.call(&user, &object)).await.ok(),
     };
     refusal(req, &auth, rule, &user, verdict).map_or(Ok(()), Err)
 }

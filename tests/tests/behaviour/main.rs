@@ -11,6 +11,7 @@ mod extraction;
 mod failures;
 mod in_code;
 mod login_surface;
+mod object_ids;
 mod objects;
 mod placement;
 mod security;
