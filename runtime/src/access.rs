@@ -11,8 +11,8 @@ use std::rc::Rc;
 use actix_web::{HttpRequest, HttpResponse};
 use percent_encoding::percent_decode_str;
 
-use crate::config::{Denial, Reason, default_response};
-use crate::error::PermitError;
+use crate::config::{Config, Denial, Reason, default_response};
+use crate::error::{BackendError, PermitError};
 use crate::redirect::login_redirect;
 use crate::request::{CurrentUser, RequestAuth, catch_panic};
 
@@ -135,7 +135,10 @@ pub async fn check_test(
     let user = CurrentUser::from_parts(Rc::clone(&auth), user);
     let verdict = match predicate {
         ErasedPredicate::Sync(test) => catch_unwind(AssertUnwindSafe(|| test(&user))).ok(),
-        ErasedPredicate::Async(test) => catch_panic(test.call(&user)).await.ok(),
+        ErasedPredicate::Async(test) => match bounded_predicate(&auth, test.call(&user)).await {
+            Ok(verdict) => verdict,
+            Err(err) => return Err(deny_error(req, &auth, &err)),
+        },
     };
     refusal(req, &auth, rule, &user, verdict).map_or(Ok(()), Err)
 }
@@ -157,9 +160,33 @@ pub async fn check_test_on(
         ErasedObjectPredicate::Sync(test) => {
             catch_unwind(AssertUnwindSafe(|| test(&user, &object))).ok()
         }
-        ErasedObjectPredicate::Async(test) => catch_panic(test.call(&user, &object)).await.ok(),
+        ErasedObjectPredicate::Async(test) => {
+            match bounded_predicate(&auth, test.call(&user, &object)).await {
+                Ok(verdict) => verdict,
+                Err(err) => return Err(deny_error(req, &auth, &err)),
+            }
+        }
     };
     refusal(req, &auth, rule, &user, verdict).map_or(Ok(()), Err)
+}
+
+/// Runs an async predicate under the backend timeout, as every backend
+/// call is: its answer, `None` when it panicked, an error (503) when it did
+/// not answer in time.
+async fn bounded_predicate(
+    auth: &RequestAuth,
+    call: impl Future<Output = bool>,
+) -> Result<Option<bool>, PermitError> {
+    let call = catch_panic(call);
+    match auth.shared().timeout {
+        None => Ok(call.await.ok()),
+        Some(limit) => match tokio::time::timeout(limit, call).await {
+            Ok(verdict) => Ok(verdict.ok()),
+            Err(_) => Err(PermitError::Backend(BackendError::new(format!(
+                "the access predicate did not answer within {limit:?}"
+            )))),
+        },
+    }
 }
 
 /// The response refusing the request for a predicate's answer (`None`: it
@@ -293,7 +320,7 @@ fn render(
     let login_redirect = match (reason, login_url.or(config.login_url.as_deref())) {
         (Reason::LoginRequired, Some(url)) => {
             let field = redirect_field.unwrap_or(&config.redirect_field);
-            let next = next_url(req, url);
+            let next = next_url(req, url, config);
             Some(login_redirect(url, field, &next))
         }
         _ => None,
@@ -309,18 +336,34 @@ fn render(
     )
 }
 
-/// The URL to come back to: the path and query, or the whole URL when the
-/// login page is on another site.
-fn next_url(req: &HttpRequest, login_url: &str) -> String {
-    let path = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| req.path(), |pq| pq.as_str());
-    if login_url.starts_with('/') {
-        path.to_owned()
-    } else {
-        let info = req.connection_info();
-        format!("{}://{}{}", info.scheme(), info.host(), path)
+/// The URL to come back to, as Django's `redirect_to_login` gets it: the
+/// path and query as the request carried them (a bare trailing `?`
+/// dropped); prefixed with the configured site origin when the login page
+/// is on another site. Never built from forwarded headers.
+fn next_url(req: &HttpRequest, login_url: &str, config: &Config) -> String {
+    let uri = req.uri();
+    let path = match uri.query() {
+        Some(query) if !query.is_empty() => {
+            uri.path_and_query().map_or(uri.path(), |pq| pq.as_str())
+        }
+        _ => uri.path(),
+    };
+    let Some(at) = login_url.find("://") else {
+        return path.to_owned();
+    };
+    let login_origin = login_url[at + 3..]
+        .find('/')
+        .map_or(login_url, |end| &login_url[..at + 3 + end]);
+    match config.site_origin.as_deref() {
+        Some(origin) if origin.eq_ignore_ascii_case(login_origin) => path.to_owned(),
+        Some(origin) => format!("{origin}{path}"),
+        None => {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(target: "actix_permit", login_url, "the login URL is on another site but no Config::site_origin is set: its `next` is the path alone");
+            });
+            path.to_owned()
+        }
     }
 }
 

@@ -99,6 +99,7 @@ pub type Renderer = Arc<dyn Fn(&HttpRequest, &Denial<'_>) -> HttpResponse + Send
 pub struct Config {
     pub(crate) login_url: Option<String>,
     pub(crate) redirect_field: String,
+    pub(crate) site_origin: Option<String>,
     pub(crate) renderer: Option<Renderer>,
 }
 
@@ -107,6 +108,7 @@ impl Default for Config {
         Self {
             login_url: None,
             redirect_field: "next".to_owned(),
+            site_origin: None,
             renderer: None,
         }
     }
@@ -117,6 +119,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("login_url", &self.login_url)
             .field("redirect_field", &self.redirect_field)
+            .field("site_origin", &self.site_origin)
             .field("renderer", &self.renderer.as_ref().map(|_| "custom"))
             .finish()
     }
@@ -134,6 +137,20 @@ impl Config {
     /// `next` by default. A macro's own `redirect_field` wins.
     pub fn redirect_field(mut self, field: impl Into<String>) -> Self {
         self.redirect_field = field.into();
+        self
+    }
+
+    /// This site's origin (`https://shop.example`, with a port where one is
+    /// used): with a login URL on another site (an SSO page), the `next`
+    /// it is sent is this origin and the request's path. It is never
+    /// taken from the request's `Host`, `X-Forwarded-Host` or `Forwarded`
+    /// headers, which a client (or whoever poisons a cache in front of the
+    /// app) chooses. Unset, such a login page gets the path alone, and a
+    /// warning says so once. A login URL on this origin gets the path
+    /// alone, as Django does.
+    pub fn site_origin(mut self, origin: impl Into<String>) -> Self {
+        let origin: String = origin.into();
+        self.site_origin = Some(origin.trim_end_matches('/').to_owned());
         self
     }
 

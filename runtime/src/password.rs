@@ -69,6 +69,25 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     hashed.is_ok() && constant_time_eq_bytes(out, expected.as_bytes())
 }
 
+/// Whether `hash` was made otherwise than [`hash_password`] makes hashes
+/// now (another Argon2 variant or version, other costs, or not a PHC
+/// string). After a successful check the backends store a new hash of the
+/// password in its place, so a stored hash ends up costing what the dummy
+/// hash of an unknown username costs: a weaker one verifies faster, and
+/// would tell that the username exists.
+pub fn needs_rehash(hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return true;
+    };
+    let now = argon2::Params::default();
+    parsed.algorithm != argon2::Algorithm::Argon2id.ident()
+        || parsed.version != Some(argon2::Version::V0x13.into())
+        || argon2::Params::try_from(&parsed).map_or(true, |params| {
+            (params.m_cost(), params.t_cost(), params.p_cost())
+                != (now.m_cost(), now.t_cost(), now.p_cost())
+        })
+}
+
 /// Spends the same work as [`verify_password`] on a fixed dummy hash and
 /// returns `false`, so that a login for an unknown user takes as long as one
 /// with a wrong password (Django does the same).

@@ -82,13 +82,12 @@ pub async fn authenticate(
         }
     };
     if let Some((throttle, keys)) = &throttled {
-        let settle = async {
-            match &outcome {
-                Ok(user) => throttle.settle(keys, user.is_some()).await,
-                Err(_) => throttle.release(keys).await,
-            }
-        };
-        auth.bounded("recording a login attempt", settle).await?;
+        // A failure stays counted; a success, or a check that never
+        // answered, is taken back (and resets nothing).
+        if !matches!(outcome, Ok(None)) {
+            auth.bounded("recording a login attempt", throttle.release(keys))
+                .await?;
+        }
     }
     Ok(outcome?)
 }

@@ -21,6 +21,14 @@ struct Counting;
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
     static COUNT: Cell<usize> = const { Cell::new(0) };
+    /// Bytes this thread allocated less those it freed, while counting.
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+}
+
+fn live(delta: isize) {
+    if COUNTING.try_with(Cell::get).unwrap_or(false) {
+        let _ = LIVE.try_with(|l| l.set(l.get() + delta));
+    }
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the
@@ -30,11 +38,13 @@ unsafe impl GlobalAlloc for Counting {
         if COUNTING.try_with(Cell::get).unwrap_or(false) {
             let _ = COUNT.try_with(|c| c.set(c.get() + 1));
         }
+        live(layout.size().cast_signed());
         // SAFETY: same layout, as the caller promised.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        live(-layout.size().cast_signed());
         // SAFETY: `ptr` came from `System.alloc` with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -43,6 +53,7 @@ unsafe impl GlobalAlloc for Counting {
         if COUNTING.try_with(Cell::get).unwrap_or(false) {
             let _ = COUNT.try_with(|c| c.set(c.get() + 1));
         }
+        live(new_size.cast_signed() - layout.size().cast_signed());
         // SAFETY: forwarded as given.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -140,4 +151,39 @@ async fn the_macro_allocates_no_more_than_hand_written_code() {
         macro_denied <= hand_denied,
         "{macro_denied} > {hand_denied}"
     );
+}
+
+/// Issue 25, part 3: the memory throttle store holds what it counts, and
+/// no more: filled with keys as long as the throttle makes them, the bytes
+/// it keeps allocated stay within its bound.
+#[::core::prelude::v1::test]
+fn the_memory_throttle_store_keeps_no_more_bytes_than_its_bound() {
+    use actix_permit::{MemoryThrottle, ThrottleStore};
+    use std::time::Duration;
+
+    let runtime = actix_rt::System::new();
+    for max in [64 << 10, 1 << 20] {
+        let store = MemoryThrottle::with_max_bytes(max);
+        LIVE.with(|l| l.set(0));
+        COUNTING.with(|c| c.set(true));
+        let mut kept = 0_usize;
+        for n in 0.. {
+            // 37 bytes, as the throttle's username keys are.
+            let key = format!("user:{n:032x}");
+            match runtime.block_on(store.hit(&key, Duration::from_secs(600), 5)) {
+                Ok(_) => kept += 1,
+                Err(_) => break,
+            }
+        }
+        COUNTING.with(|c| c.set(false));
+        let held = LIVE.with(Cell::get);
+        assert!(kept * (MemoryThrottle::KEY_BYTES + 37) <= max);
+        assert!(kept * (MemoryThrottle::KEY_BYTES + 37) > max - MemoryThrottle::KEY_BYTES - 37);
+        assert!(
+            held.cast_unsigned() <= max,
+            "{kept} keys hold {held} bytes, over the bound of {max}"
+        );
+        eprintln!("memory throttle: bound {max} B, {kept} keys, {held} B allocated");
+        drop(store);
+    }
 }

@@ -20,7 +20,9 @@ use crate::user::AuthUser;
 /// may go unnoticed for up to `ttl`** on each instance (each instance has its
 /// own cache). Users are not cached: deactivation, deletion and password
 /// changes still hold from the next request on. Use it when the permission
-/// query is the cost that matters and a delay of `ttl` is acceptable.
+/// query is the cost that matters and a delay of `ttl` is acceptable. At
+/// most 64 MiB of sets are kept (each counted with its id and names); the
+/// least used go first.
 ///
 /// ```
 /// use std::time::Duration;
@@ -37,8 +39,15 @@ pub struct CachedBackend<B> {
     generation: AtomicU64,
 }
 
-/// At most this many users' sets are kept; the least used go first.
-const MAX_USERS: u64 = 100_000;
+/// At most this many bytes of sets are kept (each counted with its user id
+/// and names); the least used go first.
+const MAX_BYTES: u64 = 64 << 20;
+
+/// What one cached set costs: its id, its names, and the entry around them.
+fn weight(id: &String, set: &Arc<PermissionSet>) -> u32 {
+    let bytes = 160 + id.len() + set.iter().map(|name| name.len() + 24).sum::<usize>();
+    u32::try_from(bytes).unwrap_or(u32::MAX)
+}
 
 impl<B: Backend> CachedBackend<B> {
     /// Caches `inner`'s permission sets for `ttl`.
@@ -46,7 +55,8 @@ impl<B: Backend> CachedBackend<B> {
         Self {
             inner,
             perms: moka::sync::Cache::builder()
-                .max_capacity(MAX_USERS)
+                .max_capacity(MAX_BYTES)
+                .weigher(weight)
                 .time_to_live(ttl)
                 .build(),
             ttl,

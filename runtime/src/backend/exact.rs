@@ -16,10 +16,17 @@ use std::sync::{Arc, PoisonError, RwLock};
 use crate::permission::PermissionSet;
 use crate::user::AuthUser;
 
-/// At most this many users are kept (twice as many entries of users,
-/// permission sets and object permission sets); when full, the cache starts
-/// over.
-const MAX_USERS: usize = 100_000;
+/// What one entry costs besides its keys and names: the map slots and
+/// their growth, the `Arc` and the set's own table (an upper estimate).
+const ENTRY_BYTES: usize = 160;
+
+/// What a cached user costs besides its id: a `SqlUser` (username, hash,
+/// session auth hash) and its `Arc`.
+const USER_BYTES: usize = 512;
+
+/// Object ids longer than this are never kept: each request naming one
+/// queries, so long ids cannot fill the cache quickly.
+const MAX_OBJECT_ID: usize = 1024;
 
 /// What a [`SqlBackend`](super::SqlBackend)'s exact cache is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,13 +57,19 @@ struct Entries {
     perms: HashMap<String, Arc<PermissionSet>>,
     /// Object permissions per user, then per object.
     objects: HashMap<String, HashMap<String, Arc<PermissionSet>>>,
-    /// How many object entries `objects` holds in all.
-    object_count: usize,
+    /// What the entries cost, as counted against the cache's bound.
+    bytes: usize,
+}
+
+/// What a permission set costs in the cache.
+fn set_bytes(set: &PermissionSet) -> usize {
+    ENTRY_BYTES + set.iter().map(|name| name.len() + 24).sum::<usize>()
 }
 
 /// The cache proper; shared by the backend's clones and its watcher.
 pub(crate) struct ExactCache {
     entries: RwLock<Entries>,
+    max_bytes: usize,
     generation: AtomicU64,
     /// Whether the invalidation channel is up (set by the watcher).
     healthy: AtomicBool,
@@ -70,10 +83,12 @@ pub(crate) struct ExactCache {
 pub(crate) struct Stamp(u64);
 
 impl ExactCache {
-    /// An empty cache that trusts nothing until its watcher says so.
-    pub(crate) fn new() -> Self {
+    /// An empty cache of at most `max_bytes` that trusts nothing until its
+    /// watcher says so.
+    pub(crate) fn new(max_bytes: usize) -> Self {
         Self {
             entries: RwLock::default(),
+            max_bytes,
             generation: AtomicU64::new(0),
             healthy: AtomicBool::new(false),
             hits: AtomicU64::new(0),
@@ -152,26 +167,47 @@ impl ExactCache {
     /// or the channel is down. The check is made under the write lock an
     /// invalidation also takes after bumping the generation, so a change is
     /// never followed by an older answer.
-    fn put(&self, stamp: Stamp, keep: impl FnOnce(&mut Entries)) {
+    /// `bytes` is what the entry costs; when it would take the cache past
+    /// its bound, the cache starts over (an entry larger than the whole
+    /// bound is not kept).
+    /// `keep` answers what the entry it replaced (if any) cost.
+    fn put(&self, stamp: Stamp, bytes: usize, keep: impl FnOnce(&mut Entries) -> usize) {
         let mut entries = self.write();
-        if !self.is_healthy() || self.generation.load(Ordering::Acquire) != stamp.0 {
+        if !self.is_healthy()
+            || self.generation.load(Ordering::Acquire) != stamp.0
+            || bytes > self.max_bytes
+        {
             return;
         }
-        if entries.users.len() + entries.perms.len() + entries.object_count >= 2 * MAX_USERS {
+        if entries.bytes + bytes > self.max_bytes {
             *entries = Entries::default();
         }
-        keep(&mut entries);
+        let replaced = keep(&mut entries);
+        entries.bytes = entries.bytes + bytes - replaced;
+    }
+
+    /// What the cache's entries cost now, as counted against its bound.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.read().bytes
     }
 
     pub(crate) fn put_user(&self, stamp: Stamp, id: &str, user: Arc<dyn AuthUser>) {
-        self.put(stamp, |entries| {
-            entries.users.insert(id.to_owned(), user);
+        let bytes = ENTRY_BYTES + USER_BYTES + id.len();
+        self.put(stamp, bytes, |entries| {
+            entries
+                .users
+                .insert(id.to_owned(), user)
+                .map_or(0, |_| bytes)
         });
     }
 
     pub(crate) fn put_perms(&self, stamp: Stamp, id: &str, set: Arc<PermissionSet>) {
-        self.put(stamp, |entries| {
-            entries.perms.insert(id.to_owned(), set);
+        self.put(stamp, set_bytes(&set) + id.len(), |entries| {
+            entries
+                .perms
+                .insert(id.to_owned(), set)
+                .map_or(0, |old| set_bytes(&old) + id.len())
         });
     }
 
@@ -182,11 +218,19 @@ impl ExactCache {
         object: &str,
         set: Arc<PermissionSet>,
     ) {
-        self.put(stamp, |entries| {
-            let objects = entries.objects.entry(id.to_owned()).or_default();
-            if objects.insert(object.to_owned(), set).is_none() {
-                entries.object_count += 1;
-            }
+        if object.len() > MAX_OBJECT_ID {
+            return;
+        }
+        let bytes = set_bytes(&set) + ENTRY_BYTES + id.len() + object.len();
+        self.put(stamp, bytes, |entries| {
+            entries
+                .objects
+                .entry(id.to_owned())
+                .or_default()
+                .insert(object.to_owned(), set)
+                .map_or(0, |old| {
+                    set_bytes(&old) + ENTRY_BYTES + id.len() + object.len()
+                })
         });
     }
 
@@ -195,11 +239,17 @@ impl ExactCache {
     pub(crate) fn invalidate(&self, id: &str) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         let mut entries = self.write();
-        entries.users.remove(id);
-        entries.perms.remove(id);
-        if let Some(objects) = entries.objects.remove(id) {
-            entries.object_count -= objects.len();
+        let mut freed = 0;
+        if entries.users.remove(id).is_some() {
+            freed += ENTRY_BYTES + USER_BYTES + id.len();
         }
+        if let Some(set) = entries.perms.remove(id) {
+            freed += set_bytes(&set) + id.len();
+        }
+        for (object, set) in entries.objects.remove(id).into_iter().flatten() {
+            freed += set_bytes(&set) + ENTRY_BYTES + id.len() + object.len();
+        }
+        entries.bytes -= freed;
     }
 
     /// Forgets everything.
@@ -258,5 +308,30 @@ impl Exact {
         } else {
             CacheState::Bypassed
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_stays_within_its_bytes_and_keeps_no_long_object_id() {
+        let cache = ExactCache::new(64 << 10);
+        cache.up();
+        let set = Arc::new(PermissionSet::new());
+        for n in 0..10_000 {
+            let object = format!("{n:0>900}");
+            cache.put_object_perms(cache.stamp(), "7", &object, Arc::clone(&set));
+            assert!(cache.bytes() <= 64 << 10);
+        }
+        assert!(
+            cache
+                .object_perms("7", &format!("{:0>900}", 9_999))
+                .is_some()
+        );
+        let long = "x".repeat(MAX_OBJECT_ID + 1);
+        cache.put_object_perms(cache.stamp(), "7", &long, set);
+        assert!(cache.object_perms("7", &long).is_none());
     }
 }

@@ -316,13 +316,26 @@ impl Backend for MemoryBackend {
                 password::verify_dummy_blocking(password).await;
                 return Ok(None);
             };
-            if password::verify_password_blocking(password, &user.password_hash).await
-                && user.active
+            if !(password::verify_password_blocking(password, &user.password_hash).await
+                && user.active)
             {
-                Ok(Some(user as Arc<dyn AuthUser>))
-            } else {
-                Ok(None)
+                return Ok(None);
             }
+            if !password::needs_rehash(&user.password_hash) {
+                return Ok(Some(user as Arc<dyn AuthUser>));
+            }
+            let hash = password::hash_password_blocking(password)
+                .await
+                .map_err(BackendError::new)?;
+            let mut state = self.write();
+            let Some(stored) = state.users.get_mut(user.id()) else {
+                return Ok(None);
+            };
+            // Unless the password changed meanwhile.
+            if stored.password_hash == user.password_hash {
+                Arc::make_mut(stored).set_password_hash(hash);
+            }
+            Ok(Some(Arc::clone(stored) as Arc<dyn AuthUser>))
         })
     }
 

@@ -85,21 +85,26 @@ pub struct SqlBackend {
     pool: AnyPool,
     dialect: Dialect,
     exact: Option<Arc<Exact>>,
+    throttle_rows: i64,
 }
 
 /// How [`SqlBackend::connect_with`] sets a backend up.
 #[derive(Debug, Clone)]
 pub struct SqlOptions {
     exact_cache: bool,
+    cache_bytes: usize,
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     sqlite_interval: std::time::Duration,
+    throttle_rows: u64,
 }
 
 impl Default for SqlOptions {
     fn default() -> Self {
         Self {
             exact_cache: true,
+            cache_bytes: 64 << 20,
             sqlite_interval: std::time::Duration::from_millis(1),
+            throttle_rows: 100_000,
         }
     }
 }
@@ -115,6 +120,27 @@ impl SqlOptions {
     #[must_use]
     pub fn exact_cache(mut self, on: bool) -> Self {
         self.exact_cache = on;
+        self
+    }
+
+    /// The most the exact cache keeps, in bytes (64 MiB by default): users,
+    /// permission sets and object permission sets, each counted with its
+    /// keys and names. When an entry would pass it, the cache starts over.
+    /// An object id longer than 1 KiB is never kept (it is queried each
+    /// time), so a client naming long ids cannot fill the cache quickly.
+    #[must_use]
+    pub fn cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache_bytes = bytes;
+        self
+    }
+
+    /// The most rows the login throttle's table keeps (100,000 by default;
+    /// each key is at most 48 bytes, so about 10 MB with the indexes). A
+    /// new key past it is refused (the login fails closed with a 503) until
+    /// a window ends; no open window is forgotten.
+    #[must_use]
+    pub fn throttle_rows(mut self, rows: u64) -> Self {
+        self.throttle_rows = rows;
         self
     }
 
@@ -175,6 +201,7 @@ impl SqlBackend {
             pool,
             dialect,
             exact: None,
+            throttle_rows: i64::try_from(options.throttle_rows).unwrap_or(i64::MAX),
         };
         if dialect == Dialect::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL")
@@ -199,7 +226,7 @@ impl SqlBackend {
 
     /// Sets up what keeps the exact cache exact for this database.
     async fn watch(&self, url: &str, options: &SqlOptions) -> Result<Exact, AdminError> {
-        let cache = Arc::new(ExactCache::new());
+        let cache = Arc::new(ExactCache::new(options.cache_bytes));
         let watch = match self.dialect {
             #[cfg(feature = "sqlite")]
             Dialect::Sqlite => {
@@ -269,18 +296,20 @@ impl SqlBackend {
 
     /// Creates or updates the tables (idempotent).
     pub async fn migrate(&self) -> Result<(), AdminError> {
-        let sql: [&'static str; 4] = match self.dialect {
+        let sql: [&'static str; 5] = match self.dialect {
             Dialect::Sqlite => [
                 include_str!("../../migrations/sqlite/0001_permit_tables.sql"),
                 include_str!("../../migrations/sqlite/0002_permit_login_failures.sql"),
                 include_str!("../../migrations/sqlite/0003_permit_auth_version.sql"),
                 include_str!("../../migrations/sqlite/0004_permit_object_permissions.sql"),
+                include_str!("../../migrations/sqlite/0005_permit_login_failures_expiry.sql"),
             ],
             Dialect::Postgres => [
                 include_str!("../../migrations/postgres/0001_permit_tables.sql"),
                 include_str!("../../migrations/postgres/0002_permit_login_failures.sql"),
                 include_str!("../../migrations/postgres/0003_permit_change_notify.sql"),
                 include_str!("../../migrations/postgres/0004_permit_object_permissions.sql"),
+                include_str!("../../migrations/postgres/0005_permit_login_failures_expiry.sql"),
             ],
         };
         let names = [
@@ -288,6 +317,7 @@ impl SqlBackend {
             "permit login failures",
             "permit change notices",
             "permit object permissions",
+            "permit login failures expiry",
         ];
         let mut migrator = Migrator::with_migrations(
             (1..)
@@ -724,38 +754,77 @@ fn now_millis() -> i64 {
 }
 
 /// The login throttle's counts, in the table `permit_login_failures`: every
-/// instance on this database shares them.
+/// instance on this database shares them. Rows whose window ended are
+/// deleted whenever a window opens, and at most
+/// [`SqlOptions::throttle_rows`] are kept.
 impl ThrottleStore for SqlBackend {
     fn hit<'a>(
         &'a self,
         key: &'a str,
         window: std::time::Duration,
+        limit: u64,
     ) -> BoxFuture<'a, Result<Failures, BackendError>> {
         Box::pin(async move {
             let now = now_millis();
             let ends = now.saturating_add(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
-            let row = sqlx::query(
-                "INSERT INTO permit_login_failures (key, failures, expires_at) VALUES ($1, 1, $2) \
-                 ON CONFLICT (key) DO UPDATE SET \
-                 failures = CASE WHEN permit_login_failures.expires_at <= $3 THEN 1 \
-                     ELSE permit_login_failures.failures + 1 END, \
-                 expires_at = CASE WHEN permit_login_failures.expires_at <= $3 THEN $2 \
-                     ELSE permit_login_failures.expires_at END \
-                 RETURNING failures, expires_at",
-            )
-            .bind(key)
-            .bind(ends)
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(BackendError::new)?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            // Counted only below the limit: the WHERE of the upsert leaves a
+            // row at its limit as it is, and then returns nothing.
+            let counted = if limit == 0 {
+                None
+            } else {
+                sqlx::query(
+                    "INSERT INTO permit_login_failures (key, failures, expires_at) VALUES ($1, 1, $2) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                     failures = CASE WHEN permit_login_failures.expires_at <= $3 THEN 1 \
+                         ELSE permit_login_failures.failures + 1 END, \
+                     expires_at = CASE WHEN permit_login_failures.expires_at <= $3 THEN $2 \
+                         ELSE permit_login_failures.expires_at END \
+                     WHERE permit_login_failures.expires_at <= $3 \
+                         OR permit_login_failures.failures < $4 \
+                     RETURNING failures, expires_at",
+                )
+                .bind(key)
+                .bind(ends)
+                .bind(now)
+                .bind(limit)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(BackendError::new)?
+            };
+            let (row, counted) = match counted {
+                Some(row) => (Some(row), true),
+                None => (
+                    sqlx::query(
+                        "SELECT failures, expires_at FROM permit_login_failures \
+                         WHERE key = $1 AND expires_at > $2",
+                    )
+                    .bind(key)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(BackendError::new)?,
+                    false,
+                ),
+            };
+            let Some(row) = row else {
+                return Ok(Failures {
+                    count: 0,
+                    remaining: std::time::Duration::ZERO,
+                    counted: false,
+                });
+            };
             let count: i64 = row.try_get("failures").map_err(BackendError::new)?;
             let expires: i64 = row.try_get("expires_at").map_err(BackendError::new)?;
+            if counted && count == 1 {
+                self.bound_throttle(key, now).await?;
+            }
             Ok(Failures {
                 count: u64::try_from(count).unwrap_or(0),
                 remaining: std::time::Duration::from_millis(
                     u64::try_from(expires.saturating_sub(now)).unwrap_or(0),
                 ),
+                counted,
             })
         })
     }
@@ -773,17 +842,33 @@ impl ThrottleStore for SqlBackend {
             Ok(())
         })
     }
+}
 
-    fn clear<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(async move {
-            sqlx::query("DELETE FROM permit_login_failures WHERE key = $1 OR expires_at <= $2")
-                .bind(key)
-                .bind(now_millis())
-                .execute(&self.pool)
-                .await
-                .map_err(BackendError::new)?;
-            Ok(())
-        })
+impl SqlBackend {
+    /// After `key` opened a window: deletes the rows whose window ended,
+    /// and takes `key`'s row back out when the table is over its bound.
+    async fn bound_throttle(&self, key: &str, now: i64) -> Result<(), BackendError> {
+        sqlx::query("DELETE FROM permit_login_failures WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(BackendError::new)?;
+        let rows: i64 = sqlx::query("SELECT COUNT(*) AS n FROM permit_login_failures")
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|row| row.try_get("n"))
+            .map_err(BackendError::new)?;
+        if rows <= self.throttle_rows {
+            return Ok(());
+        }
+        sqlx::query("DELETE FROM permit_login_failures WHERE key = $1 AND failures <= 1")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(BackendError::new)?;
+        Err(BackendError::new(format!(
+            "the login throttle's table is full ({rows} rows whose window is open); refusing new usernames and addresses until a window ends"
+        )))
     }
 }
 
@@ -828,7 +913,31 @@ impl Backend for SqlBackend {
                 return Ok(None);
             };
             let ok = password::verify_password_blocking(password, &user.password_hash).await;
-            Ok((ok && user.active).then(|| Arc::new(user) as Arc<dyn AuthUser>))
+            if !(ok && user.active) {
+                return Ok(None);
+            }
+            if !password::needs_rehash(&user.password_hash) {
+                return Ok(Some(Arc::new(user) as Arc<dyn AuthUser>));
+            }
+            let hash = password::hash_password_blocking(password)
+                .await
+                .map_err(BackendError::new)?;
+            // Unless the password changed meanwhile.
+            self.run(
+                sqlx::query(
+                    "UPDATE permit_users SET password_hash = $1 \
+                     WHERE username = $2 AND password_hash = $3",
+                )
+                .bind(hash)
+                .bind(username)
+                .bind(&user.password_hash),
+            )
+            .await
+            .map_err(|e| BackendError::new(e.to_string()))?;
+            let user = self.user(username).await.map_err(BackendError::new)?;
+            Ok(user
+                .filter(|user| user.active)
+                .map(|user| Arc::new(user) as Arc<dyn AuthUser>))
         })
     }
 

@@ -253,7 +253,7 @@ mod sqlite {
         fn sees_every_commit_of_another_connection() {
             let (path, writer) = database("threads");
             let check = DataVersion::open(path.to_str().unwrap(), Duration::ZERO).unwrap();
-            let cache = ExactCache::new();
+            let cache = ExactCache::new(64 << 20);
             std::thread::scope(|scope| {
                 for thread in 0..2 {
                     let (check, cache, path) = (&check, &cache, &path);

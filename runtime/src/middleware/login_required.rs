@@ -101,8 +101,10 @@ impl LoginRequired {
 
     /// Also lets anonymous requests through to `path`: a path ending in `/`
     /// covers everything below it (`"/static/"`), any other only itself
-    /// (`"/favicon.ico"`). Whatever serves a listed path is trusted: a
-    /// handler without an attribute, a `default_service`, static files.
+    /// (`"/favicon.ico"`). `"/"` is the home page alone: a prefix that
+    /// covers every path would switch deny by default off. Whatever serves
+    /// a listed path is trusted: a handler without an attribute, a
+    /// `default_service`, static files.
     pub fn public(mut self, path: impl Into<String>) -> Self {
         let mut paths = self.public_paths.to_vec();
         paths.push(path.into());
@@ -121,7 +123,7 @@ impl LoginRequired {
         // not the raw one: `/it%65ms` is routed to `/items`.
         let path = req.match_info().as_str();
         if self.public_paths.iter().any(|public| {
-            if public.ends_with('/') {
+            if public.ends_with('/') && public != "/" {
                 path.starts_with(public.as_str())
             } else {
                 path == public

@@ -176,7 +176,11 @@ async fn elsewhere(hits: web::Data<Hits>) -> HttpResponse {
 #[actix_rt::test]
 async fn app_wide_login_url_and_macro_overrides() {
     let hits = Arc::new(Hits::default());
-    let permit = Permit::from_arc(backend()).login_url("/signin?a=b&next=stale");
+    let permit = Permit::from_arc(backend()).config(
+        actix_permit::Config::default()
+            .login_url("/signin?a=b&next=stale")
+            .site_origin("https://shop.example"),
+    );
     let app = app(permit, hits.clone(), |cfg| {
         cfg.service(plain_login)
             .service(own_field)
@@ -196,7 +200,7 @@ async fn app_wide_login_url_and_macro_overrides() {
         ("/own-url", "/sso/?next=%2Fown-url"),
         (
             "/elsewhere",
-            "https://sso.example.com/login?next=http%3A%2F%2Flocalhost%3A8080%2Felsewhere",
+            "https://sso.example.com/login?next=https%3A%2F%2Fshop.example%2Felsewhere",
         ),
     ];
     for (path, location) in cases {
@@ -212,4 +216,49 @@ async fn app_wide_login_url_and_macro_overrides() {
     assert_eq!(seen.status, StatusCode::FORBIDDEN);
     assert_eq!(seen.location, None);
     assert_eq!(hits.get(), 0);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, failure_persistence: None, ..Default::default() })]
+
+    /// Issue 25, part 4: whatever `Host`, `X-Forwarded-Host`,
+    /// `X-Forwarded-Proto` and `Forwarded` a request carries, a login page
+    /// on another site is sent back to the configured origin, or (with
+    /// none configured) to the path alone: never to a host the client chose.
+    #[test]
+    fn the_absolute_next_never_comes_from_the_request_headers(
+        headers in proptest::collection::vec(
+            (
+                proptest::sample::select(vec!["host", "x-forwarded-host", "x-forwarded-proto", "forwarded"]),
+                "[a-z.:=;0-9-]{1,30}",
+            ),
+            0..4,
+        ),
+        origin in proptest::option::of(proptest::sample::select(vec!["https://shop.example", "http://127.0.0.1:8080"])),
+    ) {
+        let system = actix_rt::System::new();
+        system.block_on(async {
+            let mut config = actix_permit::Config::default();
+            if let Some(origin) = origin {
+                config = config.site_origin(origin);
+            }
+            let app = app(Permit::from_arc(backend()).config(config), Arc::default(), |cfg| {
+                cfg.service(elsewhere);
+            })
+            .await;
+            let mut req = actix_web::test::TestRequest::get().uri("/elsewhere?x=1");
+            for (name, value) in &headers {
+                let value = if *name == "forwarded" { format!("host={value};proto=https") } else { value.clone() };
+                req = req.append_header((*name, value));
+            }
+            let seen = crate::support::send(&app, req, None).await;
+            let location = seen.location.unwrap_or_default();
+            let next = location
+                .strip_prefix("https://sso.example.com/login?next=")
+                .map(|next| percent_encoding::percent_decode_str(next).decode_utf8_lossy().into_owned());
+            let expected = format!("{}/elsewhere?x=1", origin.unwrap_or(""));
+            proptest::prop_assert_eq!(next.as_deref(), Some(expected.as_str()), "{:?}", headers);
+            Ok(())
+        })?;
+    }
 }

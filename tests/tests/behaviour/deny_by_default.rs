@@ -378,3 +378,26 @@ async fn without_permit_it_fails_closed() {
     assert_eq!(hits.get(), 0);
     assert_eq!(get(&app, "/", None).await.status, StatusCode::OK);
 }
+
+/// Issue 25, part 5: `public("/")` lists the home page, not every path.
+#[actix_web::test]
+async fn listing_the_home_page_makes_no_other_path_public() {
+    let hits = Arc::new(Hits::default());
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::from(Arc::clone(&hits)))
+            .route("/", web::get().to(unannotated))
+            .route("/manual", web::get().to(unannotated))
+            .route("/static/{file}", web::get().to(unannotated))
+            .wrap(LoginRequired::new().public("/"))
+            .wrap(Permit::from_arc(backend()))
+            .wrap(session()),
+    )
+    .await;
+    assert_eq!(get(&app, "/", None).await.status, StatusCode::OK);
+    for path in ["/manual", "/static/app.css", "//manual"] {
+        let seen = get(&app, path, None).await;
+        assert_eq!(seen.status, StatusCode::FORBIDDEN, "{path}: {seen:?}");
+    }
+    assert_eq!(hits.get(), 1);
+}

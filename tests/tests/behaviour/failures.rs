@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use actix_permit::{
     CurrentUser, Permit, PermitError, authenticate, login_required, permission_required,
@@ -39,6 +40,28 @@ async fn guarded_by_panic(hits: web::Data<Hits>) -> HttpResponse {
     HttpResponse::Ok().finish()
 }
 
+async fn never_answers(_: &CurrentUser) -> bool {
+    std::future::pending().await
+}
+
+async fn never_answers_on(_: &CurrentUser, _: &str) -> bool {
+    std::future::pending().await
+}
+
+#[get("/hangs")]
+#[user_passes_test(never_answers)]
+async fn guarded_by_hang(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().finish()
+}
+
+#[get("/hangs/{id}")]
+#[user_passes_test(never_answers_on, object = "id")]
+async fn guarded_by_hang_on(hits: web::Data<Hits>) -> HttpResponse {
+    hits.hit();
+    HttpResponse::Ok().finish()
+}
+
 /// Checks the password of `direct` through the backend.
 #[post("/signin")]
 async fn signin(req: HttpRequest, hits: web::Data<Hits>) -> Result<HttpResponse, PermitError> {
@@ -60,6 +83,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(needs_login)
         .service(needs_perm)
         .service(guarded_by_panic)
+        .service(guarded_by_hang)
+        .service(guarded_by_hang_on)
         .service(signin)
         .service(object);
 }
@@ -125,6 +150,28 @@ async fn a_panicking_predicate_gives_500_and_the_worker_lives_on() {
     assert_eq!(hits.get(), 1);
     assert!(
         logs.text().contains("the access predicate panicked"),
+        "{}",
+        logs.text()
+    );
+}
+
+/// Issue 25, part 5: an async predicate is bounded by the backend
+/// timeout, as backend calls are, and a late one fails closed.
+#[actix_rt::test]
+async fn a_hanging_async_predicate_fails_closed_within_the_timeout() {
+    let (logs, _guard) = Logs::capture();
+    let hits = Arc::new(Hits::default());
+    let permit = Permit::from_arc(backend()).backend_timeout(Some(Duration::from_millis(100)));
+    let app = app(permit, hits.clone(), routes).await;
+    let cookie = login_as(&app, "super").await;
+    for path in ["/hangs", "/hangs/7"] {
+        let seen = get(&app, path, cookie.as_ref()).await;
+        assert_eq!(seen.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+    }
+    assert_eq!(hits.get(), 0);
+    assert!(
+        logs.text()
+            .contains("the access predicate did not answer within 100ms"),
         "{}",
         logs.text()
     );

@@ -431,13 +431,11 @@ impl ThrottleStore for HangsOnSettle {
         &'a self,
         key: &'a str,
         window: Duration,
+        limit: u64,
     ) -> BoxFuture<'a, Result<actix_permit::throttle::Failures, BackendError>> {
-        self.0.hit(key, window)
+        self.0.hit(key, window, limit)
     }
     fn undo<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(std::future::pending())
-    }
-    fn clear<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(std::future::pending())
     }
 }

@@ -18,3 +18,4 @@ mod security;
 mod sessions;
 mod sql;
 mod support;
+mod throttle_attacks;

@@ -101,3 +101,47 @@ async fn sqlite_follows_django_rules() {
     // Migrations are idempotent.
     backend.migrate().await.unwrap();
 }
+
+/// Issue 25, part 5: a stored hash weaker than today's parameters verifies
+/// faster than the dummy hash an unknown username costs, so it would tell
+/// that the username exists; the first successful login replaces it.
+#[actix_rt::test]
+async fn a_weaker_stored_hash_is_replaced_at_the_next_login() {
+    use argon2::PasswordHasher;
+    let backend = seeded("sqlite::memory:").await;
+    let weak = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(1024, 1, 1, None).unwrap(),
+    )
+    .hash_password(
+        PASSWORD.as_bytes(),
+        &argon2::password_hash::SaltString::from_b64("c2FsdHNhbHRzYWx0").unwrap(),
+    )
+    .unwrap()
+    .to_string();
+    let stored = async || -> String {
+        sqlx::query_scalar("SELECT password_hash FROM permit_users WHERE username = 'plain'")
+            .fetch_one(backend.pool())
+            .await
+            .unwrap()
+    };
+    sqlx::query("UPDATE permit_users SET password_hash = $1 WHERE username = 'plain'")
+        .bind(&weak)
+        .execute(backend.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored().await, weak);
+    let app = app(Permit::from_arc(backend.clone()), Arc::default(), |cfg| {
+        cfg.service(edit);
+    })
+    .await;
+    login_as(&app, "plain")
+        .await
+        .expect("the weak hash still logs in");
+    let now = stored().await;
+    assert!(now.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{now}");
+    // The new hash logs in too, and stays.
+    login_as(&app, "plain").await.expect("the new hash logs in");
+    assert_eq!(stored().await, now);
+}
