@@ -71,7 +71,7 @@ impl Denial<'_> {
     }
 
     /// For [`Reason::LoginRequired`] with a login URL configured: where to
-    /// send the user (`/accounts/login/?next=%2Fwhere%2Fthey%2Fwere`).
+    /// send the user (`/accounts/login/?next=/where/they/were`).
     pub fn login_redirect(&self) -> Option<&str> {
         self.login_redirect.as_deref()
     }

@@ -3,27 +3,31 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-/// Everything but RFC 3986's unreserved characters is encoded in a query value.
+/// Everything but RFC 3986's unreserved characters and `/` is encoded in
+/// the `next` value, as Django's `redirect_to_login` writes it
+/// (`QueryDict.urlencode(safe="/")`).
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
-    .remove(b'~');
+    .remove(b'~')
+    .remove(b'/');
 
-/// The login URL with `field=<next, percent-encoded>` added to its query.
-///
-/// A query the login URL already has is kept, except an old value of
-/// `field`, which is replaced; a fragment stays at the end.
+/// The login URL with `field=<next, percent-encoded>` in its query, as
+/// Django's `redirect_to_login` writes it, so a Django login page on the
+/// same domain reads it unchanged: `/` is left as is, a query the login
+/// URL already has is kept, an old value of `field` is replaced where it
+/// stands (later ones are dropped), and a fragment stays at the end.
 ///
 /// ```
 /// use actix_permit::redirect::login_redirect;
 /// assert_eq!(
 ///     login_redirect("/accounts/login/", "next", "/items/3/edit?x=1"),
-///     "/accounts/login/?next=%2Fitems%2F3%2Fedit%3Fx%3D1",
+///     "/accounts/login/?next=/items/3/edit%3Fx%3D1",
 /// );
 /// assert_eq!(
-///     login_redirect("/login?a=b", "next", "/x"),
-///     "/login?a=b&next=%2Fx",
+///     login_redirect("/login?next=old&a=b", "next", "/x"),
+///     "/login?next=/x&a=b",
 /// );
 /// ```
 pub fn login_redirect(login_url: &str, field: &str, next: &str) -> String {
@@ -38,21 +42,35 @@ pub fn login_redirect(login_url: &str, field: &str, next: &str) -> String {
     let mut out = String::with_capacity(login_url.len() + field.len() + next.len() * 3 + 2);
     out.push_str(path);
     out.push('?');
-    for pair in query.split('&') {
+    let mut placed = false;
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
         let key = pair.split_once('=').map_or(pair, |(k, _)| k);
-        if !pair.is_empty() && key != field {
+        if key != field {
             out.push_str(pair);
-            out.push('&');
+        } else if !placed {
+            placed = true;
+            push_field(&mut out, field, next);
+        } else {
+            continue;
         }
+        out.push('&');
     }
-    out.push_str(field);
-    out.push('=');
-    out.extend(utf8_percent_encode(next, QUERY_VALUE));
+    if placed {
+        out.pop();
+    } else {
+        push_field(&mut out, field, next);
+    }
     if let Some(fragment) = fragment {
         out.push('#');
         out.push_str(fragment);
     }
     out
+}
+
+fn push_field(out: &mut String, field: &str, next: &str) {
+    out.push_str(field);
+    out.push('=');
+    out.extend(utf8_percent_encode(next, QUERY_VALUE));
 }
 
 /// The longest redirect target accepted.
@@ -241,16 +259,16 @@ mod tests {
 
     #[test]
     fn merges_queries_and_fragments() {
-        assert_eq!(login_redirect("/l", "next", "/"), "/l?next=%2F");
-        assert_eq!(login_redirect("/l?", "next", "/a"), "/l?next=%2Fa");
+        assert_eq!(login_redirect("/l", "next", "/"), "/l?next=/");
+        assert_eq!(login_redirect("/l?", "next", "/a"), "/l?next=/a");
         assert_eq!(
-            login_redirect("/l?next=/old&a=b", "next", "/a"),
-            "/l?a=b&next=%2Fa"
+            login_redirect("/l?next=/old&a=b&next=/older", "next", "/a"),
+            "/l?next=/a&a=b"
         );
-        assert_eq!(login_redirect("/l#top", "to", "/a b"), "/l?to=%2Fa%20b#top");
+        assert_eq!(login_redirect("/l#top", "to", "/a b"), "/l?to=/a%20b#top");
         assert_eq!(
             login_redirect("https://sso.example/login", "next", "http://h/ä?x=1&y=2"),
-            "https://sso.example/login?next=http%3A%2F%2Fh%2F%C3%A4%3Fx%3D1%26y%3D2"
+            "https://sso.example/login?next=http%3A//h/%C3%A4%3Fx%3D1%26y%3D2"
         );
     }
 }

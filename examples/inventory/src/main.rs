@@ -287,7 +287,8 @@ fn throttle_limits() -> Result<Option<Limits>, Box<dyn std::error::Error>> {
 
 /// `PERMIT_CLIENT_HEADER`: the header a trusted proxy puts the client's
 /// address in (`X-Forwarded-For`, say), for the login throttle; unset: the
-/// peer address. Set it only behind a proxy that overwrites the header.
+/// peer address. Set it only behind a proxy that sets the header or appends
+/// to it: the last entry of its last line is read.
 fn trusted_client_header()
 -> Result<Option<actix_web::http::header::HeaderName>, Box<dyn std::error::Error>> {
     match std::env::var("PERMIT_CLIENT_HEADER") {

@@ -246,7 +246,7 @@ fn an_anonymous_visit_logs_in_and_comes_back_to_the_page_asked_for() {
             .await
             .unwrap();
         let at = location(&browser).await;
-        assert_eq!(at, "/accounts/login/?next=%2Fitems%2F1%2F");
+        assert_eq!(at, "/accounts/login/?next=/items/1/");
         assert!(text(&browser).await.contains("Log in"));
         screenshot(&browser, "login").await;
 
@@ -358,7 +358,7 @@ fn a_password_change_keeps_this_session_and_ends_the_other_browsers() {
         there.refresh().await.unwrap();
         assert_eq!(
             location(&there).await,
-            "/accounts/login/?next=%2Fitems%2F",
+            "/accounts/login/?next=/items/",
             "the other browser is still signed in"
         );
         assert!(!text(&there).await.contains(ITEM));

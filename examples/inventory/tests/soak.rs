@@ -351,3 +351,110 @@ fn a_login_flood_keeps_memory_bounded_and_the_site_answering() {
     // Afterwards, logins work again.
     assert_eq!(server.client().login("bob", PASSWORD, "").status, 302);
 }
+
+/// Issue 25, part 3: an anonymous client and a signed-in one, each pushing
+/// as hard as it can for 60 s (`PERMIT_ATTACK_SECS`) on loopback, cannot
+/// make the server hold memory: the anonymous one posts logins with
+/// distinct 14 KiB usernames (the form limit is 16 KiB; throttled, never hashed), the signed-in one,
+/// who holds nothing, asks for items with distinct long ids (all 403, each
+/// an object-permission lookup). The server's RSS stays under 300 MB and it
+/// keeps answering.
+#[test]
+fn a_hostile_anonymous_and_signed_in_client_keep_memory_bounded() {
+    const THREADS: usize = 4;
+    // actix answers a request head over about 8 KiB with a 408 after its
+    // request timeout, so the longest id that reaches the check is about 7 KB.
+    const ID_BYTES: usize = 7000;
+    let _alone = ALONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let seconds: u64 = std::env::var("PERMIT_ATTACK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let db = Database::sqlite();
+    let server = Server::start(&db);
+    let pid = server.child.id();
+    let before = rss_kib(pid).expect("read the server's memory");
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let peak = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                peak = peak.max(rss_kib(pid).unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        })
+    };
+    let (logins, lookups) = std::thread::scope(|scope| {
+        let anonymous: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let base = server.base.clone();
+                scope.spawn(move || {
+                    let mut client = Client::new(&base);
+                    let mut statuses = BTreeMap::<u16, usize>::new();
+                    let mut n = 0_usize;
+                    while Instant::now() < deadline {
+                        n += 1;
+                        let username = format!("{t}-{n}-{}", "u".repeat(14 * 1024));
+                        let seen = client.post_form(
+                            "/accounts/login/",
+                            &[("username", &username), ("password", "guess"), ("next", "")],
+                        );
+                        *statuses.entry(seen.status).or_default() += 1;
+                    }
+                    statuses
+                })
+            })
+            .collect();
+        let signed_in: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let server = &server;
+                scope.spawn(move || {
+                    let mut erin = as_user(server, "erin");
+                    let mut statuses = BTreeMap::<u16, usize>::new();
+                    let mut n = 0_usize;
+                    while Instant::now() < deadline {
+                        n += 1;
+                        let id = format!("{t}-{n}-{}", "9".repeat(ID_BYTES));
+                        let seen = erin.get(&format!("/items/{id}/"));
+                        *statuses.entry(seen.status).or_default() += 1;
+                    }
+                    statuses
+                })
+            })
+            .collect();
+        let sum = |handles: Vec<std::thread::ScopedJoinHandle<'_, BTreeMap<u16, usize>>>| {
+            let mut all = BTreeMap::<u16, usize>::new();
+            for handle in handles {
+                for (status, count) in handle.join().expect("an attacker thread") {
+                    *all.entry(status).or_default() += count;
+                }
+            }
+            all
+        };
+        (sum(anonymous), sum(signed_in))
+    });
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let peak = peak.join().unwrap();
+    println!(
+        "attack: {seconds} s; anonymous logins by status {logins:?}; signed-in lookups by status {lookups:?}; \
+         RSS {} MB before, {} MB at peak",
+        before / 1024,
+        peak / 1024
+    );
+    assert!(
+        logins.keys().all(|status| [200, 429].contains(status)),
+        "{logins:?}"
+    );
+    assert_eq!(lookups.keys().collect::<Vec<_>>(), [&403], "{lookups:?}");
+    assert!(
+        lookups[&403] >= 10 * usize::try_from(seconds).unwrap_or(usize::MAX),
+        "the attacker pushed: {lookups:?}"
+    );
+    assert!(peak < 300 * 1024, "peak RSS {} MB", peak / 1024);
+    assert_eq!(server.client().get("/healthz").status, 200);
+}

@@ -175,7 +175,7 @@ async fn the_render_hook_answers_every_denial() {
     let body: serde_json::Value = serde_json::from_str(&seen.body).unwrap();
     assert_eq!(
         body,
-        serde_json::json!({"reason": "login_required", "login": "/accounts/login/?next=%2Fstacked", "missing": [], "path": "/stacked"})
+        serde_json::json!({"reason": "login_required", "login": "/accounts/login/?next=/stacked", "missing": [], "path": "/stacked"})
     );
 
     let seen = get(&app, "/stacked", plain.as_ref()).await;
@@ -195,7 +195,7 @@ async fn the_render_hook_answers_every_denial() {
     }
     let seen = get(&app, "/in-body", None).await;
     let body: serde_json::Value = serde_json::from_str(&seen.body).unwrap();
-    assert_eq!(body["login"], "/accounts/login/?next=%2Fin-body");
+    assert_eq!(body["login"], "/accounts/login/?next=/in-body");
     assert_eq!(hits.get(), 0);
 }
 

@@ -455,3 +455,34 @@ async fn a_hanging_throttle_store_fails_closed_within_the_timeout() {
     );
     assert!(seen.cookie.is_none(), "not logged in");
 }
+
+/// Issue 25, part 2: where every client would share one address count (a
+/// proxy's peer address, or none at all), the first login attempt says so.
+#[actix_rt::test]
+async fn a_shared_client_address_is_warned_about_once() {
+    let (logs, _guard) = crate::support::Logs::capture();
+    let app =
+        login_app!(Permit::from_arc(backend()).throttle(Throttle::new(MemoryThrottle::new())));
+    for _ in 0..3 {
+        send(&*app, attempt("plain", "wrong", "127.0.0.1"), None).await;
+    }
+    let text = logs.text();
+    assert_eq!(
+        text.matches("the peer address is a loopback or private address")
+            .count(),
+        1,
+        "{text}"
+    );
+    let (logs, _guard) = crate::support::Logs::capture();
+    let throttle = Throttle::new(MemoryThrottle::new()).client_header(
+        actix_web::http::header::HeaderName::from_static("x-forwarded-for"),
+    );
+    let app = login_app!(Permit::from_arc(backend()).throttle(throttle));
+    send(&*app, attempt("plain", "wrong", "10.5.0.1"), None).await;
+    assert!(
+        logs.text()
+            .contains("the client header has no address in its last entry"),
+        "{}",
+        logs.text()
+    );
+}
