@@ -232,6 +232,23 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// Samples the server's RSS every 10 ms until `done`; answers the peak in
+/// KiB.
+fn peak_rss(
+    pid: u32,
+    done: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    let done = std::sync::Arc::clone(done);
+    std::thread::spawn(move || {
+        let mut peak = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            peak = peak.max(rss_kib(pid).unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        peak
+    })
+}
+
 /// One login over a raw connection (the flood's clients): its status.
 fn raw_login(addr: &str, username: &str) -> Option<u16> {
     use std::io::{Read, Write};
@@ -281,17 +298,7 @@ fn a_login_flood_keeps_memory_bounded_and_the_site_answering() {
     let before = rss_kib(pid).expect("read the server's memory");
 
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let peak = {
-        let done = done.clone();
-        std::thread::spawn(move || {
-            let mut peak = 0;
-            while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                peak = peak.max(rss_kib(pid).unwrap_or(0));
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            peak
-        })
-    };
+    let peak = peak_rss(pid, &done);
     let probes = {
         let done = done.clone();
         let base = server.base.clone();
@@ -378,17 +385,7 @@ fn a_hostile_anonymous_and_signed_in_client_keep_memory_bounded() {
     let before = rss_kib(pid).expect("read the server's memory");
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let peak = {
-        let done = done.clone();
-        std::thread::spawn(move || {
-            let mut peak = 0;
-            while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                peak = peak.max(rss_kib(pid).unwrap_or(0));
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            peak
-        })
-    };
+    let peak = peak_rss(pid, &done);
     let (logins, lookups) = std::thread::scope(|scope| {
         let anonymous: Vec<_> = (0..THREADS)
             .map(|t| {

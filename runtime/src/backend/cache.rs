@@ -44,7 +44,7 @@ pub struct CachedBackend<B> {
 const MAX_BYTES: u64 = 64 << 20;
 
 /// What one cached set costs: its id, its names, and the entry around them.
-fn weight(id: &String, set: &Arc<PermissionSet>) -> u32 {
+fn weight(id: &str, set: &PermissionSet) -> u32 {
     let bytes = 160 + id.len() + set.iter().map(|name| name.len() + 24).sum::<usize>();
     u32::try_from(bytes).unwrap_or(u32::MAX)
 }
@@ -56,7 +56,7 @@ impl<B: Backend> CachedBackend<B> {
             inner,
             perms: moka::sync::Cache::builder()
                 .max_capacity(MAX_BYTES)
-                .weigher(weight)
+                .weigher(|id: &String, set: &Arc<PermissionSet>| weight(id, set))
                 .time_to_live(ttl)
                 .build(),
             ttl,

@@ -12,16 +12,14 @@ use std::time::Duration;
 use actix_permit::backend::UserResult;
 use actix_permit::{
     AuthUser, Backend, BackendError, BoxFuture, CachedBackend, CurrentUser, MemoryBackend,
-    MemoryThrottle, PermissionSet, Permit, PermitError, SqlBackend, Throttle, ThrottleStore,
-    authenticate, login,
+    MemoryThrottle, PermissionSet, Permit, SqlBackend, Throttle, ThrottleStore,
 };
 use actix_session::SessionExt;
 use actix_web::dev::Service;
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, get, post, test, web};
-use serde::Deserialize;
 
-use crate::support::{PASSWORD, backend, get as fetch, send, session};
+use crate::support::{PASSWORD, backend, get as fetch, send, session, signin};
 
 /// The in-memory backend, counting the password checks that reach it and
 /// how many run at once; while `hold` is set, a permission lookup reads the
@@ -77,28 +75,6 @@ impl Backend for Counting {
             }
             Ok(set)
         })
-    }
-}
-
-#[derive(Deserialize)]
-struct Credentials {
-    username: String,
-    password: String,
-}
-
-/// The app's login view: 200 "in" or "wrong"; a throttled or overloaded
-/// attempt is the error's own response (429 or 503, with `Retry-After`).
-#[post("/signin")]
-async fn signin(
-    req: HttpRequest,
-    form: web::Form<Credentials>,
-) -> Result<HttpResponse, PermitError> {
-    match authenticate(&req, &form.username, &form.password).await? {
-        Some(user) => {
-            login(&req, &*user).map_err(|_| PermitError::MissingMiddleware)?;
-            Ok(HttpResponse::Ok().body("in"))
-        }
-        None => Ok(HttpResponse::Ok().body("wrong")),
     }
 }
 

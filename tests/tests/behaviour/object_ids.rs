@@ -8,53 +8,16 @@
 //! non-UTF-8) and generated nestings of scopes.
 
 use std::cell::RefCell;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use actix_permit::backend::UserResult;
-use actix_permit::{
-    AuthUser, Backend, BackendError, BoxFuture, CurrentUser, MemoryBackend, PermissionSet, Permit,
-    permission_required, user_passes_test,
-};
+use actix_permit::{CurrentUser, MemoryBackend, Permit, permission_required, user_passes_test};
 use actix_web::http::{StatusCode, Uri};
 use actix_web::{App, Scope, post, test, web};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 use serde::Deserialize;
 
-use crate::support::{Logs, backend, login_as, send, session, session_routes};
-
-/// The memory backend, noting every object it is asked about.
-struct Recording {
-    inner: Arc<MemoryBackend>,
-    asked: Mutex<Vec<String>>,
-}
-
-impl Backend for Recording {
-    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
-        self.inner.get_user(id)
-    }
-    fn authenticate<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> BoxFuture<'a, UserResult> {
-        self.inner.authenticate(username, password)
-    }
-    fn user_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
-        self.inner.user_permissions(user)
-    }
-    fn object_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-        object: &'a str,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
-        self.asked.lock().unwrap().push(object.to_owned());
-        self.inner.object_permissions(user, object)
-    }
-}
+use crate::support::{Logs, Recording, backend, login_as, send, session, session_routes};
 
 thread_local! {
     /// The one object the predicate lets through, and what it was asked.
@@ -187,10 +150,7 @@ fn shape() -> impl Strategy<Value = Vec<&'static str>> {
 fn the_id_checked_is_the_id_the_handler_gets() {
     let system = actix_rt::System::new();
     let memory = backend();
-    let recording = Arc::new(Recording {
-        inner: memory.clone(),
-        asked: Mutex::default(),
-    });
+    let recording = Recording::new(memory.clone());
     let mut runner = TestRunner::new(Config {
         cases: 48,
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
@@ -305,10 +265,7 @@ async fn case(
 #[actix_rt::test]
 async fn escapes_the_router_keeps_do_not_reach_another_object() {
     let memory = backend();
-    let recording = Arc::new(Recording {
-        inner: memory.clone(),
-        asked: Mutex::default(),
-    });
+    let recording = Recording::new(memory.clone());
     let app = test::init_service(
         App::new()
             .configure(session_routes)

@@ -8,13 +8,10 @@ use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use actix_permit::backend::UserResult;
 use actix_permit::{
-    AuthUser, Backend, BackendError, BoxFuture, CurrentUser, MemoryBackend, Objects, PermissionSet,
-    Permit, PermitError, SqlBackend, SqlOptions, login_required, permission_required,
-    user_passes_test,
+    CurrentUser, MemoryBackend, Objects, Permit, PermitError, SqlBackend, SqlOptions,
+    login_required, permission_required, user_passes_test,
 };
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, test, web};
@@ -22,7 +19,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde::Deserialize;
 
-use crate::support::{Hits, Logs, PASSWORD, app, backend, counting_body, get, login_as, send};
+use crate::support::{
+    Hits, Logs, PASSWORD, Recording, app, backend, counting_body, get, login_as, send,
+};
 
 #[derive(Deserialize)]
 struct ItemForm {
@@ -290,47 +289,11 @@ async fn list_pages_get_the_objects_a_user_may_act_on() {
     }
 }
 
-/// The memory backend, counting object-permission lookups.
-struct Counting {
-    inner: Arc<MemoryBackend>,
-    object_lookups: AtomicUsize,
-}
-
-impl Backend for Counting {
-    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
-        self.inner.get_user(id)
-    }
-    fn authenticate<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> BoxFuture<'a, UserResult> {
-        self.inner.authenticate(username, password)
-    }
-    fn user_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
-        self.inner.user_permissions(user)
-    }
-    fn object_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-        object: &'a str,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
-        self.object_lookups.fetch_add(1, Ordering::SeqCst);
-        self.inner.object_permissions(user, object)
-    }
-}
-
 #[actix_rt::test]
 async fn many_checks_on_one_object_ask_the_backend_once() {
     let memory = with_objects();
     memory.grant("plain", "inventory.view_item").unwrap();
-    let counting = Arc::new(Counting {
-        inner: memory,
-        object_lookups: AtomicUsize::new(0),
-    });
+    let counting = Recording::new(memory);
     let app = app(Permit::from_arc(counting.clone()), Arc::default(), routes).await;
     let plain = login_as(&app, "plain").await;
     let seen = get(&app, "/stacked/3", plain.as_ref()).await;
@@ -338,10 +301,10 @@ async fn many_checks_on_one_object_ask_the_backend_once() {
         (seen.status, seen.body.as_str()),
         (StatusCode::OK, "true false inventory.change_item")
     );
-    assert_eq!(counting.object_lookups.load(Ordering::SeqCst), 1);
+    assert_eq!(counting.asked().len(), 1);
     // Another request asks again (the per-request cache ends with it).
     get(&app, "/stacked/3", plain.as_ref()).await;
-    assert_eq!(counting.object_lookups.load(Ordering::SeqCst), 2);
+    assert_eq!(counting.asked().len(), 2);
 }
 
 /// A fresh SQLite file for one test, with the exact cache looking before

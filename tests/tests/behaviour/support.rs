@@ -274,6 +274,75 @@ impl Backend for Flaky {
     }
 }
 
+/// The memory backend, noting every object it is asked about.
+pub struct Recording {
+    pub inner: Arc<MemoryBackend>,
+    pub asked: std::sync::Mutex<Vec<String>>,
+}
+
+impl Recording {
+    pub fn new(inner: Arc<MemoryBackend>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            asked: std::sync::Mutex::default(),
+        })
+    }
+
+    /// The objects asked about so far, in order.
+    pub fn asked(&self) -> Vec<String> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+impl Backend for Recording {
+    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
+        self.inner.get_user(id)
+    }
+    fn authenticate<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, UserResult> {
+        self.inner.authenticate(username, password)
+    }
+    fn user_permissions<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+        self.inner.user_permissions(user)
+    }
+    fn object_permissions<'a>(
+        &'a self,
+        user: &'a dyn AuthUser,
+        object: &'a str,
+    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+        self.asked.lock().unwrap().push(object.to_owned());
+        self.inner.object_permissions(user, object)
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct Credentials {
+    username: String,
+    password: String,
+}
+
+/// A login view: 200 "in" or "wrong"; a throttled or overloaded attempt is
+/// the error's own response (429 or 503, with `Retry-After`).
+#[actix_web::post("/signin")]
+pub async fn signin(
+    req: HttpRequest,
+    form: web::Form<Credentials>,
+) -> Result<HttpResponse, actix_permit::PermitError> {
+    match authenticate(&req, &form.username, &form.password).await? {
+        Some(user) => {
+            login(&req, &*user).map_err(|_| actix_permit::PermitError::MissingMiddleware)?;
+            Ok(HttpResponse::Ok().body("in"))
+        }
+        None => Ok(HttpResponse::Ok().body("wrong")),
+    }
+}
+
 /// Collects what `tracing` logs while the guard lives.
 #[derive(Clone, Default)]
 pub struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);

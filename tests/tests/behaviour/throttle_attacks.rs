@@ -14,16 +14,15 @@ use std::time::Duration;
 use actix_permit::backend::UserResult;
 use actix_permit::{
     AuthUser, Backend, BackendError, BoxFuture, MemoryBackend, MemoryThrottle, PermissionSet,
-    Permit, PermitError, SqlBackend, SqlOptions, Throttle, ThrottleStore, authenticate, login,
+    Permit, SqlBackend, SqlOptions, Throttle, ThrottleStore,
 };
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderName;
-use actix_web::{App, HttpRequest, HttpResponse, post, test, web};
+use actix_web::{App, test};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use serde::Deserialize;
 
-use crate::support::session;
+use crate::support::{session, signin};
 
 const PER_USER: u64 = 5;
 const PER_CLIENT: u64 = 20;
@@ -97,26 +96,6 @@ impl Backend for Accounts {
         _: &'a dyn AuthUser,
     ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
         Box::pin(std::future::ready(Ok(Arc::default())))
-    }
-}
-
-#[derive(Deserialize)]
-struct Credentials {
-    username: String,
-    password: String,
-}
-
-#[post("/signin")]
-async fn signin(
-    req: HttpRequest,
-    form: web::Form<Credentials>,
-) -> Result<HttpResponse, PermitError> {
-    match authenticate(&req, &form.username, &form.password).await? {
-        Some(user) => {
-            login(&req, &*user).map_err(|_| PermitError::MissingMiddleware)?;
-            Ok(HttpResponse::Ok().body("in"))
-        }
-        None => Ok(HttpResponse::Ok().body("wrong")),
     }
 }
 
