@@ -211,7 +211,7 @@ fn refusal(
     }
 }
 
-type Principal = Option<std::sync::Arc<dyn crate::AuthUser>>;
+type Principal = Option<std::sync::Arc<dyn crate::user::AuthUser>>;
 
 /// The request's record and its user, or the rendered failure.
 pub(crate) async fn principal(
@@ -352,7 +352,7 @@ fn next_url(req: &HttpRequest, login_url: &str, config: &Config) -> String {
         return path.to_owned();
     };
     let login_origin = login_url[at + 3..]
-        .find('/')
+        .find(['/', '?', '#'])
         .map_or(login_url, |end| &login_url[..at + 3 + end]);
     match config.site_origin.as_deref() {
         Some(origin) if origin.eq_ignore_ascii_case(login_origin) => path.to_owned(),

@@ -61,7 +61,7 @@ pub struct Denial<'a> {
     pub(crate) reason: Reason,
     pub(crate) login_redirect: Option<String>,
     pub(crate) missing: &'a [&'a str],
-    pub(crate) user: Option<&'a std::sync::Arc<dyn crate::AuthUser>>,
+    pub(crate) user: Option<&'a std::sync::Arc<dyn crate::user::AuthUser>>,
 }
 
 impl Denial<'_> {
@@ -86,7 +86,7 @@ impl Denial<'_> {
     /// The signed-in user the request was denied to, when the check got as
     /// far as loading one (a [`Reason::Forbidden`] always does): so that a
     /// 403 page can still show who is logged in.
-    pub fn user(&self) -> Option<&std::sync::Arc<dyn crate::AuthUser>> {
+    pub fn user(&self) -> Option<&std::sync::Arc<dyn crate::user::AuthUser>> {
         self.user
     }
 }

@@ -270,8 +270,10 @@ pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
     constant_time_eq_bytes(a.as_bytes(), b.as_bytes())
 }
 
+/// `subtle`'s comparison: the time taken does not depend on where the two
+/// differ (only on their lengths).
 fn constant_time_eq_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
 }
 
 #[cfg(test)]

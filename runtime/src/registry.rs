@@ -43,7 +43,7 @@ pub struct Handler {
 pub type Entry =
     fn(
         actix_web::HttpRequest,
-        crate::__private::Payload,
+        crate::request::Payload,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = actix_web::HttpResponse>>>;
 
 /// A route of a [`Handler`], as its routing attribute gives it.

@@ -378,7 +378,7 @@ impl CurrentUser {
         } else if self.is_anonymous() {
             Err(PermitError::LoginRequired)
         } else {
-            Err(PermitError::Denied(crate::PermissionDenied))
+            Err(PermitError::Denied(crate::error::PermissionDenied))
         }
     }
 
@@ -426,13 +426,13 @@ impl CurrentUser {
     /// active superuser or a holder of the model permission, otherwise the
     /// ids of the objects they hold `perm` on (none for anonymous users).
     ///
-    /// [`Objects::All`]: crate::Objects::All
-    pub async fn objects_for(&self, perm: &str) -> Result<crate::Objects, PermitError> {
+    /// [`Objects::All`]: crate::permission::Objects::All
+    pub async fn objects_for(&self, perm: &str) -> Result<crate::permission::Objects, PermitError> {
         let Some(user) = &self.user else {
-            return Ok(crate::Objects::Only(Vec::new()));
+            return Ok(crate::permission::Objects::Only(Vec::new()));
         };
         if user.is_superuser() || self.permissions().await?.contains(perm) {
-            return Ok(crate::Objects::All);
+            return Ok(crate::permission::Objects::All);
         }
         let mut ids = self
             .auth
@@ -443,7 +443,7 @@ impl CurrentUser {
             .await?;
         ids.sort_unstable();
         ids.dedup();
-        Ok(crate::Objects::Only(ids))
+        Ok(crate::permission::Objects::Only(ids))
     }
 }
 

@@ -37,6 +37,15 @@ struct Cli {
     /// loopback while a user keeps that password.
     #[arg(long, env = "PERMIT_DEMO", global = true)]
     demo: bool,
+    /// Address the site listens on (`serve`, the default command); given
+    /// before or after the command.
+    #[arg(
+        long,
+        env = "PERMIT_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    bind: String,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -44,11 +53,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the web site (the default).
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "PERMIT_BIND", default_value = "127.0.0.1:8080")]
-        bind: String,
-    },
+    Serve,
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -126,8 +131,7 @@ async fn main() -> ExitCode {
         demo: cli.demo,
     };
     let result = match cli.command {
-        None => serve(&db, &bind_default()).await,
-        Some(Command::Serve { bind }) => serve(&db, &bind).await,
+        None | Some(Command::Serve) => serve(&db, &cli.bind).await,
         Some(Command::User(command)) => manage_user(&db, command).await,
         Some(Command::Group(command)) => manage_group(&db, command).await,
         Some(Command::Routes { json }) => {
@@ -145,17 +149,20 @@ async fn main() -> ExitCode {
     }
 }
 
-fn bind_default() -> String {
-    std::env::var("PERMIT_BIND").unwrap_or_else(|_| "127.0.0.1:8080".to_owned())
-}
-
+/// Logs to standard error, filtered by `RUST_LOG` (`info`,
+/// `actix_permit=debug,info`, ...); `info` when it is unset, and when it is
+/// not a filter, with a line saying why.
 fn init_logging() {
-    let level = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|level| level.parse().ok())
-        .unwrap_or(tracing::Level::INFO);
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Err(_) => EnvFilter::new("info"),
+        Ok(spec) => EnvFilter::try_new(&spec).unwrap_or_else(|err| {
+            eprintln!("inventory: RUST_LOG={spec:?} is not a log filter ({err}); logging at info");
+            EnvFilter::new("info")
+        }),
+    };
     tracing_subscriber::fmt()
-        .with_max_level(level)
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
 }

@@ -13,6 +13,7 @@ mod common;
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -64,10 +65,14 @@ impl Driver {
     fn start() -> Option<Self> {
         let (chromium, driver) = browser_paths()?;
         let port = free_port(Ipv4Addr::LOCALHOST);
+        // A process group of its own: the browsers it starts are in it, so
+        // that dropping the driver ends them too, even when a test failed
+        // before closing its sessions.
         let child = Command::new(driver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("start chromedriver");
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -120,6 +125,11 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The whole group: chromedriver and every browser it started.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -146,15 +156,63 @@ where
     actix_web::rt::System::new().block_on(body(driver, server));
 }
 
-/// The visible text of the page.
+/// Waits (up to 20 s) until the page the browser shows has loaded.
+async fn loaded(browser: &Client) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = browser
+            .execute("return document.readyState", Vec::new())
+            .await;
+        if matches!(&state, Ok(serde_json::Value::String(state)) if state == "complete") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page did not load: {state:?}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The visible text of the page, once it has loaded; read again when a
+/// navigation replaced the page while it was read.
 async fn text(browser: &Client) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        loaded(browser).await;
+        let read = match browser.find(Locator::Css("body")).await {
+            Ok(body) => body.text().await,
+            Err(err) => Err(err),
+        };
+        match read {
+            Ok(text) => return text,
+            Err(err) => assert!(Instant::now() < deadline, "the page's text: {err}"),
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Clicks what `css` finds and waits until the page it leads to has
+/// replaced this one and loaded.
+async fn click_and_wait(browser: &Client, css: &str) {
+    let page = browser.find(Locator::Css("html")).await.expect("the page");
     browser
-        .find(Locator::Css("body"))
+        .find(Locator::Css(css))
         .await
-        .expect("a body")
-        .text()
+        .unwrap_or_else(|err| panic!("{css}: {err}"))
+        .click()
         .await
-        .expect("its text")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // The old page's root goes stale once the new page is there.
+    while page.tag_name().await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "clicking {css} led to no new page"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    loaded(browser).await;
 }
 
 /// Path and query of the page the browser shows.
@@ -183,13 +241,7 @@ async fn log_in_here(browser: &Client, user: &str, password: &str) {
         .send_keys(password)
         .await
         .unwrap();
-    browser
-        .find(Locator::Css("main button"))
-        .await
-        .expect("the log in button")
-        .click()
-        .await
-        .unwrap();
+    click_and_wait(browser, "main button").await;
     wait_until(browser, |path| !path.starts_with("/accounts/login/")).await;
 }
 
@@ -301,13 +353,7 @@ fn after_logout_the_back_button_shows_no_protected_content() {
             .unwrap();
         assert!(text(&browser).await.contains(ITEM));
 
-        browser
-            .find(Locator::Css("nav form button"))
-            .await
-            .expect("the log out button")
-            .click()
-            .await
-            .unwrap();
+        click_and_wait(&browser, "nav form button").await;
         wait_until(&browser, |path| path.starts_with("/accounts/login/")).await;
 
         browser.back().await.unwrap();
@@ -342,12 +388,7 @@ fn a_password_change_keeps_this_session_and_ends_the_other_browsers() {
         form.set_by_name("new_password", "a-new-password-for-carol")
             .await
             .unwrap();
-        here.find(Locator::Css("main button"))
-            .await
-            .expect("the change button")
-            .click()
-            .await
-            .unwrap();
+        click_and_wait(&here, "main button").await;
         let page = text(&here).await;
         assert!(!page.contains("incorrectly"), "{page}");
 

@@ -1211,3 +1211,29 @@ fn owners_change_and_delete_only_their_own_items() {
         assert_eq!(carol.get(&path).status, 404);
     }
 }
+
+/// Issue 26: `--bind` is taken before or after the command, as a newcomer
+/// types it, and a `RUST_LOG` that is not a filter is said so.
+#[test]
+fn the_bind_address_goes_anywhere_on_the_command_line() {
+    let db = Database::sqlite();
+    for args in [
+        &["--demo", "--bind", "127.0.0.1:0"][..],
+        &["--bind", "127.0.0.1:0", "--demo", "serve"],
+        &["--demo", "serve", "--bind", "127.0.0.1:0"],
+    ] {
+        let server = Server::start_args(&db, args, &[]);
+        assert_eq!(server.client().get("/healthz").status, 200, "{args:?}");
+    }
+    let refused = run_to_end(
+        &db,
+        &["--bind", "0.0.0.0:0", "routes", "--json"],
+        &[("RUST_LOG", "actix_permit=[")],
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("RUST_LOG=\"actix_permit=[\" is not a log filter"),
+        "{stderr}"
+    );
+}

@@ -7,7 +7,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row, SqlSafeStr};
 
-use super::exact::{CacheState, CacheStats, Exact, ExactCache, Watch};
+use super::exact::{CacheState, CacheStats, ExactCache};
+use super::watch::{Exact, Watch};
 use super::{
     AdminError, Backend, BackendError, BoxFuture, PermissionSource, StoredUser, UserResult,
 };

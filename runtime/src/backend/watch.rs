@@ -7,6 +7,52 @@ pub(crate) use sqlite::DataVersion;
 #[cfg(feature = "postgres")]
 pub(crate) use postgres::{ListenerHandle, spawn_listener};
 
+use std::sync::Arc;
+
+use super::exact::{CacheState, ExactCache};
+
+/// The cache and what keeps it exact, as the backend holds it.
+pub(crate) struct Exact {
+    pub(crate) cache: Arc<ExactCache>,
+    watch: Watch,
+}
+
+pub(crate) enum Watch {
+    /// PostgreSQL: a listener thread sets the cache's health; dropping this
+    /// stops it.
+    #[cfg(feature = "postgres")]
+    Listener(#[allow(dead_code)] ListenerHandle),
+    /// SQLite: checked on every lookup.
+    #[cfg(feature = "sqlite")]
+    DataVersion(DataVersion),
+}
+
+impl Exact {
+    pub(crate) fn new(cache: Arc<ExactCache>, watch: Watch) -> Self {
+        Self { cache, watch }
+    }
+
+    /// The cache, when it may be used for this lookup; `None` means query
+    /// (and keep nothing).
+    pub(crate) fn trusted(&self) -> Option<&ExactCache> {
+        match &self.watch {
+            #[cfg(feature = "postgres")]
+            Watch::Listener(_) => {}
+            #[cfg(feature = "sqlite")]
+            Watch::DataVersion(check) => check.refresh(&self.cache),
+        }
+        self.cache.is_healthy().then_some(&*self.cache)
+    }
+
+    pub(crate) fn state(&self) -> CacheState {
+        if self.cache.is_healthy() {
+            CacheState::Exact
+        } else {
+            CacheState::Bypassed
+        }
+    }
+}
+
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use std::cell::RefCell;
@@ -16,7 +62,7 @@ mod sqlite {
 
     use rusqlite::{Connection, OpenFlags};
 
-    use super::super::exact::ExactCache;
+    use crate::backend::exact::ExactCache;
 
     /// Checks, before a lookup, whether anyone committed a change to the
     /// auth tables since the last look: on every lookup when the interval
@@ -202,8 +248,8 @@ mod sqlite {
 
         use rusqlite::Connection;
 
-        use super::super::super::exact::ExactCache;
         use super::DataVersion;
+        use crate::backend::exact::ExactCache;
 
         /// A database with the counter, and a writer connection to it.
         fn database(name: &str) -> (std::path::PathBuf, Connection) {
@@ -303,7 +349,7 @@ mod postgres {
     use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
     use tokio::sync::oneshot;
 
-    use super::super::exact::ExactCache;
+    use crate::backend::exact::ExactCache;
 
     /// The channel the triggers notify on.
     const CHANNEL: &str = "permit_auth";
