@@ -1,11 +1,15 @@
 //! [`LoginRequired`]: deny by default, as Django's `LoginRequiredMiddleware`.
 
+use std::any::TypeId;
+use std::cell::Cell;
+use std::future::Future;
 use std::rc::Rc;
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Once, OnceLock};
+use std::task::{Context, Poll, Waker};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::{Error, HttpMessage};
+use actix_web::{App, Error, HttpMessage};
 
 use super::LocalBoxFuture;
 use crate::access::{DEFAULT_RULE, deny_anonymous, principal, require_user};
@@ -20,7 +24,8 @@ use crate::{audit, registry};
 /// matches, since an app or scope `default_service` could answer it.
 ///
 /// Make it the **first** `.wrap` (the innermost middleware), inside
-/// [`Permit`](crate::Permit) (actix runs the last `.wrap` first):
+/// [`Permit`](crate::Permit) (actix runs the last `.wrap` first); anywhere
+/// else the app does not start, and the log says why:
 ///
 /// ```
 /// use actix_permit::{LoginRequired, MemoryBackend, Permit, login_not_required};
@@ -161,30 +166,94 @@ enum Verdict {
 }
 
 /// Where the middleware sits, from the type of the service it wraps.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Wraps {
     /// actix's router of an app, or of a plain [`scope`](crate::scope)
     /// (which checks again before routing): it can prove public routes.
     Router,
-    /// A `web::scope`'s router, or something else: it proves nothing.
+    /// A `web::scope`'s router: it proves nothing.
+    WebScope,
+    /// Anything else: another middleware sits between it and the router,
+    /// and could change the path after it decided.
     Other,
 }
 
-fn wraps<S>() -> Wraps {
-    let name = std::any::type_name::<S>();
-    if name == "actix_web::app_service::AppRouting"
-        || name.contains("actix_permit::middleware::public::ScopeCheckService<")
-    {
-        return Wraps::Router;
+/// The types of the services `LoginRequired` may wrap, as actix builds
+/// them. actix does not name its routers publicly (and `type_name` is not
+/// stable), so they are found by type identity: once per process, a probe
+/// middleware is wrapped around a throwaway app, plain scope and
+/// `web::scope`, and notes the `TypeId` of the service it is given.
+struct Routers {
+    app: Option<TypeId>,
+    plain_scope: Option<TypeId>,
+    web_scope: Option<TypeId>,
+}
+
+fn routers() -> &'static Routers {
+    static ROUTERS: OnceLock<Routers> = OnceLock::new();
+    ROUTERS.get_or_init(|| Routers {
+        app: seen_by_probe(|probe| App::new().wrap(probe)),
+        plain_scope: seen_by_probe(|probe| App::new().service(crate::scope("/p").wrap(probe))),
+        web_scope: seen_by_probe(|probe| {
+            App::new().service(actix_web::web::scope("/p").wrap(probe))
+        }),
+    })
+}
+
+/// Builds the app `build` makes around a [`TypeProbe`] and answers the
+/// type the probe wrapped; `None` if building did not finish at once
+/// (nothing is then proven: deny by default denies).
+fn seen_by_probe<T, B>(build: impl FnOnce(TypeProbe) -> App<T>) -> Option<TypeId>
+where
+    T: actix_service::ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    use actix_service::{IntoServiceFactory, ServiceFactory};
+    let seen = Rc::new(Cell::new(None));
+    let factory = build(TypeProbe(Rc::clone(&seen))).into_factory();
+    let mut init = std::pin::pin!(factory.new_service(actix_web::dev::AppConfig::default()));
+    let mut cx = Context::from_waker(Waker::noop());
+    match init.as_mut().poll(&mut cx) {
+        Poll::Ready(Ok(_)) => seen.get(),
+        _ => None,
     }
-    if name != "actix_web::scope::ScopeService" {
-        tracing::error!(
-            target: "actix_permit",
-            wraps = name,
-            "LoginRequired does not wrap the router directly: a middleware added with .wrap() before it runs after it, and could change the path after LoginRequired decided. Make LoginRequired the first .wrap(); until then it lets anonymous requests through to listed public paths only"
-        );
+}
+
+/// Notes the type of the service it wraps, and passes it on unchanged.
+struct TypeProbe(Rc<Cell<Option<TypeId>>>);
+
+impl<S> Transform<S, ServiceRequest> for TypeProbe
+where
+    S: Service<ServiceRequest, Error = Error> + 'static,
+{
+    type Response = S::Response;
+    type Error = Error;
+    type Transform = S;
+    type InitError = ();
+    type Future = std::future::Ready<Result<S, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        self.0.set(Some(TypeId::of::<S>()));
+        std::future::ready(Ok(service))
     }
-    Wraps::Other
+}
+
+fn wraps<S: 'static>() -> Wraps {
+    let id = Some(TypeId::of::<S>());
+    let routers = routers();
+    if id == routers.app || id == routers.plain_scope {
+        Wraps::Router
+    } else if id == routers.web_scope {
+        Wraps::WebScope
+    } else {
+        Wraps::Other
+    }
 }
 
 /// Says once which `#[login_not_required]` handlers stay protected because
@@ -214,10 +283,19 @@ where
     type Future = std::future::Ready<Result<Self::Transform, ()>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
+        let wraps = wraps::<S>();
+        if wraps == Wraps::Other {
+            tracing::error!(
+                target: "actix_permit",
+                wraps = std::any::type_name::<S>(),
+                "LoginRequired does not wrap the router directly: a middleware added with .wrap() before it runs after it, and could change the path after LoginRequired decided. Make LoginRequired the first .wrap() of the app or scope; the app does not start until then"
+            );
+            return std::future::ready(Err(()));
+        }
         std::future::ready(Ok(LoginRequiredService {
             service: Rc::new(service),
             config: self.clone(),
-            proves: wraps::<S>() == Wraps::Router,
+            proves: wraps == Wraps::Router,
         }))
     }
 }

@@ -401,3 +401,59 @@ async fn listing_the_home_page_makes_no_other_path_public() {
     }
     assert_eq!(hits.get(), 1);
 }
+
+/// Whether an app's service can be built: every middleware accepted its
+/// place.
+macro_rules! starts {
+    ($app:expr) => {{
+        use actix_service::IntoServiceFactory;
+        use actix_web::dev::ServiceFactory;
+        $app.into_factory()
+            .new_service(actix_web::dev::AppConfig::default())
+            .await
+            .is_ok()
+    }};
+}
+
+/// Issue 26: where `LoginRequired` sits is known by type, not by a type's
+/// name: on an app, a plain scope or a `web::scope` the app starts; behind
+/// another middleware, which could change the path after it decided, the
+/// app does not start, and the log says what to change.
+#[actix_web::test]
+async fn behind_another_middleware_the_app_does_not_start() {
+    let (logs, _guard) = crate::support::Logs::capture();
+    let started = starts!(
+        App::new()
+            .service(open)
+            .wrap(actix_web::middleware::NormalizePath::trim())
+            .wrap(LoginRequired::new())
+            .wrap(Permit::from_arc(backend()))
+            .wrap(session())
+    );
+    assert!(!started, "the app started");
+    assert!(
+        logs.text()
+            .contains("Make LoginRequired the first .wrap() of the app or scope"),
+        "{}",
+        logs.text()
+    );
+    for started in [
+        starts!(App::new().service(open).wrap(LoginRequired::new())),
+        starts!(
+            App::new().service(
+                scope("/admin")
+                    .service(admin_public)
+                    .wrap(LoginRequired::new())
+            )
+        ),
+        starts!(
+            App::new().service(
+                web::scope("/admin")
+                    .service(admin_users)
+                    .wrap(LoginRequired::new())
+            )
+        ),
+    ] {
+        assert!(started, "{}", logs.text());
+    }
+}

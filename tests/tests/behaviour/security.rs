@@ -161,7 +161,7 @@ proptest! {
         prop_assert_eq!(pairs.next(), Some("a=b"));
         let value = pairs.next().unwrap().strip_prefix(&format!("{field}=")).unwrap();
         prop_assert!(pairs.next().is_none());
-        prop_assert!(value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)));
+        prop_assert!(value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%/".contains(&b)));
         let decoded = percent_encoding::percent_decode_str(value).decode_utf8().unwrap();
         prop_assert_eq!(decoded, next);
     }
