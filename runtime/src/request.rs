@@ -54,9 +54,16 @@ pub(crate) struct RequestAuth {
     user: OnceCell<Result<Option<Arc<dyn AuthUser>>, BackendError>>,
     perms: OnceCell<Result<Arc<PermissionSet>, BackendError>>,
     /// The user's object permissions, per object, each loaded once (a
-    /// request asks about one object, rarely a few).
+    /// request asks about one object, rarely a few); at most
+    /// [`MAX_OBJECT_BYTES`] of ids are kept.
     objects: RefCell<Vec<(Box<str>, Rc<ObjectPerms>)>>,
 }
+
+/// The most bytes of object ids one request keeps answers for: past it
+/// (a handler checking many, or long, ids a client sent), each further
+/// object is asked again every time, so a request's memory does not grow
+/// with what the client sends.
+const MAX_OBJECT_BYTES: usize = 16 * 1024;
 
 type ObjectPerms = OnceCell<Result<Arc<PermissionSet>, BackendError>>;
 
@@ -203,7 +210,10 @@ impl RequestAuth {
                 Some((_, cell)) => Rc::clone(cell),
                 None => {
                     let cell = Rc::new(ObjectPerms::new());
-                    objects.push((object.into(), Rc::clone(&cell)));
+                    let kept: usize = objects.iter().map(|(id, _)| id.len()).sum();
+                    if kept + object.len() <= MAX_OBJECT_BYTES {
+                        objects.push((object.into(), Rc::clone(&cell)));
+                    }
                     cell
                 }
             }

@@ -307,6 +307,44 @@ async fn many_checks_on_one_object_ask_the_backend_once() {
     assert_eq!(counting.asked().len(), 2);
 }
 
+/// Checks every id the client sends, twice.
+#[post("/bulk")]
+async fn bulk(user: CurrentUser, ids: web::Json<Vec<String>>) -> Result<String, PermitError> {
+    let mut allowed = 0;
+    for id in ids.iter().chain(ids.iter()) {
+        allowed += usize::from(user.has_perm_on("inventory.change_item", id).await?);
+    }
+    Ok(allowed.to_string())
+}
+
+/// Issue 25, part 3: a request keeps answers for at most 16 KiB of object
+/// ids; past that, each further id is asked again, so what a request holds
+/// does not grow with the ids a client sends.
+#[actix_rt::test]
+async fn a_request_keeps_answers_for_a_bounded_size_of_ids() {
+    let counting = Recording::new(with_objects());
+    let app = app(Permit::from_arc(counting.clone()), Arc::default(), |cfg| {
+        cfg.service(bulk);
+    })
+    .await;
+    let plain = login_as(&app, "plain").await;
+    let ids: Vec<String> = (0..100).map(|n| format!("{n:0>1000}")).collect();
+    let seen = send(
+        &app,
+        test::TestRequest::post().uri("/bulk").set_json(&ids),
+        plain.as_ref(),
+    )
+    .await;
+    assert_eq!((seen.status, seen.body.as_str()), (StatusCode::OK, "0"));
+    let asked = counting.asked();
+    let times = |id: &String| asked.iter().filter(|a| *a == id).count();
+    assert_eq!(times(&ids[0]), 1, "the first ids are kept");
+    assert_eq!(times(&ids[15]), 1);
+    assert_eq!(times(&ids[16]), 2, "past 16 KiB of ids, none is kept");
+    assert_eq!(times(&ids[99]), 2);
+    assert_eq!(asked.len(), 16 + 2 * 84);
+}
+
 /// A fresh SQLite file for one test, with the exact cache looking before
 /// every lookup.
 async fn sqlite(name: &str) -> (Arc<SqlBackend>, String, std::path::PathBuf) {
