@@ -193,7 +193,9 @@ fn routers() -> &'static Routers {
     static ROUTERS: OnceLock<Routers> = OnceLock::new();
     ROUTERS.get_or_init(|| Routers {
         app: seen_by_probe(|probe| App::new().wrap(probe)),
-        plain_scope: seen_by_probe(|probe| App::new().service(crate::scope("/p").wrap(probe))),
+        plain_scope: seen_by_probe(|probe| {
+            App::new().service(super::public::scope("/p").wrap(probe))
+        }),
         web_scope: seen_by_probe(|probe| {
             App::new().service(actix_web::web::scope("/p").wrap(probe))
         }),
