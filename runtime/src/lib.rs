@@ -78,24 +78,4 @@ pub use actix_permit_macros::login_not_required;
 /// What the macros' generated code calls. Not a public API: it changes
 /// without notice.
 #[doc(hidden)]
-pub mod __private {
-    pub use crate::access::{ObjectPredicate, Predicate, Require, Rule, check_test, check_test_on};
-    pub use crate::middleware::register_public;
-    pub use crate::registry::{Access, Handler, Registered, Route, check_at};
-    pub use crate::request::{Payload, extract, routed};
-    pub use actix_web::dev::{AppService, HttpServiceFactory};
-    pub use actix_web::{Either, HttpRequest, HttpResponse, Responder};
-    pub use inventory;
-
-    /// What an [`Entry`](crate::audit::Entry) returns.
-    pub type EntryFuture = ::core::pin::Pin<Box<dyn ::core::future::Future<Output = HttpResponse>>>;
-
-    /// A public handler's wrapper as an [`Entry`](crate::audit::Entry): its
-    /// future, answered as a response.
-    pub fn erase<R: Responder + 'static>(
-        handler: impl ::core::future::Future<Output = R> + 'static,
-        req: HttpRequest,
-    ) -> EntryFuture {
-        Box::pin(async move { handler.await.respond_to(&req).map_into_boxed_body() })
-    }
-}
+pub mod __private;

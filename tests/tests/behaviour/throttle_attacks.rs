@@ -303,12 +303,16 @@ async fn run(
             }
         }
         for (account, wrong) in backend.wrong.lock().unwrap().iter() {
+            MOST_PER_ACCOUNT[store as usize]
+                .fetch_max(*wrong, std::sync::atomic::Ordering::Relaxed);
             prop_assert!(
                 *wrong <= PER_USER,
                 "{account}: {wrong} wrong passwords checked in one window"
             );
         }
         for (group, failed) in &per_client {
+            MOST_PER_CLIENT[store as usize]
+                .fetch_max(*failed, std::sync::atomic::Ordering::Relaxed);
             prop_assert!(
                 *failed <= PER_CLIENT,
                 "client group {group}: {failed} failed checks in one window"
@@ -344,7 +348,19 @@ fn property(store: Store, cases: u32) {
     if let Err(err) = outcome {
         panic!("{err}");
     }
+    eprintln!(
+        "throttle, {store:?} store, {cases} generated attacks: at most {} wrong passwords checked for one account and {} for one client in a window (limits {PER_USER} and {PER_CLIENT})",
+        MOST_PER_ACCOUNT[store as usize].load(std::sync::atomic::Ordering::Relaxed),
+        MOST_PER_CLIENT[store as usize].load(std::sync::atomic::Ordering::Relaxed),
+    );
 }
+
+/// The most wrong passwords any account, and any client, got checked in
+/// one window across the cases run (for the figures the tests print).
+static MOST_PER_ACCOUNT: [std::sync::atomic::AtomicU64; 2] =
+    [const { std::sync::atomic::AtomicU64::new(0) }; 2];
+static MOST_PER_CLIENT: [std::sync::atomic::AtomicU64; 2] =
+    [const { std::sync::atomic::AtomicU64::new(0) }; 2];
 
 #[::core::prelude::v1::test]
 fn no_account_or_client_gets_more_checks_than_its_limit_memory_store() {

@@ -295,10 +295,12 @@ impl Client {
     }
 }
 
+/// `text` as the login redirect writes its `next`: Django's form, every
+/// byte but the unreserved ones and `/` escaped.
 pub fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
                 (b as char).to_string()
             }
             _ => format!("%{b:02X}"),
