@@ -7,6 +7,7 @@
 mod csrf;
 mod routes;
 mod sessions;
+mod settings;
 mod store;
 mod throttle;
 mod web;
@@ -37,15 +38,8 @@ struct Cli {
     /// loopback while a user keeps that password.
     #[arg(long, env = "PERMIT_DEMO", global = true)]
     demo: bool,
-    /// Address the site listens on (`serve`, the default command); given
-    /// before or after the command.
-    #[arg(
-        long,
-        env = "PERMIT_BIND",
-        default_value = "127.0.0.1:8080",
-        global = true
-    )]
-    bind: String,
+    #[command(flatten)]
+    settings: settings::Settings,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -131,7 +125,7 @@ async fn main() -> ExitCode {
         demo: cli.demo,
     };
     let result = match cli.command {
-        None | Some(Command::Serve) => serve(&db, &cli.bind).await,
+        None | Some(Command::Serve) => serve(&db, &cli.settings).await,
         Some(Command::User(command)) => manage_user(&db, command).await,
         Some(Command::Group(command)) => manage_group(&db, command).await,
         Some(Command::Routes { json }) => {
@@ -234,79 +228,6 @@ fn is_loopback(bind: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// `PERMIT_COOKIE_SECURE`: `1`/`true` or `0`/`false`; unset: secure unless
-/// the server listens on loopback only (a plain-HTTP local run).
-fn secure_cookies(bind: &str) -> Result<bool, Box<dyn std::error::Error>> {
-    match std::env::var("PERMIT_COOKIE_SECURE")
-        .as_deref()
-        .map(str::trim)
-    {
-        Ok("1" | "true") => Ok(true),
-        Ok("0" | "false") => Ok(false),
-        Ok("") | Err(_) => Ok(!is_loopback(bind)),
-        Ok(other) => {
-            Err(format!("PERMIT_COOKIE_SECURE must be 1, true, 0 or false, found {other:?}").into())
-        }
-    }
-}
-
-/// The login throttle's limits: failures per username and per client
-/// within the window.
-struct Limits(u64, u64, std::time::Duration);
-
-/// `PERMIT_LOGIN_THROTTLE`: `PER_USER,PER_CLIENT,WINDOW_SECONDS` (default
-/// `5,20,900`), or `off`.
-fn throttle_limits() -> Result<Option<Limits>, Box<dyn std::error::Error>> {
-    let value = std::env::var("PERMIT_LOGIN_THROTTLE").unwrap_or_default();
-    let value = value.trim();
-    if value == "off" {
-        return Ok(None);
-    }
-    if value.is_empty() {
-        return Ok(Some(Limits(5, 20, std::time::Duration::from_secs(900))));
-    }
-    let parts: Vec<&str> = value.split(',').map(str::trim).collect();
-    let parsed = match parts.as_slice() {
-        [user, client, window] => user
-            .parse::<u64>()
-            .ok()
-            .zip(client.parse::<u64>().ok())
-            .zip(
-                window
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|w| *w > 0.0 && *w <= 86_400.0),
-            ),
-        _ => None,
-    };
-    match parsed {
-        Some(((user, client), window)) if user > 0 && client > 0 => Ok(Some(Limits(
-            user,
-            client,
-            std::time::Duration::from_secs_f64(window),
-        ))),
-        _ => Err(format!(
-            "PERMIT_LOGIN_THROTTLE must be PER_USER,PER_CLIENT,WINDOW_SECONDS or off, found {value:?}"
-        )
-        .into()),
-    }
-}
-
-/// `PERMIT_CLIENT_HEADER`: the header a trusted proxy puts the client's
-/// address in (`X-Forwarded-For`, say), for the login throttle; unset: the
-/// peer address. Set it only behind a proxy that sets the header or appends
-/// to it: the last entry of its last line is read.
-fn trusted_client_header()
--> Result<Option<actix_web::http::header::HeaderName>, Box<dyn std::error::Error>> {
-    match std::env::var("PERMIT_CLIENT_HEADER") {
-        Ok(name) if !name.trim().is_empty() => Ok(Some(
-            actix_web::http::header::HeaderName::try_from(name.trim())
-                .map_err(|_| format!("PERMIT_CLIENT_HEADER is not a header name: {name:?}"))?,
-        )),
-        _ => Ok(None),
-    }
-}
-
 /// Refuses to serve beyond loopback while a user still has the published
 /// demo password.
 async fn refuse_demo_passwords(backend: &SqlBackend, bind: &str) -> AppResult {
@@ -337,14 +258,12 @@ macro_rules! run {
     }};
 }
 
-async fn serve(db: &Db, bind: &str) -> AppResult {
-    let check = check_mode()?;
-    let limits = throttle_limits()?;
-    let client_header = trusted_client_header()?;
-    let exact_cache = exact_cache()?;
+async fn serve(db: &Db, settings: &settings::Settings) -> AppResult {
+    let bind = settings.bind.as_str();
+    let exact_cache = settings.exact_cache();
     let options = SqlOptions::new()
         .exact_cache(exact_cache)
-        .sqlite_check_interval(sqlite_check_interval()?);
+        .sqlite_check_interval(settings.sqlite_check_interval());
     let (backend, items) = open_with(db, options).await?;
     if exact_cache {
         tracing::info!(
@@ -352,23 +271,16 @@ async fn serve(db: &Db, bind: &str) -> AppResult {
         );
     }
     refuse_demo_passwords(&backend, bind).await?;
-    if let Some(on_missing) = check {
+    if let Some(on_missing) = settings.check_permissions() {
         check_permissions(&backend, on_missing).await?;
     }
-    let key = session_key(&db.url)?;
-    let secure = secure_cookies(bind)?;
-    let allowed_hosts: Vec<String> = std::env::var("PERMIT_ALLOWED_HOSTS")
-        .map(|hosts| {
-            hosts
-                .split(',')
-                .map(|h| h.trim().to_owned())
-                .filter(|h| !h.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let key = session_key(&db.url, settings.secret_key.as_ref())?;
+    let secure = settings
+        .cookie_secure()
+        .unwrap_or_else(|| !is_loopback(bind));
     let backend = Arc::new(backend);
     // An opt-in cache of permission sets: changes may go unnoticed for its TTL.
-    let checks: Arc<dyn actix_permit::Backend> = match cache_ttl()? {
+    let checks: Arc<dyn actix_permit::Backend> = match settings.permission_cache_ttl() {
         Some(ttl) => {
             tracing::info!("permission sets are cached for {ttl:?}");
             Arc::new(actix_permit::CachedBackend::new(Arc::clone(&backend), ttl))
@@ -377,26 +289,35 @@ async fn serve(db: &Db, bind: &str) -> AppResult {
     };
     // Sessions, and the login throttle's counts, in Redis when REDIS_URL is
     // set; otherwise cookie sessions and counts in the database.
-    let redis = match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(redis_pool(&url)?),
-        _ => None,
+    let redis = match settings.redis_url() {
+        Some(url) => Some(redis_pool(url, settings.session_store_timeout())?),
+        None => None,
     };
-    let throttle = limits.map(|Limits(per_user, per_client, window)| {
-        let store: Arc<dyn ThrottleStore> = match &redis {
-            Some((pool, _)) => Arc::new(throttle::RedisThrottle::new(pool.clone())),
-            None => Arc::clone(&backend) as Arc<dyn ThrottleStore>,
-        };
-        let throttle = Throttle::from_arc(store)
-            .per_user(per_user)
-            .per_client(per_client)
-            .window(window);
-        match &client_header {
-            Some(header) => throttle.client_header(header.clone()),
-            None => throttle,
+    let throttle =
+        settings
+            .login_throttle()
+            .map(|settings::Limits(per_user, per_client, window)| {
+                let store: Arc<dyn ThrottleStore> = match &redis {
+                    Some((pool, _)) => Arc::new(throttle::RedisThrottle::new(pool.clone())),
+                    None => Arc::clone(&backend) as Arc<dyn ThrottleStore>,
+                };
+                let throttle = Throttle::from_arc(store)
+                    .per_user(per_user)
+                    .per_client(per_client)
+                    .window(window);
+                match settings.client_header() {
+                    Some(header) => throttle.client_header(header),
+                    None => throttle,
+                }
+            });
+    let baseline = settings.load_baseline();
+    if baseline {
+        if !is_loopback(bind) {
+            return Err("PERMIT_LOAD_BASELINE=1 is for load runs on loopback only".into());
         }
-    });
-    let baseline = load_baseline(bind)?;
-    let site = web::Site::new(backend, checks, items, allowed_hosts, db.demo)?
+        tracing::warn!("PERMIT_LOAD_BASELINE: /load/items lists every item to anyone");
+    }
+    let site = web::Site::new(backend, checks, items, settings.allowed_hosts(), db.demo)?
         .throttle(throttle)
         .load_baseline(baseline);
     match redis {
@@ -421,11 +342,12 @@ async fn serve(db: &Db, bind: &str) -> AppResult {
 }
 
 /// A pool of Redis connections: one broken by a Redis restart is replaced
-/// by a new one, and every wait is bounded (`PERMIT_SESSION_STORE_TIMEOUT`).
+/// by a new one, and every wait is bounded by `limit`
+/// (`PERMIT_SESSION_STORE_TIMEOUT`).
 fn redis_pool(
     url: &str,
+    limit: std::time::Duration,
 ) -> Result<(deadpool_redis::Pool, std::time::Duration), Box<dyn std::error::Error>> {
-    let limit = session_store_timeout()?;
     let pool = deadpool_redis::Config::from_url(url)
         .builder()
         .map_err(|e| format!("bad REDIS_URL {}: {e}", redact(url)))?
@@ -437,22 +359,6 @@ fn redis_pool(
         .build()
         .map_err(|e| format!("bad REDIS_URL {}: {e}", redact(url)))?;
     Ok((pool, limit))
-}
-
-/// `PERMIT_CHECK_PERMISSIONS`: what to do at start when a handler names a
-/// permission the database does not define: `refuse` (the default) to
-/// start, `warn` and start, or `off`.
-fn check_mode() -> Result<Option<OnMissing>, Box<dyn std::error::Error>> {
-    let value = std::env::var("PERMIT_CHECK_PERMISSIONS").unwrap_or_default();
-    match value.trim() {
-        "" | "refuse" => Ok(Some(OnMissing::Refuse)),
-        "warn" => Ok(Some(OnMissing::Warn)),
-        "off" => Ok(None),
-        other => Err(format!(
-            "PERMIT_CHECK_PERMISSIONS must be refuse, warn or off, found {other:?}"
-        )
-        .into()),
-    }
 }
 
 /// Django's system check: a permission a handler names but the database
@@ -481,86 +387,14 @@ async fn check_permissions(backend: &SqlBackend, on_missing: OnMissing) -> AppRe
     }
 }
 
-/// `PERMIT_SESSION_STORE_TIMEOUT` in seconds (default 5): how long a request
-/// waits for Redis before it fails closed with 500.
-fn session_store_timeout() -> Result<std::time::Duration, Box<dyn std::error::Error>> {
-    let value = std::env::var("PERMIT_SESSION_STORE_TIMEOUT").unwrap_or_else(|_| "5".to_owned());
-    match value.trim().parse::<f64>() {
-        Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => {
-            Ok(std::time::Duration::from_secs_f64(seconds))
-        }
-        _ => Err(format!(
-            "PERMIT_SESSION_STORE_TIMEOUT must be a number of seconds in (0, 3600], found {value:?}"
-        )
-        .into()),
-    }
-}
-
-/// `PERMIT_LOAD_BASELINE=1`: serve the item listing without a check at
-/// `/load/items`, for `runtime/benches/load.sh`. Refused unless the server
-/// listens on loopback only: it publishes every item.
-fn load_baseline(bind: &str) -> Result<bool, Box<dyn std::error::Error>> {
-    match std::env::var("PERMIT_LOAD_BASELINE").as_deref() {
-        Err(_) | Ok("" | "0") => Ok(false),
-        Ok("1") if is_loopback(bind) => {
-            tracing::warn!("PERMIT_LOAD_BASELINE: /load/items lists every item to anyone");
-            Ok(true)
-        }
-        Ok("1") => Err("PERMIT_LOAD_BASELINE=1 is for load runs on loopback only".into()),
-        Ok(other) => Err(format!("PERMIT_LOAD_BASELINE must be 0 or 1, found {other:?}").into()),
-    }
-}
-
-/// `PERMIT_SQLITE_CHECK_INTERVAL_MS`: how long a look for other processes'
-/// changes stays good (default 1; 0: look before every lookup).
-fn sqlite_check_interval() -> Result<std::time::Duration, Box<dyn std::error::Error>> {
-    match std::env::var("PERMIT_SQLITE_CHECK_INTERVAL_MS") {
-        Err(_) => Ok(std::time::Duration::from_millis(1)),
-        Ok(value) => match value.trim().parse::<u64>() {
-            Ok(ms) if ms <= 1000 => Ok(std::time::Duration::from_millis(ms)),
-            _ => Err(format!(
-                "PERMIT_SQLITE_CHECK_INTERVAL_MS must be 0 to 1000 milliseconds, found {value:?}"
-            )
-            .into()),
-        },
-    }
-}
-
-/// `PERMIT_EXACT_CACHE`: `on` (the default) or `off`.
-fn exact_cache() -> Result<bool, Box<dyn std::error::Error>> {
-    match std::env::var("PERMIT_EXACT_CACHE").as_deref() {
-        Err(_) | Ok("" | "on") => Ok(true),
-        Ok("off") => Ok(false),
-        Ok(other) => Err(format!("PERMIT_EXACT_CACHE must be on or off, found {other:?}").into()),
-    }
-}
-
-/// `PERMIT_PERMISSION_CACHE_TTL` in seconds (fractions allowed); unset or 0: no cache.
-fn cache_ttl() -> Result<Option<std::time::Duration>, Box<dyn std::error::Error>> {
-    match std::env::var("PERMIT_PERMISSION_CACHE_TTL") {
-        Ok(value) if !value.trim().is_empty() => {
-            let seconds: f64 = value.trim().parse().map_err(|_| {
-                format!("PERMIT_PERMISSION_CACHE_TTL must be a number of seconds, found {value:?}")
-            })?;
-            if !(0.0..=86_400.0).contains(&seconds) {
-                return Err(
-                    "PERMIT_PERMISSION_CACHE_TTL must be between 0 and 86400 seconds".into(),
-                );
-            }
-            Ok((seconds > 0.0).then(|| std::time::Duration::from_secs_f64(seconds)))
-        }
-        _ => Ok(None),
-    }
-}
-
-/// `PERMIT_SECRET_KEY` (at least 32 bytes, shared by every instance), or a
-/// key generated on first start and kept in a file beside the database.
-fn session_key(database_url: &str) -> Result<Key, Box<dyn std::error::Error>> {
-    if let Ok(secret) = std::env::var("PERMIT_SECRET_KEY") {
-        if secret.len() < 32 {
-            return Err("PERMIT_SECRET_KEY must be at least 32 bytes long".into());
-        }
-        return Ok(Key::derive_from(secret.as_bytes()));
+/// The session key: `--secret-key` (`PERMIT_SECRET_KEY`), or a key
+/// generated on first start and kept in a file beside the database.
+fn session_key(
+    database_url: &str,
+    secret: Option<&settings::Secret>,
+) -> Result<Key, Box<dyn std::error::Error>> {
+    if let Some(secret) = secret {
+        return Ok(secret.0.clone());
     }
     let path = key_file(database_url);
     match std::fs::read(&path) {

@@ -1237,3 +1237,23 @@ fn the_bind_address_goes_anywhere_on_the_command_line() {
         "{stderr}"
     );
 }
+
+/// Issue 26: every setting the README lists is a flag with its variable,
+/// and `--help` shows it.
+#[test]
+fn help_lists_every_setting_the_readme_lists() {
+    let db = Database::sqlite();
+    let help = run_to_end(&db, &["--help"], &[]);
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let readme = include_str!("../../../README.md");
+    let mut listed = 0;
+    for row in readme.lines().filter(|l| l.starts_with("| `PERMIT_")) {
+        let variable = row[3..].split('`').next().unwrap();
+        assert!(
+            help.contains(&format!("[env: {variable}")),
+            "{variable} is not a flag in --help:\n{help}"
+        );
+        listed += 1;
+    }
+    assert!(listed >= 12, "read the README's settings ({listed})");
+}
