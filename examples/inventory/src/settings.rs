@@ -21,8 +21,9 @@ pub struct Settings {
     )]
     pub bind: String,
     /// The key that signs session cookies, at least 32 bytes, the same on
-    /// every instance; unset: a key generated on first start and kept in a
-    /// file beside the SQLite database.
+    /// every instance (give it as the variable: a flag shows in the process
+    /// list); unset: a key generated on first start and kept in a file
+    /// beside the SQLite database.
     #[arg(
         long,
         env = "PERMIT_SECRET_KEY",
