@@ -608,7 +608,7 @@ fn a_permission_missing_from_the_database_is_reported_at_start() {
         assert!(
             stderr.contains(
                 "refusing to start: handlers name permissions the database does not define:\n  \
-                 inventory.delete_item (named by inventory::web::api_delete, inventory::web::delete_item)"
+                 inventory.delete_item (named by inventory::web::api::api_delete, inventory::web::items::delete_item)"
             ),
             "{stderr}"
         );
@@ -646,10 +646,13 @@ fn routes_lists_every_handler_and_what_anonymous_users_reach() {
             .unwrap_or_else(|| panic!("no row for {handler} in\n{table}"))
     };
     assert_eq!(
-        row("delete_item"),
-        "inventory::web::delete_item POST /items/{id}/delete/ perms: inventory.delete_item (or on {id}) no"
+        row("items::delete_item"),
+        "inventory::web::items::delete_item POST /items/{id}/delete/ perms: inventory.delete_item (or on {id}) no"
     );
-    assert_eq!(row("api_me"), "inventory::web::api_me GET /api/me login no");
+    assert_eq!(
+        row("api::api_me"),
+        "inventory::web::api::api_me GET /api/me login no"
+    );
     assert_eq!(
         row("healthz"),
         "inventory::web::healthz GET /healthz public yes"

@@ -1,0 +1,147 @@
+//! Logging in and out, and changing one's password.
+
+use super::*;
+
+#[derive(Deserialize)]
+pub(super) struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+#[login_not_required]
+#[get("/accounts/login/")]
+pub(super) async fn login_page(
+    site: web::Data<Site>,
+    query: web::Query<NextQuery>,
+    user: CurrentUser,
+) -> HttpResponse {
+    site.page(
+        StatusCode::OK,
+        "login.html",
+        context! { next => query.next.as_str(), username => username(&user), demo => site.demo },
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+#[login_not_required]
+#[post("/accounts/login/")]
+pub(super) async fn login_submit(
+    req: HttpRequest,
+    site: web::Data<Site>,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, Error> {
+    let again = |status: StatusCode, error: String| {
+        site.page(
+            status,
+            "login.html",
+            context! {
+                error,
+                next => form.next.as_str(),
+                username_value => form.username.as_str(),
+                demo => site.demo,
+            },
+        )
+    };
+    let user = match authenticate(&req, &form.username, &form.password).await {
+        Ok(user) => user,
+        Err(PermitError::Throttled { retry_after }) => {
+            let minutes = retry_after.as_secs().div_ceil(60).max(1);
+            let mut page = again(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many failed logins for this account or from your address. Try again in {minutes} minute{}.",
+                    if minutes == 1 { "" } else { "s" }
+                ),
+            );
+            page.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(retry_after.as_secs().max(1)),
+            );
+            return Ok(page);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let Some(user) = user else {
+        // The same words whether the user exists or not.
+        return Ok(again(
+            StatusCode::OK,
+            "Please enter a correct username and password.".to_owned(),
+        ));
+    };
+    login(&req, &*user)?;
+    let hosts: Vec<&str> = site.allowed_hosts.iter().map(String::as_str).collect();
+    let target = if is_safe_redirect(&form.next, &hosts, false) {
+        form.next.as_str()
+    } else {
+        "/items/"
+    };
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, target))
+        .finish())
+}
+
+#[login_not_required]
+#[post("/accounts/logout/")]
+pub(super) async fn logout_submit(req: HttpRequest) -> HttpResponse {
+    logout(&req);
+    see_other("/accounts/login/")
+}
+
+#[login_required]
+#[get("/accounts/password/")]
+pub(super) async fn password_page(site: web::Data<Site>, user: CurrentUser) -> HttpResponse {
+    site.page(
+        StatusCode::OK,
+        "password.html",
+        context! { username => username(&user) },
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct PasswordForm {
+    old_password: String,
+    new_password: String,
+}
+
+#[login_required]
+#[post("/accounts/password/")]
+pub(super) async fn password_submit(
+    req: HttpRequest,
+    site: web::Data<Site>,
+    user: CurrentUser,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, Error> {
+    let name = username(&user).unwrap_or_default().to_owned();
+    let retry = |error: &'static str| {
+        site.page(
+            StatusCode::OK,
+            "password.html",
+            context! { error, username => name.as_str() },
+        )
+    };
+    if form.new_password.chars().count() < 8 {
+        return Ok(retry("The new password must have at least 8 characters."));
+    }
+    if authenticate(&req, &name, &form.old_password)
+        .await?
+        .is_none()
+    {
+        return Ok(retry("Your old password was entered incorrectly."));
+    }
+    site.backend
+        .set_password(&name, &form.new_password)
+        .await
+        .map_err(admin_error)?;
+    // Keep this session: log in again with the new session auth hash.
+    if let Some(fresh) = site.backend.user(&name).await.map_err(admin_error)? {
+        login(&req, &fresh)?;
+    }
+    Ok(see_other("/items/"))
+}
