@@ -1,0 +1,140 @@
+//! The management commands (`inventory user ...`, `group ...`, `access`),
+//! like Django's `manage.py`.
+
+use actix_permit::{AdminError, SqlBackend};
+
+use crate::{AppResult, Db, GroupCommand, UserCommand, open, store, web};
+
+pub(crate) async fn manage_user(db: &Db, command: UserCommand) -> AppResult {
+    let (backend, _) = open(db).await?;
+    match command {
+        UserCommand::Add {
+            name,
+            password,
+            superuser,
+        } => {
+            let id = backend.create_user(&name, &password).await?;
+            if superuser {
+                backend.set_superuser(&name, true).await?;
+            }
+            println!("created user {name} (id {id})");
+        }
+        UserCommand::Grant { name, perm, object } => {
+            let done = match &object {
+                Some(object) => backend.grant_object(&name, &perm, object).await,
+                None => backend.grant(&name, &perm).await,
+            };
+            if let Err(err) = done {
+                return Err(explain(&backend, err).await);
+            }
+            match object {
+                Some(object) => println!("granted {perm} on item {object} to {name}"),
+                None => println!("granted {perm} to {name}"),
+            }
+        }
+        UserCommand::Revoke { name, perm, object } => {
+            let done = match &object {
+                Some(object) => backend.revoke_object(&name, &perm, object).await,
+                None => backend.revoke(&name, &perm).await,
+            };
+            if let Err(err) = done {
+                return Err(explain(&backend, err).await);
+            }
+            match object {
+                Some(object) => println!("revoked {perm} on item {object} from {name}"),
+                None => println!("revoked {perm} from {name}"),
+            }
+        }
+        UserCommand::Deactivate { name } => {
+            backend.set_active(&name, false).await?;
+            println!("deactivated {name}");
+        }
+        UserCommand::Password { name } => {
+            if backend.user(&name).await?.is_none() {
+                return Err(AdminError::UnknownUser(name).into());
+            }
+            let password = read_new_password(&name)?;
+            backend.set_password(&name, &password).await?;
+            println!("changed the password of {name}");
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn access(db: &Db, json: bool, why: bool) -> AppResult {
+    let (backend, _) = open(db).await?;
+    let matrix = web::access_matrix(&backend).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&web::matrix_json(&matrix))?
+        );
+    } else if why {
+        print!("{matrix:#}");
+    } else {
+        print!("{matrix}");
+    }
+    Ok(())
+}
+
+pub(crate) async fn manage_group(db: &Db, command: GroupCommand) -> AppResult {
+    let (backend, _) = open(db).await?;
+    match command {
+        GroupCommand::Add { name, perms } => {
+            let perms: Vec<&str> = perms.iter().map(String::as_str).collect();
+            if let Err(err) = backend.create_group(&name, &perms).await {
+                return Err(explain(&backend, err).await);
+            }
+            println!("group {name} holds {}", perms.join(", "));
+        }
+        GroupCommand::Join { user, group } => {
+            backend.add_user_to_group(&user, &group).await?;
+            println!("{user} joined {group}");
+        }
+        GroupCommand::Leave { user, group } => {
+            backend.remove_user_from_group(&user, &group).await?;
+            println!("{user} left {group}");
+        }
+    }
+    Ok(())
+}
+
+/// A new password: asked twice without echo on a terminal, the first line
+/// of standard input otherwise. At least 8 characters.
+fn read_new_password(name: &str) -> Result<String, Box<dyn std::error::Error>> {
+    use std::io::IsTerminal;
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("New password for {name}: "))?;
+        let again = rpassword::prompt_password("Again: ")?;
+        if first != again {
+            return Err("the two passwords differ; nothing changed".into());
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if password.chars().count() < 8 {
+        return Err("the password must have at least 8 characters; nothing changed".into());
+    }
+    if password == store::DEMO_PASSWORD {
+        return Err("that is the published demo password; nothing changed".into());
+    }
+    Ok(password)
+}
+
+/// Adds the defined permissions to an unknown-permission error.
+async fn explain(backend: &SqlBackend, err: AdminError) -> Box<dyn std::error::Error> {
+    match err {
+        AdminError::UnknownPermission(perm) => {
+            let defined = backend.permission_names().await.unwrap_or_default();
+            format!(
+                "no permission {perm:?} is defined; defined: {}",
+                defined.join(", ")
+            )
+            .into()
+        }
+        other => other.into(),
+    }
+}
