@@ -66,6 +66,20 @@ fn set_bytes(set: &PermissionSet) -> usize {
     ENTRY_BYTES + set.iter().map(|name| name.len() + 24).sum::<usize>()
 }
 
+/// What each kind of entry costs, counted once here for keeping and for
+/// forgetting it.
+fn user_bytes(id: &str) -> usize {
+    ENTRY_BYTES + USER_BYTES + id.len()
+}
+
+fn perms_bytes(id: &str, set: &PermissionSet) -> usize {
+    set_bytes(set) + id.len()
+}
+
+fn object_bytes(id: &str, object: &str, set: &PermissionSet) -> usize {
+    set_bytes(set) + ENTRY_BYTES + id.len() + object.len()
+}
+
 /// The cache proper; shared by the backend's clones and its watcher.
 pub(crate) struct ExactCache {
     entries: RwLock<Entries>,
@@ -193,7 +207,7 @@ impl ExactCache {
     }
 
     pub(crate) fn put_user(&self, stamp: Stamp, id: &str, user: Arc<dyn AuthUser>) {
-        let bytes = ENTRY_BYTES + USER_BYTES + id.len();
+        let bytes = user_bytes(id);
         self.put(stamp, bytes, |entries| {
             entries
                 .users
@@ -203,11 +217,11 @@ impl ExactCache {
     }
 
     pub(crate) fn put_perms(&self, stamp: Stamp, id: &str, set: Arc<PermissionSet>) {
-        self.put(stamp, set_bytes(&set) + id.len(), |entries| {
+        self.put(stamp, perms_bytes(id, &set), |entries| {
             entries
                 .perms
                 .insert(id.to_owned(), set)
-                .map_or(0, |old| set_bytes(&old) + id.len())
+                .map_or(0, |old| perms_bytes(id, &old))
         });
     }
 
@@ -221,16 +235,14 @@ impl ExactCache {
         if object.len() > MAX_OBJECT_ID {
             return;
         }
-        let bytes = set_bytes(&set) + ENTRY_BYTES + id.len() + object.len();
+        let bytes = object_bytes(id, object, &set);
         self.put(stamp, bytes, |entries| {
             entries
                 .objects
                 .entry(id.to_owned())
                 .or_default()
                 .insert(object.to_owned(), set)
-                .map_or(0, |old| {
-                    set_bytes(&old) + ENTRY_BYTES + id.len() + object.len()
-                })
+                .map_or(0, |old| object_bytes(id, object, &old))
         });
     }
 
@@ -241,13 +253,13 @@ impl ExactCache {
         let mut entries = self.write();
         let mut freed = 0;
         if entries.users.remove(id).is_some() {
-            freed += ENTRY_BYTES + USER_BYTES + id.len();
+            freed += user_bytes(id);
         }
         if let Some(set) = entries.perms.remove(id) {
-            freed += set_bytes(&set) + id.len();
+            freed += perms_bytes(id, &set);
         }
         for (object, set) in entries.objects.remove(id).into_iter().flatten() {
-            freed += set_bytes(&set) + ENTRY_BYTES + id.len() + object.len();
+            freed += object_bytes(id, &object, &set);
         }
         entries.bytes -= freed;
     }
