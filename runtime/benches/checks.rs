@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod shared;
 
-use actix_permit::backend::UserResult;
+use actix_permit::backend::{
+    Authentication, Backend, Layer, MemoryBackend, PermsResult, SqlBackend, SqlOptions, UserResult,
+};
 use actix_permit::{
-    AuthUser, Backend, BackendError, BoxFuture, CurrentUser, LoginRequired, MemoryBackend,
-    PermissionSet, Permit, PermitError, SqlBackend, SqlOptions, authenticate, login,
+    AuthUser, CurrentUser, LoginRequired, Permit, PermitError, authenticate, login,
     login_not_required, login_required, permission_required,
 };
 use actix_session::SessionMiddleware;
@@ -88,32 +89,22 @@ struct Counting<B> {
     perms: AtomicUsize,
 }
 
-impl<B: Backend> Backend for Counting<B> {
-    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
+impl<B: Backend> Layer for Counting<B> {
+    type Inner = B;
+    fn inner(&self) -> &B {
+        &self.inner
+    }
+    async fn get_user(&self, id: &str) -> UserResult {
         self.users.fetch_add(1, Ordering::Relaxed);
-        self.inner.get_user(id)
+        self.inner.get_user(id).await
     }
-    fn authenticate<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> BoxFuture<'a, UserResult> {
-        self.inner.authenticate(username, password)
-    }
-    fn user_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+    async fn user_permissions(&self, user: &dyn AuthUser) -> PermsResult {
         self.perms.fetch_add(1, Ordering::Relaxed);
-        self.inner.user_permissions(user)
+        self.inner.user_permissions(user).await
     }
-    fn object_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-        object: &'a str,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+    async fn object_permissions(&self, user: &dyn AuthUser, object: &str) -> PermsResult {
         self.perms.fetch_add(1, Ordering::Relaxed);
-        self.inner.object_permissions(user, object)
+        self.inner.object_permissions(user, object).await
     }
 }
 
@@ -176,7 +167,7 @@ async fn sql_backend(name: &str, exact_cache: bool) -> SqlBackend {
 fn bench_app(
     c: &mut Criterion,
     group_name: &str,
-    backend: Arc<dyn Backend>,
+    permit: Permit,
     counting: Option<&Counting<Arc<SqlBackend>>>,
     rt: &actix_rt::SystemRunner,
 ) {
@@ -213,7 +204,7 @@ fn bench_app(
                     ))
                     .route("/protect", web::get().to(by_grants)),
             )
-            .wrap(Permit::from_arc(backend))
+            .wrap(permit)
             .wrap(
                 SessionMiddleware::builder(CookieSessionStore::default(), Key::from(&[3; 64]))
                     .cookie_secure(false)
@@ -356,7 +347,7 @@ fn login_timing(c: &mut Criterion, rt: &actix_rt::SystemRunner) {
 fn checks(c: &mut Criterion) {
     let rt = actix_rt::System::new();
     login_timing(c, &rt);
-    bench_app(c, "memory", Arc::new(memory_backend()), None, &rt);
+    bench_app(c, "memory", Permit::new(memory_backend()), None, &rt);
 
     for (group, exact_cache) in [("sqlite", true), ("sqlite_uncached", false)] {
         let sql = Arc::new(rt.block_on(sql_backend(group, exact_cache)));
@@ -365,7 +356,13 @@ fn checks(c: &mut Criterion) {
             users: AtomicUsize::new(0),
             perms: AtomicUsize::new(0),
         });
-        bench_app(c, group, counting.clone(), Some(&counting), &rt);
+        bench_app(
+            c,
+            group,
+            Permit::new(counting.clone()),
+            Some(&counting),
+            &rt,
+        );
     }
 }
 

@@ -14,8 +14,9 @@ use std::sync::Arc;
 
 mod shared;
 
-use actix_permit::backend::UserResult;
-use actix_permit::{AuthUser, Backend, BackendError, BoxFuture, PermissionSet, Permit, login};
+use actix_permit::backend::{Authentication, Authorization, PermsResult, UserResult};
+use actix_permit::permission::PermissionSet;
+use actix_permit::{AuthUser, Permit, login};
 use actix_session::SessionMiddleware;
 use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Cookie, Key};
@@ -81,31 +82,24 @@ impl Fixed {
     }
 }
 
-impl Backend for Fixed {
-    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
-        Box::pin(std::future::ready(Ok(self.users.get(id).cloned())))
+impl Authentication for Fixed {
+    async fn get_user(&self, id: &str) -> UserResult {
+        Ok(self.users.get(id).cloned())
     }
 
-    fn authenticate<'a>(&'a self, username: &'a str, _: &'a str) -> BoxFuture<'a, UserResult> {
-        self.get_user(username)
+    async fn authenticate(&self, username: &str, _: &str) -> UserResult {
+        Ok(self.users.get(username).cloned())
+    }
+}
+
+impl Authorization for Fixed {
+    async fn user_permissions(&self, user: &dyn AuthUser) -> PermsResult {
+        Ok(self.perms.get(user.id()).cloned().unwrap_or_default())
     }
 
-    fn user_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
-        let set = self.perms.get(user.id()).cloned().unwrap_or_default();
-        Box::pin(std::future::ready(Ok(set)))
-    }
-
-    fn object_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-        object: &'a str,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+    async fn object_permissions(&self, user: &dyn AuthUser, object: &str) -> PermsResult {
         let key = (user.id().to_owned(), object.to_owned());
-        let set = self.objects.get(&key).cloned().unwrap_or_default();
-        Box::pin(std::future::ready(Ok(set)))
+        Ok(self.objects.get(&key).cloned().unwrap_or_default())
     }
 }
 

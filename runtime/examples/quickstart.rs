@@ -1,7 +1,8 @@
 //! The quick start of both READMEs, exactly (a test in `tests/` checks that they
 //! stay the same): `cargo run -p actix-permit --example quickstart`.
 
-use actix_permit::{CurrentUser, MemoryBackend, Permit, login_required, permission_required};
+use actix_permit::backend::MemoryBackend;
+use actix_permit::{CurrentUser, Permit, login_required, permission_required};
 use actix_session::{SessionMiddleware, storage::CookieSessionStore};
 use actix_web::{App, HttpServer, Responder, cookie::Key, get, web};
 
@@ -19,17 +20,18 @@ async fn me(user: CurrentUser) -> impl Responder {
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let backend = std::sync::Arc::new(MemoryBackend::new());
+    let backend = MemoryBackend::new();
     backend.add_user("carol", "s3cret").expect("a new user");
     backend
         .grant("carol", "inventory.change_item")
         .expect("a valid permission");
+    let permit = Permit::new(backend);
     let key = Key::generate();
     HttpServer::new(move || {
         App::new()
             .service(edit_item)
             .service(me)
-            .wrap(Permit::from_arc(backend.clone()))
+            .wrap(permit.clone())
             .wrap(SessionMiddleware::new(
                 CookieSessionStore::default(),
                 key.clone(),

@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{BackendError, Introspection};
 use crate::registry::public_routes;
 
 mod matrix;
@@ -167,18 +167,18 @@ impl fmt::Display for Listed<'_> {
 
 /// Django's system check for permissions: every permission a registered
 /// handler names must be defined by the backend
-/// ([`Backend::defined_permissions`]). Returns the missing ones (empty when
+/// ([`Introspection::defined_permissions`]). Returns the missing ones (empty when
 /// all exist, or when the backend does not define permissions).
 ///
 /// ```no_run
-/// # async fn start(backend: actix_permit::MemoryBackend) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn start(backend: actix_permit::backend::MemoryBackend) -> Result<(), Box<dyn std::error::Error>> {
 /// use actix_permit::audit::{OnMissing, check_permissions};
 ///
 /// check_permissions(&backend, OnMissing::Refuse).await?; // before HttpServer::new
 /// # Ok(()) }
 /// ```
 pub async fn check_permissions(
-    backend: &dyn Backend,
+    backend: &impl Introspection,
     on_missing: OnMissing,
 ) -> Result<Vec<MissingPermission>, CheckError> {
     let Some(defined) = backend.defined_permissions().await? else {

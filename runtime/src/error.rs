@@ -3,7 +3,7 @@
 //!
 //! Both render as plain responses on their own; under the
 //! [`Permit`](crate::Permit) middleware they are rendered by the app's
-//! [`Config`](crate::Config) instead, like a denial from the macros.
+//! [`Config`](crate::config::Config) instead, like a denial from the macros.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -124,7 +124,7 @@ impl ResponseError for PermitError {
     }
 }
 
-/// A boxed, `Send` future: what [`Backend`](crate::Backend) methods return, so that the
+/// A boxed, `Send` future: what [`Backend`](crate::backend::Backend) methods return, so that the
 /// trait stays dyn-compatible.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -31,8 +31,8 @@ mod access;
 pub mod audit;
 pub mod backend;
 pub mod config;
-pub mod error;
-pub mod middleware;
+mod error;
+mod middleware;
 #[cfg(feature = "utoipa")]
 pub mod openapi;
 pub mod password;
@@ -40,27 +40,15 @@ pub mod permission;
 pub mod redirect;
 mod registry;
 mod request;
-pub mod session;
+mod session;
 pub mod throttle;
-pub mod user;
+mod user;
 
 pub use access::{ObjectPredicate, Predicate};
-#[cfg(feature = "cache")]
-pub use backend::CachedBackend;
-pub use backend::{
-    AdminError, Backend, BackendError, BoxFuture, MemoryBackend, MemoryUser, StoredUser,
-};
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use backend::{CacheState, CacheStats, ObjectGrants, SqlBackend, SqlOptions, SqlUser};
-pub use config::{Config, Denial, Reason};
 pub use error::{PermissionDenied, PermitError};
-pub use middleware::{
-    DEFAULT_BACKEND_TIMEOUT, DEFAULT_SESSION_LIFETIME, LoginRequired, Permit, PlainScope, scope,
-};
-pub use permission::{InvalidPermission, Objects, PermissionSet};
+pub use middleware::{LoginRequired, Permit, PlainScope, scope};
 pub use request::CurrentUser;
 pub use session::{LoginError, authenticate, login, logout};
-pub use throttle::{MemoryThrottle, Throttle, ThrottleStore};
 pub use user::AuthUser;
 
 #[doc = include_str!("../docs/login_required.md")]

@@ -12,7 +12,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage, HttpRequest};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Dyn};
 use crate::config::{Config, Denial};
 use crate::error::{PermissionDenied, PermitError};
 use crate::password::PasswordWork;
@@ -22,26 +22,18 @@ use crate::throttle::Throttle;
 mod login_required;
 mod public;
 
-pub use login_required::{LoginRequired, LoginRequiredService};
-pub use public::{PlainScope, scope};
+pub use login_required::LoginRequired;
 #[doc(hidden)]
-pub use public::{ScopeCheckService, register_public};
+pub use public::register_public;
+pub use public::{PlainScope, scope};
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
-
-/// How long a login lasts by default (Django's `SESSION_COOKIE_AGE`): two
-/// weeks from the login, however active the session.
-pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(14 * 24 * 60 * 60);
-
-/// How long a backend call may take by default before the request fails
-/// closed with 503.
-pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The middleware that makes the checks work: wrap the app (or a scope) in
 /// it, inside actix-session's `SessionMiddleware`.
 ///
-/// It installs actix-identity's `IdentityMiddleware` itself (configurable
-/// with [`Permit::identity`]), reads the user id from the session, and puts a
+/// It installs actix-identity's `IdentityMiddleware` itself (configured by
+/// [`Permit::session_lifetime`] and [`Permit::idle_timeout`]), and puts a
 /// per-request record in the request extensions. The user is loaded from the
 /// backend the first time a check or [`CurrentUser`](crate::CurrentUser)
 /// needs it, and their permissions the first time a permission is checked;
@@ -50,8 +42,10 @@ pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// It also renders [`PermissionDenied`] and [`PermitError`] returned by a
 /// handler through the app's [`Config`], like the macros' own denials.
 ///
+/// `Send` and `Sync`: build it once and clone it into each worker's app.
+///
 /// ```
-/// use actix_permit::{MemoryBackend, Permit};
+/// use actix_permit::{Permit, backend::MemoryBackend};
 /// use actix_session::{SessionMiddleware, storage::CookieSessionStore};
 /// use actix_web::{App, cookie::Key};
 ///
@@ -62,9 +56,8 @@ pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```
 #[derive(Clone)]
 pub struct Permit {
-    backend: Arc<dyn Backend>,
+    backend: Arc<dyn Dyn>,
     config: Config,
-    identity: Option<IdentityMiddleware>,
     lifetime: Option<Duration>,
     idle: Option<Duration>,
     timeout: Option<Duration>,
@@ -73,20 +66,23 @@ pub struct Permit {
 }
 
 impl Permit {
-    /// A middleware that takes users and permissions from `backend`.
-    pub fn new(backend: impl Backend) -> Self {
-        Self::from_arc(Arc::new(backend))
-    }
+    /// How long a login lasts by default (Django's `SESSION_COOKIE_AGE`):
+    /// two weeks from the login, however active the session.
+    pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(14 * 24 * 60 * 60);
 
-    /// Like [`Permit::new`], with a backend that is shared already.
-    pub fn from_arc(backend: Arc<dyn Backend>) -> Self {
+    /// How long a backend call may take by default before the request
+    /// fails closed with 503.
+    pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// A middleware that takes users and permissions from `backend` (an
+    /// `Arc` of one, to share it with the rest of the app).
+    pub fn new(backend: impl Backend) -> Self {
         Self {
-            backend,
+            backend: Arc::new(backend),
             config: Config::default(),
-            identity: None,
-            lifetime: Some(DEFAULT_SESSION_LIFETIME),
+            lifetime: Some(Self::DEFAULT_SESSION_LIFETIME),
             idle: None,
-            timeout: Some(DEFAULT_BACKEND_TIMEOUT),
+            timeout: Some(Self::DEFAULT_BACKEND_TIMEOUT),
             password_work: Arc::new(PasswordWork::default()),
             throttle: None,
         }
@@ -108,7 +104,7 @@ impl Permit {
     }
 
     /// How long a login lasts, from the moment of login, however active
-    /// the session ([`DEFAULT_SESSION_LIFETIME`], two weeks, by default);
+    /// the session ([`Permit::DEFAULT_SESSION_LIFETIME`], two weeks, by default);
     /// `None`: until logout. Applied through actix-identity's login
     /// deadline.
     pub fn session_lifetime(mut self, lifetime: Option<Duration>) -> Self {
@@ -125,7 +121,7 @@ impl Permit {
 
     /// Bounds every backend call (loading the user, loading permissions):
     /// past `timeout` the request fails closed with 503. The default is
-    /// [`DEFAULT_BACKEND_TIMEOUT`] (10 s); `None` waits as long as the
+    /// [`Permit::DEFAULT_BACKEND_TIMEOUT`] (10 s); `None` waits as long as the
     /// backend does.
     pub fn backend_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
@@ -156,14 +152,6 @@ impl Permit {
         render: impl Fn(&HttpRequest, &Denial<'_>) -> actix_web::HttpResponse + Send + Sync + 'static,
     ) -> Self {
         self.config = self.config.render_with(render);
-        self
-    }
-
-    /// Uses this actix-identity configuration (login and visit deadlines,
-    /// logout behaviour) instead of the one [`Permit::session_lifetime`]
-    /// and [`Permit::idle_timeout`] build.
-    pub fn identity(mut self, identity: IdentityMiddleware) -> Self {
-        self.identity = Some(identity);
         self
     }
 }
@@ -200,12 +188,10 @@ where
                 throttle: self.throttle.clone(),
             }),
         };
-        let identity = self.identity.clone().unwrap_or_else(|| {
-            IdentityMiddleware::builder()
-                .login_deadline(self.lifetime)
-                .visit_deadline(self.idle)
-                .build()
-        });
+        let identity = IdentityMiddleware::builder()
+            .login_deadline(self.lifetime)
+            .visit_deadline(self.idle)
+            .build();
         let identity = identity.new_transform(inner);
         Box::pin(async move {
             let service = identity.await?;
@@ -234,6 +220,7 @@ impl<B> Service<ServiceRequest> for PermitService<B> {
 }
 
 #[doc(hidden)]
+#[allow(unreachable_pub)] // named only as `Permit`'s `Transform::Transform`
 pub struct PermitInner<S> {
     service: Rc<S>,
     shared: Arc<Shared>,
@@ -285,5 +272,15 @@ fn render_handler_denial<B>(
             let response = crate::access::deny_error(&req, auth, &error);
             ServiceResponse::new(req, response).map_into_right_body()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Built once, outside `HttpServer::new`, and cloned into each worker.
+    #[test]
+    fn permit_is_send_and_sync() {
+        fn shared<T: Send + Sync + Clone>() {}
+        shared::<super::Permit>();
     }
 }

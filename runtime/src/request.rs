@@ -25,7 +25,7 @@ use actix_web::guard::GuardContext;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use tokio::sync::OnceCell;
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{BackendError, Dyn};
 use crate::config::Config;
 use crate::error::PermitError;
 use crate::password::{PasswordWork, constant_time_eq};
@@ -38,7 +38,7 @@ pub(crate) const SESSION_HASH_KEY: &str = "actix_permit.auth_hash";
 
 /// What [`Permit`](crate::Permit) shares with every request.
 pub(crate) struct Shared {
-    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) backend: Arc<dyn Dyn>,
     pub(crate) config: Config,
     pub(crate) timeout: Option<Duration>,
     pub(crate) password_work: Arc<PasswordWork>,
@@ -99,7 +99,7 @@ impl RequestAuth {
         &self.shared.config
     }
 
-    pub(crate) fn backend(&self) -> &dyn Backend {
+    pub(crate) fn backend(&self) -> &dyn Dyn {
         &*self.shared.backend
     }
 

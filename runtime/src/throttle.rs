@@ -4,7 +4,7 @@
 //! the password hash.
 //!
 //! The counts live in a [`ThrottleStore`]: [`MemoryThrottle`] for one
-//! process, the app's [`SqlBackend`](crate::SqlBackend) (a table of its
+//! process, the app's [`SqlBackend`](crate::backend::SqlBackend) (a table of its
 //! own) so that every instance on one database shares them, or any store
 //! the app implements the trait for (the example app keeps them in Redis
 //! when it keeps its sessions there).
@@ -39,7 +39,8 @@ use blake2::{Blake2b512, Digest};
 use caseless::Caseless;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::error::{BackendError, BoxFuture};
+use crate::error::BackendError;
+pub use crate::error::BoxFuture;
 
 /// What a [`ThrottleStore`] keeps for one key, as [`ThrottleStore::hit`]
 /// answers it.

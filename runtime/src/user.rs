@@ -10,7 +10,7 @@ use std::fmt;
 /// stored in the session, whether the account is active, whether it is a
 /// superuser (holds every permission), and a session auth hash.
 pub trait AuthUser: Any + Send + Sync + fmt::Debug {
-    /// The id stored in the session and handed to [`Backend::get_user`](crate::Backend::get_user).
+    /// The id stored in the session and handed to [`Authentication::get_user`](crate::backend::Authentication::get_user).
     fn id(&self) -> &str;
 
     /// An inactive user cannot log in, holds no permissions and is treated

@@ -8,8 +8,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use actix_permit::{
-    CurrentUser, MemoryBackend, PermissionDenied, Permit, PermitError, authenticate, login,
-    permission_required,
+    CurrentUser, PermissionDenied, Permit, PermitError, authenticate, backend::MemoryBackend,
+    login, permission_required,
 };
 use actix_session::SessionMiddleware;
 use actix_session::storage::CookieSessionStore;
@@ -158,7 +158,7 @@ async fn the_macro_allocates_no_more_than_hand_written_code() {
 /// it keeps allocated stay within its bound.
 #[::core::prelude::v1::test]
 fn the_memory_throttle_store_keeps_no_more_bytes_than_its_bound() {
-    use actix_permit::{MemoryThrottle, ThrottleStore};
+    use actix_permit::throttle::{MemoryThrottle, ThrottleStore};
     use std::time::Duration;
 
     let runtime = actix_rt::System::new();

@@ -16,7 +16,7 @@ mod web;
 
 use std::process::ExitCode;
 
-use actix_permit::{SqlBackend, SqlOptions};
+use actix_permit::backend::{SqlBackend, SqlOptions};
 use clap::{Parser, Subcommand};
 
 use manage::{access, manage_group, manage_user};

@@ -1,7 +1,7 @@
 //! The management commands (`inventory user ...`, `group ...`, `access`),
 //! like Django's `manage.py`.
 
-use actix_permit::{AdminError, SqlBackend};
+use actix_permit::backend::{AdminError, SqlBackend};
 
 use crate::{AppResult, Db, GroupCommand, UserCommand, open, store, web};
 

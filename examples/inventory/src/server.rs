@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use actix_permit::Permit;
 use actix_permit::audit::{self, CheckError, OnMissing};
-use actix_permit::{SqlBackend, SqlOptions, Throttle, ThrottleStore};
+use actix_permit::backend::{CachedBackend, SqlBackend, SqlOptions};
+use actix_permit::throttle::{Throttle, ThrottleStore};
 use actix_web::cookie::Key;
 
 use crate::{AppResult, Db, open_with, redact, sessions, settings, store, throttle, web};
@@ -73,12 +75,12 @@ pub(crate) async fn serve(db: &Db, settings: &settings::Settings) -> AppResult {
         .unwrap_or_else(|| !is_loopback(bind));
     let backend = Arc::new(backend);
     // An opt-in cache of permission sets: changes may go unnoticed for its TTL.
-    let checks: Arc<dyn actix_permit::Backend> = match settings.permission_cache_ttl() {
+    let permit = match settings.permission_cache_ttl() {
         Some(ttl) => {
             tracing::info!("permission sets are cached for {ttl:?}");
-            Arc::new(actix_permit::CachedBackend::new(Arc::clone(&backend), ttl))
+            Permit::new(CachedBackend::new(Arc::clone(&backend), ttl))
         }
-        None => Arc::clone(&backend) as Arc<dyn actix_permit::Backend>,
+        None => Permit::new(Arc::clone(&backend)),
     };
     // Sessions, and the login throttle's counts, in Redis when REDIS_URL is
     // set; otherwise cookie sessions and counts in the database.
@@ -110,7 +112,7 @@ pub(crate) async fn serve(db: &Db, settings: &settings::Settings) -> AppResult {
         }
         tracing::warn!("PERMIT_LOAD_BASELINE: /load/items lists every item to anyone");
     }
-    let site = web::Site::new(backend, checks, items, settings.allowed_hosts(), db.demo)?
+    let site = web::Site::new(backend, permit, items, settings.allowed_hosts(), db.demo)?
         .throttle(throttle)
         .load_baseline(baseline);
     match redis {

@@ -1,7 +1,7 @@
 //! The app's own data: items, in the same database as the users, and the
 //! demo data created on first start.
 
-use actix_permit::{AdminError, SqlBackend};
+use actix_permit::backend::{AdminError, SqlBackend};
 use serde::{Deserialize, Serialize};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row, SqlSafeStr};
@@ -242,7 +242,7 @@ pub async fn seed_demo(backend: &SqlBackend, items: &Items) -> Result<bool, Admi
         items
             .add(name, quantity, None)
             .await
-            .map_err(|e| AdminError::Database(actix_permit::BackendError::new(e)))?;
+            .map_err(|e| AdminError::Database(actix_permit::backend::BackendError::new(e)))?;
     }
     Ok(true)
 }

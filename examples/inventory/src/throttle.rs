@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use actix_permit::throttle::{Failures, ThrottleStore};
-use actix_permit::{BackendError, BoxFuture};
+use actix_permit::{backend::BackendError, throttle::BoxFuture};
 use deadpool_redis::redis;
 
 /// Counts under `permit:throttle:KEY`, each expiring with its window, and
@@ -127,7 +127,7 @@ mod tests {
 
     use std::time::Duration;
 
-    use actix_permit::MemoryThrottle;
+    use actix_permit::throttle::MemoryThrottle;
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestRunner};
 

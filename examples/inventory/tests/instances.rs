@@ -4,6 +4,7 @@
 
 mod common;
 
+use actix_permit::backend::{Authentication as _, Authorization as _};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -362,7 +363,7 @@ fn revocation_latency() {
 /// no trigger reports.
 #[test]
 fn the_exact_cache_converges_in_any_interleaving_on_postgres() {
-    use actix_permit::{Backend, SqlBackend, SqlOptions};
+    use actix_permit::backend::{SqlBackend, SqlOptions};
     let Some((pg, _)) = services() else {
         return;
     };
@@ -397,7 +398,7 @@ fn the_exact_cache_converges_in_any_interleaving_on_postgres() {
             }
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while cached.cache_state() != actix_permit::CacheState::Exact {
+        while cached.cache_state() != actix_permit::backend::CacheState::Exact {
             assert!(Instant::now() < deadline, "the listener never came up");
             actix_web::rt::time::sleep(Duration::from_millis(10)).await;
         }

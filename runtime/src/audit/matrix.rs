@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::access::Require;
-use crate::backend::{Backend, BackendError, PermissionSource};
+use crate::backend::{Authorization, BackendError, Introspection, PermissionSource};
 use crate::registry::{Access, handlers};
 use crate::user::AuthUser;
 
@@ -121,13 +121,13 @@ fn columns() -> Vec<Column> {
 /// each route of every registered handler, with why, as a request by that
 /// user would be decided — Django's rules (an inactive user is refused
 /// everything but public routes; an active superuser holds every
-/// permission), permissions from [`Backend::user_permissions`] and their
-/// sources from [`Backend::permission_sources`]. Routes of handlers
+/// permission), permissions from [`Authorization::user_permissions`](crate::backend::Authorization::user_permissions) and their
+/// sources from [`Introspection::permission_sources`](crate::backend::Introspection::permission_sources). Routes of handlers
 /// registered below their routing attribute or routed by hand have no
 /// known path and are left out (see [`handlers`](crate::audit::handlers)).
 ///
 /// ```
-/// # async fn show(backend: actix_permit::MemoryBackend) -> Result<(), actix_permit::BackendError> {
+/// # async fn show(backend: actix_permit::backend::MemoryBackend) -> Result<(), actix_permit::backend::BackendError> {
 /// use std::sync::Arc;
 /// use actix_permit::{AuthUser, audit};
 ///
@@ -140,7 +140,7 @@ fn columns() -> Vec<Column> {
 /// # Ok(()) }
 /// ```
 pub async fn matrix(
-    backend: &dyn Backend,
+    backend: &(impl Authorization + Introspection),
     users: impl IntoIterator<Item = (String, Arc<dyn AuthUser>)>,
 ) -> Result<Matrix, BackendError> {
     let columns = columns();

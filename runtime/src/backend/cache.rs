@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::{Backend, BackendError, BoxFuture, UserResult};
+use super::{Backend, Layer, PermsResult};
 use crate::permission::PermissionSet;
 use crate::user::AuthUser;
 
@@ -26,7 +26,7 @@ use crate::user::AuthUser;
 ///
 /// ```
 /// use std::time::Duration;
-/// use actix_permit::{CachedBackend, MemoryBackend, Permit};
+/// use actix_permit::{Permit, backend::{CachedBackend, MemoryBackend}};
 ///
 /// let permit = Permit::new(CachedBackend::new(MemoryBackend::new(), Duration::from_secs(5)));
 /// ```
@@ -83,74 +83,31 @@ impl<B: Backend> CachedBackend<B> {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.perms.invalidate(user_id);
     }
-
-    /// The wrapped backend.
-    pub fn inner(&self) -> &B {
-        &self.inner
-    }
 }
 
-impl<B: Backend> Backend for CachedBackend<B> {
-    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
-        self.inner.get_user(id)
+/// Keeps permission sets; users, object permissions and everything else
+/// are asked of the inner backend.
+impl<B: Backend> Layer for CachedBackend<B> {
+    type Inner = B;
+
+    fn inner(&self) -> &B {
+        &self.inner
     }
 
-    fn authenticate<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> BoxFuture<'a, UserResult> {
-        self.inner.authenticate(username, password)
-    }
-
-    fn user_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+    async fn user_permissions(&self, user: &dyn AuthUser) -> PermsResult {
         if let Some(set) = self.perms.get(user.id()) {
-            return Box::pin(std::future::ready(Ok(set)));
+            return Ok(set);
         }
         let generation = self.generation.load(Ordering::Acquire);
-        Box::pin(async move {
-            let set = self.inner.user_permissions(user).await?;
-            if self.generation.load(Ordering::Acquire) == generation {
-                self.perms.insert(user.id().to_owned(), Arc::clone(&set));
-                // An invalidation between the check and the insert: take
-                // the set back out (a later one removes it itself).
-                if self.generation.load(Ordering::Acquire) != generation {
-                    self.perms.invalidate(user.id());
-                }
+        let set = self.inner.user_permissions(user).await?;
+        if self.generation.load(Ordering::Acquire) == generation {
+            self.perms.insert(user.id().to_owned(), Arc::clone(&set));
+            // An invalidation between the check and the insert: take the
+            // set back out (a later one removes it itself).
+            if self.generation.load(Ordering::Acquire) != generation {
+                self.perms.invalidate(user.id());
             }
-            Ok(set)
-        })
-    }
-
-    /// Not kept: object permissions are asked of the inner backend (once
-    /// per request and object).
-    fn object_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-        object: &'a str,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
-        self.inner.object_permissions(user, object)
-    }
-
-    fn objects_with_permission<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-        perm: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, BackendError>> {
-        self.inner.objects_with_permission(user, perm)
-    }
-
-    fn permission_sources<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-    ) -> BoxFuture<'a, Result<Option<Vec<super::PermissionSource>>, BackendError>> {
-        self.inner.permission_sources(user)
-    }
-
-    fn defined_permissions(&self) -> BoxFuture<'_, Result<Option<Vec<String>>, BackendError>> {
-        self.inner.defined_permissions()
+        }
+        Ok(set)
     }
 }

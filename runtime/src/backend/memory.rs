@@ -4,7 +4,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use super::{
-    AdminError, Backend, BackendError, BoxFuture, PermissionSource, StoredUser, UserResult,
+    AdminError, Authentication, Authorization, BackendError, Introspection, PermissionSource,
+    PermsResult, StoredUser, UserResult,
 };
 use crate::password;
 use crate::permission::{self, PermissionSet};
@@ -54,14 +55,14 @@ impl State {
 /// tests and small apps. Changes take effect on the next request.
 ///
 /// ```
-/// use actix_permit::MemoryBackend;
+/// use actix_permit::backend::MemoryBackend;
 ///
 /// let backend = MemoryBackend::new();
 /// backend.add_user("alice", "wonderland")?;
 /// backend.add_group("editors", ["blog.change_post", "blog.add_post"])?;
 /// backend.add_user_to_group("alice", "editors")?;
 /// backend.grant("alice", "blog.delete_post")?;
-/// # Ok::<(), actix_permit::AdminError>(())
+/// # Ok::<(), actix_permit::backend::AdminError>(())
 /// ```
 #[derive(Default)]
 pub struct MemoryBackend {
@@ -299,72 +300,60 @@ impl MemoryBackend {
     }
 }
 
-impl Backend for MemoryBackend {
-    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
+impl Authentication for MemoryBackend {
+    async fn get_user(&self, id: &str) -> UserResult {
         let user = self.read().users.get(id).cloned();
-        Box::pin(std::future::ready(Ok(user.map(|u| u as Arc<dyn AuthUser>))))
+        Ok(user.map(|u| u as Arc<dyn AuthUser>))
     }
 
-    fn authenticate<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> BoxFuture<'a, UserResult> {
+    async fn authenticate(&self, username: &str, password: &str) -> UserResult {
         let user = self.user(username);
-        Box::pin(async move {
-            let Some(user) = user else {
-                password::verify_dummy_blocking(password).await;
-                return Ok(None);
-            };
-            if !(password::verify_password_blocking(password, &user.password_hash).await
-                && user.active)
-            {
-                return Ok(None);
-            }
-            if !password::needs_rehash(&user.password_hash) {
-                return Ok(Some(user as Arc<dyn AuthUser>));
-            }
-            let hash = password::hash_password_blocking(password)
-                .await
-                .map_err(BackendError::new)?;
-            let mut state = self.write();
-            let Some(stored) = state.users.get_mut(user.id()) else {
-                return Ok(None);
-            };
-            // Unless the password changed meanwhile.
-            if stored.password_hash == user.password_hash {
-                Arc::make_mut(stored).set_password_hash(hash);
-            }
-            Ok(Some(Arc::clone(stored) as Arc<dyn AuthUser>))
-        })
+        let Some(user) = user else {
+            password::verify_dummy_blocking(password).await;
+            return Ok(None);
+        };
+        if !(password::verify_password_blocking(password, &user.password_hash).await && user.active)
+        {
+            return Ok(None);
+        }
+        if !password::needs_rehash(&user.password_hash) {
+            return Ok(Some(user as Arc<dyn AuthUser>));
+        }
+        let hash = password::hash_password_blocking(password)
+            .await
+            .map_err(BackendError::new)?;
+        let mut state = self.write();
+        let Some(stored) = state.users.get_mut(user.id()) else {
+            return Ok(None);
+        };
+        // Unless the password changed meanwhile.
+        if stored.password_hash == user.password_hash {
+            Arc::make_mut(stored).set_password_hash(hash);
+        }
+        Ok(Some(Arc::clone(stored) as Arc<dyn AuthUser>))
     }
+}
 
-    fn user_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+impl Authorization for MemoryBackend {
+    async fn user_permissions(&self, user: &dyn AuthUser) -> PermsResult {
         let set = self.permissions_of(user.id());
-        Box::pin(std::future::ready(Ok(set)))
+        Ok(set)
     }
 
-    fn object_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-        object: &'a str,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+    async fn object_permissions(&self, user: &dyn AuthUser, object: &str) -> PermsResult {
         let state = self.read();
         let set: PermissionSet = Self::object_grants(&state, user.id())
             .filter(|(_, on)| on == object)
             .map(|(perm, _)| perm.as_str())
             .collect();
-        Box::pin(std::future::ready(Ok(Arc::new(set))))
+        Ok(Arc::new(set))
     }
 
-    fn objects_with_permission<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-        perm: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, BackendError>> {
+    async fn objects_with_permission(
+        &self,
+        user: &dyn AuthUser,
+        perm: &str,
+    ) -> Result<Vec<String>, BackendError> {
         let state = self.read();
         let mut ids: Vec<String> = Self::object_grants(&state, user.id())
             .filter(|(held, _)| held == perm)
@@ -372,15 +361,17 @@ impl Backend for MemoryBackend {
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        Box::pin(std::future::ready(Ok(ids)))
+        Ok(ids)
     }
+}
 
+impl Introspection for MemoryBackend {
     /// A memory backend has no permission table: the permissions it defines
     /// are those granted to some user or group.
-    fn permission_sources<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-    ) -> BoxFuture<'a, Result<Option<Vec<PermissionSource>>, BackendError>> {
+    async fn permission_sources(
+        &self,
+        user: &dyn AuthUser,
+    ) -> Result<Option<Vec<PermissionSource>>, BackendError> {
         let state = self.read();
         let id = user.id();
         let mut sources: Vec<PermissionSource> = state
@@ -402,15 +393,15 @@ impl Backend for MemoryBackend {
             }
         }
         sources.sort();
-        Box::pin(std::future::ready(Ok(Some(sources))))
+        Ok(Some(sources))
     }
 
-    fn defined_permissions(&self) -> BoxFuture<'_, Result<Option<Vec<String>>, BackendError>> {
+    async fn defined_permissions(&self) -> Result<Option<Vec<String>>, BackendError> {
         let state = self.read();
         let granted = state.user_perms.values().chain(state.groups.values());
         let mut defined: Vec<String> = granted.flatten().cloned().collect();
         defined.sort_unstable();
         defined.dedup();
-        Box::pin(std::future::ready(Ok(Some(defined))))
+        Ok(Some(defined))
     }
 }

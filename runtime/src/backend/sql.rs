@@ -10,7 +10,8 @@ use sqlx::{AnyPool, Row, SqlSafeStr};
 use super::exact::{CacheState, CacheStats, ExactCache};
 use super::watch::{Exact, Watch};
 use super::{
-    AdminError, Backend, BackendError, BoxFuture, PermissionSource, StoredUser, UserResult,
+    AdminError, Authentication, Authorization, BackendError, BoxFuture, Introspection,
+    PermissionSource, PermsResult, StoredUser, UserResult,
 };
 use crate::password;
 use crate::permission::{self, PermissionSet};
@@ -873,238 +874,217 @@ impl SqlBackend {
     }
 }
 
-impl Backend for SqlBackend {
-    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
+impl Authentication for SqlBackend {
+    async fn get_user(&self, id: &str) -> UserResult {
         let cache = self.cache();
         if let Some(user) = cache.and_then(|cache| cache.user(id)) {
-            return Box::pin(std::future::ready(Ok(Some(user))));
+            return Ok(Some(user));
         }
         let stamp = cache.map(ExactCache::stamp);
-        Box::pin(async move {
-            let Ok(number) = id.parse::<i64>() else {
-                return Ok(None);
-            };
-            self.note_query();
-            let row = sqlx::query(USER_BY_ID)
-                .bind(number)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(BackendError::new)?;
-            let Some(row) = row else { return Ok(None) };
-            let user: Arc<dyn AuthUser> = Arc::new(user_from_row(&row).map_err(BackendError::new)?);
-            if let (Some(cache), Some(stamp)) = (cache, stamp) {
-                cache.put_user(stamp, id, Arc::clone(&user));
-            }
-            Ok(Some(user))
-        })
-    }
-
-    fn authenticate<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> BoxFuture<'a, UserResult> {
-        Box::pin(async move {
-            let user = self.user(username).await.map_err(|e| match e {
-                AdminError::Database(err) => err,
-                other => BackendError::new(other),
-            })?;
-            let Some(user) = user else {
-                password::verify_dummy_blocking(password).await;
-                return Ok(None);
-            };
-            let ok = password::verify_password_blocking(password, &user.password_hash).await;
-            if !(ok && user.active) {
-                return Ok(None);
-            }
-            if !password::needs_rehash(&user.password_hash) {
-                return Ok(Some(Arc::new(user) as Arc<dyn AuthUser>));
-            }
-            let hash = password::hash_password_blocking(password)
-                .await
-                .map_err(BackendError::new)?;
-            // Unless the password changed meanwhile.
-            self.run(
-                sqlx::query(
-                    "UPDATE permit_users SET password_hash = $1 \
-                     WHERE username = $2 AND password_hash = $3",
-                )
-                .bind(hash)
-                .bind(username)
-                .bind(&user.password_hash),
-            )
-            .await
-            .map_err(|e| BackendError::new(e.to_string()))?;
-            let user = self.user(username).await.map_err(BackendError::new)?;
-            Ok(user
-                .filter(|user| user.active)
-                .map(|user| Arc::new(user) as Arc<dyn AuthUser>))
-        })
-    }
-
-    fn user_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
-        let cache = self.cache();
-        if let Some(set) = cache.and_then(|cache| cache.perms(user.id())) {
-            return Box::pin(std::future::ready(Ok(set)));
-        }
-        let stamp = cache.map(ExactCache::stamp);
-        Box::pin(async move {
-            let Ok(id) = user.id().parse::<i64>() else {
-                return Ok(Arc::default());
-            };
-            self.note_query();
-            let rows = sqlx::query(
-                "SELECT p.app_label || '.' || p.codename AS perm FROM permit_permissions p \
-                 JOIN permit_user_permissions up ON up.permission_id = p.id WHERE up.user_id = $1 \
-                 UNION ALL \
-                 SELECT p.app_label || '.' || p.codename AS perm FROM permit_permissions p \
-                 JOIN permit_group_permissions gp ON gp.permission_id = p.id \
-                 JOIN permit_user_groups ug ON ug.group_id = gp.group_id WHERE ug.user_id = $1",
-            )
-            .bind(id)
-            .fetch_all(&self.pool)
+        let Ok(number) = id.parse::<i64>() else {
+            return Ok(None);
+        };
+        self.note_query();
+        let row = sqlx::query(USER_BY_ID)
+            .bind(number)
+            .fetch_optional(&self.pool)
             .await
             .map_err(BackendError::new)?;
-            let set = rows
-                .iter()
-                .map(|row| row.try_get::<String, _>("perm"))
-                .collect::<Result<PermissionSet, _>>()
-                .map_err(BackendError::new)?;
-            let set = Arc::new(set);
-            if let (Some(cache), Some(stamp)) = (cache, stamp) {
-                cache.put_perms(stamp, user.id(), Arc::clone(&set));
-            }
-            Ok(set)
-        })
+        let Some(row) = row else { return Ok(None) };
+        let user: Arc<dyn AuthUser> = Arc::new(user_from_row(&row).map_err(BackendError::new)?);
+        if let (Some(cache), Some(stamp)) = (cache, stamp) {
+            cache.put_user(stamp, id, Arc::clone(&user));
+        }
+        Ok(Some(user))
+    }
+
+    async fn authenticate(&self, username: &str, password: &str) -> UserResult {
+        let user = self.user(username).await.map_err(|e| match e {
+            AdminError::Database(err) => err,
+            other => BackendError::new(other),
+        })?;
+        let Some(user) = user else {
+            password::verify_dummy_blocking(password).await;
+            return Ok(None);
+        };
+        let ok = password::verify_password_blocking(password, &user.password_hash).await;
+        if !(ok && user.active) {
+            return Ok(None);
+        }
+        if !password::needs_rehash(&user.password_hash) {
+            return Ok(Some(Arc::new(user) as Arc<dyn AuthUser>));
+        }
+        let hash = password::hash_password_blocking(password)
+            .await
+            .map_err(BackendError::new)?;
+        // Unless the password changed meanwhile.
+        self.run(
+            sqlx::query(
+                "UPDATE permit_users SET password_hash = $1 \
+                 WHERE username = $2 AND password_hash = $3",
+            )
+            .bind(hash)
+            .bind(username)
+            .bind(&user.password_hash),
+        )
+        .await
+        .map_err(|e| BackendError::new(e.to_string()))?;
+        let user = self.user(username).await.map_err(BackendError::new)?;
+        Ok(user
+            .filter(|user| user.active)
+            .map(|user| Arc::new(user) as Arc<dyn AuthUser>))
+    }
+}
+
+impl Authorization for SqlBackend {
+    async fn user_permissions(&self, user: &dyn AuthUser) -> PermsResult {
+        let cache = self.cache();
+        if let Some(set) = cache.and_then(|cache| cache.perms(user.id())) {
+            return Ok(set);
+        }
+        let stamp = cache.map(ExactCache::stamp);
+        let Ok(id) = user.id().parse::<i64>() else {
+            return Ok(Arc::default());
+        };
+        self.note_query();
+        let rows = sqlx::query(
+            "SELECT p.app_label || '.' || p.codename AS perm FROM permit_permissions p \
+             JOIN permit_user_permissions up ON up.permission_id = p.id WHERE up.user_id = $1 \
+             UNION ALL \
+             SELECT p.app_label || '.' || p.codename AS perm FROM permit_permissions p \
+             JOIN permit_group_permissions gp ON gp.permission_id = p.id \
+             JOIN permit_user_groups ug ON ug.group_id = gp.group_id WHERE ug.user_id = $1",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(BackendError::new)?;
+        let set = rows
+            .iter()
+            .map(|row| row.try_get::<String, _>("perm"))
+            .collect::<Result<PermissionSet, _>>()
+            .map_err(BackendError::new)?;
+        let set = Arc::new(set);
+        if let (Some(cache), Some(stamp)) = (cache, stamp) {
+            cache.put_perms(stamp, user.id(), Arc::clone(&set));
+        }
+        Ok(set)
     }
 
     /// One query per user and object, answered from the exact cache while
     /// nothing changed.
-    fn object_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-        object: &'a str,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+    async fn object_permissions(&self, user: &dyn AuthUser, object: &str) -> PermsResult {
         let cache = self.cache();
         if let Some(set) = cache.and_then(|cache| cache.object_perms(user.id(), object)) {
-            return Box::pin(std::future::ready(Ok(set)));
+            return Ok(set);
         }
         let stamp = cache.map(ExactCache::stamp);
-        Box::pin(async move {
-            let Ok(id) = user.id().parse::<i64>() else {
-                return Ok(Arc::default());
-            };
-            self.note_query();
-            let rows = sqlx::query(
-                "SELECT p.app_label || '.' || p.codename AS perm FROM permit_permissions p \
-                 JOIN permit_user_object_permissions uo ON uo.permission_id = p.id \
-                 WHERE uo.user_id = $1 AND uo.object_id = $2 \
-                 UNION ALL \
-                 SELECT p.app_label || '.' || p.codename AS perm FROM permit_permissions p \
-                 JOIN permit_group_object_permissions go ON go.permission_id = p.id \
-                 JOIN permit_user_groups ug ON ug.group_id = go.group_id \
-                 WHERE ug.user_id = $1 AND go.object_id = $2",
-            )
-            .bind(id)
-            .bind(object)
-            .fetch_all(&self.pool)
-            .await
+        let Ok(id) = user.id().parse::<i64>() else {
+            return Ok(Arc::default());
+        };
+        self.note_query();
+        let rows = sqlx::query(
+            "SELECT p.app_label || '.' || p.codename AS perm FROM permit_permissions p \
+             JOIN permit_user_object_permissions uo ON uo.permission_id = p.id \
+             WHERE uo.user_id = $1 AND uo.object_id = $2 \
+             UNION ALL \
+             SELECT p.app_label || '.' || p.codename AS perm FROM permit_permissions p \
+             JOIN permit_group_object_permissions go ON go.permission_id = p.id \
+             JOIN permit_user_groups ug ON ug.group_id = go.group_id \
+             WHERE ug.user_id = $1 AND go.object_id = $2",
+        )
+        .bind(id)
+        .bind(object)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(BackendError::new)?;
+        let set = rows
+            .iter()
+            .map(|row| row.try_get::<String, _>("perm"))
+            .collect::<Result<PermissionSet, _>>()
             .map_err(BackendError::new)?;
-            let set = rows
-                .iter()
-                .map(|row| row.try_get::<String, _>("perm"))
-                .collect::<Result<PermissionSet, _>>()
-                .map_err(BackendError::new)?;
-            let set = Arc::new(set);
-            if let (Some(cache), Some(stamp)) = (cache, stamp) {
-                cache.put_object_perms(stamp, user.id(), object, Arc::clone(&set));
-            }
-            Ok(set)
-        })
+        let set = Arc::new(set);
+        if let (Some(cache), Some(stamp)) = (cache, stamp) {
+            cache.put_object_perms(stamp, user.id(), object, Arc::clone(&set));
+        }
+        Ok(set)
     }
 
-    fn objects_with_permission<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-        perm: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, BackendError>> {
-        Box::pin(async move {
-            let (Ok(id), Some((app_label, codename))) =
-                (user.id().parse::<i64>(), perm.split_once('.'))
-            else {
-                return Ok(Vec::new());
-            };
-            let rows = sqlx::query(
-                "SELECT uo.object_id AS object FROM permit_user_object_permissions uo \
-                 JOIN permit_permissions p ON p.id = uo.permission_id \
-                 WHERE uo.user_id = $1 AND p.app_label = $2 AND p.codename = $3 \
-                 UNION \
-                 SELECT go.object_id AS object FROM permit_group_object_permissions go \
-                 JOIN permit_permissions p ON p.id = go.permission_id \
-                 JOIN permit_user_groups ug ON ug.group_id = go.group_id \
-                 WHERE ug.user_id = $1 AND p.app_label = $2 AND p.codename = $3 \
-                 ORDER BY object",
-            )
-            .bind(id)
-            .bind(app_label)
-            .bind(codename)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(BackendError::new)?;
-            rows.iter()
-                .map(|row| row.try_get::<String, _>("object"))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(BackendError::new)
-        })
+    async fn objects_with_permission(
+        &self,
+        user: &dyn AuthUser,
+        perm: &str,
+    ) -> Result<Vec<String>, BackendError> {
+        let (Ok(id), Some((app_label, codename))) =
+            (user.id().parse::<i64>(), perm.split_once('.'))
+        else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(
+            "SELECT uo.object_id AS object FROM permit_user_object_permissions uo \
+             JOIN permit_permissions p ON p.id = uo.permission_id \
+             WHERE uo.user_id = $1 AND p.app_label = $2 AND p.codename = $3 \
+             UNION \
+             SELECT go.object_id AS object FROM permit_group_object_permissions go \
+             JOIN permit_permissions p ON p.id = go.permission_id \
+             JOIN permit_user_groups ug ON ug.group_id = go.group_id \
+             WHERE ug.user_id = $1 AND p.app_label = $2 AND p.codename = $3 \
+             ORDER BY object",
+        )
+        .bind(id)
+        .bind(app_label)
+        .bind(codename)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(BackendError::new)?;
+        rows.iter()
+            .map(|row| row.try_get::<String, _>("object"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(BackendError::new)
     }
+}
 
-    fn permission_sources<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-    ) -> BoxFuture<'a, Result<Option<Vec<PermissionSource>>, BackendError>> {
-        Box::pin(async move {
-            let Ok(id) = user.id().parse::<i64>() else {
-                return Ok(Some(Vec::new()));
-            };
-            let rows = sqlx::query(
-                "SELECT p.app_label || '.' || p.codename AS perm, '' AS grp, CAST(0 AS BIGINT) AS via FROM permit_permissions p \
-                 JOIN permit_user_permissions up ON up.permission_id = p.id WHERE up.user_id = $1 \
-                 UNION ALL \
-                 SELECT p.app_label || '.' || p.codename AS perm, g.name AS grp, CAST(1 AS BIGINT) AS via FROM permit_permissions p \
-                 JOIN permit_group_permissions gp ON gp.permission_id = p.id \
-                 JOIN permit_groups g ON g.id = gp.group_id \
-                 JOIN permit_user_groups ug ON ug.group_id = gp.group_id WHERE ug.user_id = $1",
-            )
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(BackendError::new)?;
-            let mut sources = rows
-                .iter()
-                .map(|row| {
-                    let via: i64 = row.try_get("via")?;
-                    Ok(PermissionSource {
-                        permission: row.try_get("perm")?,
-                        group: (via == 1).then(|| row.try_get("grp")).transpose()?,
-                    })
+impl Introspection for SqlBackend {
+    async fn permission_sources(
+        &self,
+        user: &dyn AuthUser,
+    ) -> Result<Option<Vec<PermissionSource>>, BackendError> {
+        let Ok(id) = user.id().parse::<i64>() else {
+            return Ok(Some(Vec::new()));
+        };
+        let rows = sqlx::query(
+            "SELECT p.app_label || '.' || p.codename AS perm, '' AS grp, CAST(0 AS BIGINT) AS via FROM permit_permissions p \
+             JOIN permit_user_permissions up ON up.permission_id = p.id WHERE up.user_id = $1 \
+             UNION ALL \
+             SELECT p.app_label || '.' || p.codename AS perm, g.name AS grp, CAST(1 AS BIGINT) AS via FROM permit_permissions p \
+             JOIN permit_group_permissions gp ON gp.permission_id = p.id \
+             JOIN permit_groups g ON g.id = gp.group_id \
+             JOIN permit_user_groups ug ON ug.group_id = gp.group_id WHERE ug.user_id = $1",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(BackendError::new)?;
+        let mut sources = rows
+            .iter()
+            .map(|row| {
+                let via: i64 = row.try_get("via")?;
+                Ok(PermissionSource {
+                    permission: row.try_get("perm")?,
+                    group: (via == 1).then(|| row.try_get("grp")).transpose()?,
                 })
-                .collect::<Result<Vec<_>, sqlx::Error>>()
-                .map_err(BackendError::new)?;
-            sources.sort();
-            Ok(Some(sources))
-        })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(BackendError::new)?;
+        sources.sort();
+        Ok(Some(sources))
     }
 
-    fn defined_permissions(&self) -> BoxFuture<'_, Result<Option<Vec<String>>, BackendError>> {
-        Box::pin(async move {
-            match self.permission_names().await {
-                Ok(names) => Ok(Some(names)),
-                Err(AdminError::Database(err)) => Err(err),
-                Err(other) => Err(BackendError::new(other)),
-            }
-        })
+    async fn defined_permissions(&self) -> Result<Option<Vec<String>>, BackendError> {
+        match self.permission_names().await {
+            Ok(names) => Ok(Some(names)),
+            Err(AdminError::Database(err)) => Err(err),
+            Err(other) => Err(BackendError::new(other)),
+        }
     }
 }

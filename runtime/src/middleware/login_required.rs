@@ -28,7 +28,7 @@ use crate::{audit, registry};
 /// else the app does not start, and the log says why:
 ///
 /// ```
-/// use actix_permit::{LoginRequired, MemoryBackend, Permit, login_not_required};
+/// use actix_permit::{LoginRequired, Permit, login_not_required, backend::MemoryBackend};
 /// use actix_session::{SessionMiddleware, storage::CookieSessionStore};
 /// use actix_web::{App, cookie::Key, get};
 ///
@@ -303,6 +303,7 @@ where
 }
 
 /// The service [`LoginRequired`] builds; see there.
+#[allow(unreachable_pub)] // named only as a `Transform::Transform`
 pub struct LoginRequiredService<S> {
     service: Rc<S>,
     config: LoginRequired,

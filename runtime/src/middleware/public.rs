@@ -383,6 +383,7 @@ where
 }
 
 #[doc(hidden)]
+#[allow(unreachable_pub)] // named only as a `Transform::Transform`
 pub struct ScopeCheckService<S> {
     service: Rc<S>,
     level: Option<Rc<Level>>,

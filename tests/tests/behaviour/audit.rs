@@ -2,7 +2,10 @@
 //! binary's own handlers.
 
 use actix_permit::audit::{self, Access, CheckError, Handler, OnMissing, check_permissions};
-use actix_permit::{MemoryBackend, SqlBackend, login_required, permission_required};
+use actix_permit::{
+    backend::{MemoryBackend, SqlBackend},
+    login_required, permission_required,
+};
 use actix_web::{HttpResponse, post};
 
 #[login_required(login_url = "/accounts/login/")]

@@ -18,7 +18,7 @@ macro_rules! gated_app {
                 .configure(session_routes)
                 .configure($routes)
                 .wrap(LoginRequired::new())
-                .wrap(Permit::from_arc(backend()))
+                .wrap(Permit::new(backend()))
                 .wrap(session()),
         )
         .await
@@ -157,7 +157,7 @@ async fn default_services_need_a_user() {
             .service(scope("/open").default_service(web::to(fallback)))
             .default_service(web::to(fallback))
             .wrap(LoginRequired::new().public("/test/login/"))
-            .wrap(Permit::from_arc(backend()))
+            .wrap(Permit::new(backend()))
             .wrap(session()),
     )
     .await;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use actix_permit::{
-    CurrentUser, MemoryUser, Permit, login_required, permission_required, user_passes_test,
+    CurrentUser, Permit, backend::MemoryUser, login_required, permission_required, user_passes_test,
 };
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
@@ -114,7 +114,7 @@ const MATRIX: [(&str, [Expect; 6]); 7] = [
 async fn every_macro_form_for_every_kind_of_user() {
     let backend = backend();
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(backend.clone()), hits.clone(), routes).await;
+    let app = app(Permit::new(backend.clone()), hits.clone(), routes).await;
     let sessions = sessions(&app, &backend).await;
     assert_eq!(sessions.len(), USERS.len());
 
@@ -176,8 +176,8 @@ async fn elsewhere(hits: web::Data<Hits>) -> HttpResponse {
 #[actix_rt::test]
 async fn app_wide_login_url_and_macro_overrides() {
     let hits = Arc::new(Hits::default());
-    let permit = Permit::from_arc(backend()).config(
-        actix_permit::Config::default()
+    let permit = Permit::new(backend()).config(
+        actix_permit::config::Config::default()
             .login_url("/signin?a=b&next=stale")
             .site_origin("https://shop.example"),
     );
@@ -235,11 +235,11 @@ proptest::proptest! {
     ) {
         let system = actix_rt::System::new();
         system.block_on(async {
-            let mut config = actix_permit::Config::default();
+            let mut config = actix_permit::config::Config::default();
             if let Some(origin) = origin {
                 config = config.site_origin(origin);
             }
-            let app = app(Permit::from_arc(backend()).config(config), Arc::default(), |cfg| {
+            let app = app(Permit::new(backend()).config(config), Arc::default(), |cfg| {
                 cfg.service(elsewhere);
             })
             .await;

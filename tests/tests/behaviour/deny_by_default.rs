@@ -198,7 +198,7 @@ fn counts_hits(path: &str) -> bool {
 #[actix_web::test]
 async fn anonymous_requests_reach_only_public_handlers() {
     let hits = Arc::new(Hits::default());
-    let app = deny_by_default_app!(hits, Permit::from_arc(backend()));
+    let app = deny_by_default_app!(hits, Permit::new(backend()));
     for (method, path, public) in TABLE {
         let before = hits.get();
         let seen = send(
@@ -228,7 +228,7 @@ async fn anonymous_requests_reach_only_public_handlers() {
 #[actix_web::test]
 async fn signed_in_users_reach_every_route_their_checks_allow() {
     let hits = Arc::new(Hits::default());
-    let app = deny_by_default_app!(hits, Permit::from_arc(backend()));
+    let app = deny_by_default_app!(hits, Permit::new(backend()));
     let plain = login_as(&app, "plain").await;
     let direct = login_as(&app, "direct").await;
     for (method, path, _) in TABLE {
@@ -260,7 +260,7 @@ async fn signed_in_users_reach_every_route_their_checks_allow() {
 #[actix_web::test]
 async fn unmatched_urls_need_a_user_and_then_answer_404() {
     let hits = Arc::new(Hits::default());
-    let app = deny_by_default_app!(hits, Permit::from_arc(backend()).login_url("/login"));
+    let app = deny_by_default_app!(hits, Permit::new(backend()).login_url("/login"));
     let plain = login_as(&app, "plain").await;
     for path in ["/nope", "/api/nope", "/api/v1/nope", "/items/1/more"] {
         let seen = get(&app, path, None).await;
@@ -279,10 +279,7 @@ async fn unmatched_urls_need_a_user_and_then_answer_404() {
 #[actix_web::test]
 async fn anonymous_users_get_the_configured_login_redirect() {
     let hits = Arc::new(Hits::default());
-    let app = deny_by_default_app!(
-        hits,
-        Permit::from_arc(backend()).login_url("/accounts/login/")
-    );
+    let app = deny_by_default_app!(hits, Permit::new(backend()).login_url("/accounts/login/"));
     let seen = get(&app, "/api/v1/secret?page=2", None).await;
     assert_eq!(seen.status, StatusCode::FOUND);
     assert_eq!(
@@ -299,7 +296,7 @@ async fn anonymous_users_get_the_configured_login_redirect() {
 #[actix_web::test]
 async fn percent_encoded_paths_are_looked_up_as_the_router_sees_them() {
     let hits = Arc::new(Hits::default());
-    let app = deny_by_default_app!(hits, Permit::from_arc(backend()));
+    let app = deny_by_default_app!(hits, Permit::new(backend()));
     // The router decodes `%61` to `a`: this is /dashboard, not an unknown URL.
     let seen = get(&app, "/d%61shboard", None).await;
     assert_eq!(seen.status, StatusCode::FORBIDDEN, "{seen:?}");
@@ -338,7 +335,7 @@ async fn on_a_scope_it_guards_that_scope_and_the_ones_inside() {
                     .service(web::scope("/deep").service(admin_users))
                     .wrap(LoginRequired::new()),
             )
-            .wrap(Permit::from_arc(backend()))
+            .wrap(Permit::new(backend()))
             .wrap(session()),
     )
     .await;
@@ -390,7 +387,7 @@ async fn listing_the_home_page_makes_no_other_path_public() {
             .route("/manual", web::get().to(unannotated))
             .route("/static/{file}", web::get().to(unannotated))
             .wrap(LoginRequired::new().public("/"))
-            .wrap(Permit::from_arc(backend()))
+            .wrap(Permit::new(backend()))
             .wrap(session()),
     )
     .await;
@@ -427,7 +424,7 @@ async fn behind_another_middleware_the_app_does_not_start() {
             .service(open)
             .wrap(actix_web::middleware::NormalizePath::trim())
             .wrap(LoginRequired::new())
-            .wrap(Permit::from_arc(backend()))
+            .wrap(Permit::new(backend()))
             .wrap(session())
     );
     assert!(!started, "the app started");

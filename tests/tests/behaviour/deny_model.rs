@@ -330,7 +330,7 @@ async fn check(spec: AppSpec) -> Result<(), String> {
     }
     let app = test::init_service(
         app.wrap(LoginRequired::new().public("/__probe"))
-            .wrap(Permit::from_arc(backend()))
+            .wrap(Permit::new(backend()))
             .wrap(session()),
     )
     .await;

@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use actix_permit::{Config, Permit, login_required};
+use actix_permit::{Permit, config::Config, login_required};
 use actix_web::{HttpResponse, test};
 use percent_encoding::percent_decode_str;
 use proptest::prelude::*;
@@ -27,8 +27,10 @@ async fn anything() -> HttpResponse {
 
 /// Whether Django can be run; `None` after saying why not.
 fn django() -> Option<()> {
+    // `-I`: not from the working directory, where `tests/django/` (our
+    // scripts) would pass for the package.
     let found = Command::new("python3")
-        .args(["-c", "import django"])
+        .args(["-I", "-c", "import django"])
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|status| status.success());
@@ -180,7 +182,7 @@ async fn the_login_redirect_is_djangos() {
         let app = test::init_service(
             actix_web::App::new()
                 .default_service(actix_web::web::to(anything))
-                .wrap(Permit::from_arc(users.clone()).config(config))
+                .wrap(Permit::new(users.clone()).config(config))
                 .wrap(session()),
         )
         .await;

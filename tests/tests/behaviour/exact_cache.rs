@@ -5,12 +5,15 @@
 //! interleavings of changes and lookups against a cached and an uncached
 //! backend on one file and asks for the same answers.
 
+use actix_permit::backend::{Authentication as _, Authorization as _};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_permit::{
-    AuthUser, Backend, CacheState, Permit, SqlBackend, SqlOptions, permission_required,
+    AuthUser, Permit,
+    backend::{CacheState, SqlBackend, SqlOptions},
+    permission_required,
 };
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
@@ -98,7 +101,7 @@ async fn steady_state_queries_nothing_and_every_change_holds_at_once() {
     assert_eq!(other.cache_stats(), None);
 
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(backend.clone()), hits.clone(), |cfg| {
+    let app = app(Permit::new(backend.clone()), hits.clone(), |cfg| {
         cfg.service(edit);
     })
     .await;

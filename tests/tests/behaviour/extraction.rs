@@ -53,7 +53,7 @@ fn json_post(path: &str, body: &'static str) -> test::TestRequest {
 #[actix_rt::test]
 async fn denied_requests_get_403_whatever_the_body_or_path() {
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(backend()), hits.clone(), routes).await;
+    let app = app(Permit::new(backend()), hits.clone(), routes).await;
     let plain = login_as(&app, "plain").await;
     let direct = login_as(&app, "direct").await;
 
@@ -100,7 +100,7 @@ async fn denied_requests_get_403_whatever_the_body_or_path() {
 #[actix_rt::test]
 async fn a_denied_large_body_is_never_read() {
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(backend()), hits.clone(), routes).await;
+    let app = app(Permit::new(backend()), hits.clone(), routes).await;
     for (user, status, expected_read) in [
         ("anonymous", StatusCode::FORBIDDEN, 0),
         ("plain", StatusCode::FORBIDDEN, 0),

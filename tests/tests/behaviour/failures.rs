@@ -2,6 +2,7 @@
 //! predicate. The handler never runs, the client never gets 200, and the
 //! failure is logged.
 
+use actix_permit::backend::{Authentication as _, Authorization as _};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -94,7 +95,7 @@ async fn a_failing_backend_gives_503_and_is_logged() {
     let (logs, _guard) = Logs::capture();
     let flaky = Flaky::new(backend());
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(flaky.clone()), hits.clone(), routes).await;
+    let app = app(Permit::new(flaky.clone()), hits.clone(), routes).await;
     let direct = login_as(&app, "direct").await;
 
     assert_eq!(
@@ -137,7 +138,7 @@ async fn a_failing_backend_gives_503_and_is_logged() {
 async fn a_panicking_predicate_gives_500_and_the_worker_lives_on() {
     let (logs, _guard) = Logs::capture();
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(backend()), hits.clone(), routes).await;
+    let app = app(Permit::new(backend()), hits.clone(), routes).await;
     let cookie = login_as(&app, "super").await;
     for _ in 0..3 {
         let seen = get(&app, "/panics", cookie.as_ref()).await;
@@ -161,7 +162,7 @@ async fn a_panicking_predicate_gives_500_and_the_worker_lives_on() {
 async fn a_hanging_async_predicate_fails_closed_within_the_timeout() {
     let (logs, _guard) = Logs::capture();
     let hits = Arc::new(Hits::default());
-    let permit = Permit::from_arc(backend()).backend_timeout(Some(Duration::from_millis(100)));
+    let permit = Permit::new(backend()).backend_timeout(Some(Duration::from_millis(100)));
     let app = app(permit, hits.clone(), routes).await;
     let cookie = login_as(&app, "super").await;
     for path in ["/hangs", "/hangs/7"] {
@@ -209,57 +210,50 @@ async fn a_missing_middleware_gives_500_and_is_logged() {
 
 /// A backend that hangs or panics, to order.
 struct Misbehaving {
-    inner: std::sync::Arc<actix_permit::MemoryBackend>,
+    inner: std::sync::Arc<actix_permit::backend::MemoryBackend>,
     mode: std::sync::Mutex<&'static str>,
 }
 
 impl Misbehaving {
-    fn act<'a, T: Send + 'a>(
-        &'a self,
-        on: &str,
-        ok: actix_permit::BoxFuture<'a, T>,
-    ) -> actix_permit::BoxFuture<'a, T> {
+    async fn act<T>(&self, on: &str, ok: impl std::future::Future<Output = T>) -> T {
         let mode = *self.mode.lock().unwrap();
         match mode.split_once(' ') {
-            Some(("hang", what)) if what == on => Box::pin(std::future::pending()),
-            Some(("panic", what)) if what == on => Box::pin(async { panic!("backend bug") }),
-            _ => ok,
+            Some(("hang", what)) if what == on => std::future::pending().await,
+            Some(("panic", what)) if what == on => panic!("backend bug"),
+            _ => ok.await,
         }
     }
 }
 
-impl actix_permit::Backend for Misbehaving {
-    fn get_user<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> actix_permit::BoxFuture<'a, actix_permit::backend::UserResult> {
-        self.act("user", self.inner.get_user(id))
+impl actix_permit::backend::Layer for Misbehaving {
+    type Inner = std::sync::Arc<actix_permit::backend::MemoryBackend>;
+    fn inner(&self) -> &Self::Inner {
+        &self.inner
     }
-    fn authenticate<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> actix_permit::BoxFuture<'a, actix_permit::backend::UserResult> {
+    async fn get_user(&self, id: &str) -> actix_permit::backend::UserResult {
+        self.act("user", self.inner.get_user(id)).await
+    }
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> actix_permit::backend::UserResult {
         self.act("authenticate", self.inner.authenticate(username, password))
+            .await
     }
-    fn user_permissions<'a>(
-        &'a self,
-        user: &'a dyn actix_permit::AuthUser,
-    ) -> actix_permit::BoxFuture<
-        'a,
-        Result<std::sync::Arc<actix_permit::PermissionSet>, actix_permit::BackendError>,
-    > {
-        self.act("perms", self.inner.user_permissions(user))
+    async fn user_permissions(
+        &self,
+        user: &dyn actix_permit::AuthUser,
+    ) -> actix_permit::backend::PermsResult {
+        self.act("perms", self.inner.user_permissions(user)).await
     }
-    fn object_permissions<'a>(
-        &'a self,
-        user: &'a dyn actix_permit::AuthUser,
-        id: &'a str,
-    ) -> actix_permit::BoxFuture<
-        'a,
-        Result<std::sync::Arc<actix_permit::PermissionSet>, actix_permit::BackendError>,
-    > {
+    async fn object_permissions(
+        &self,
+        user: &dyn actix_permit::AuthUser,
+        id: &str,
+    ) -> actix_permit::backend::PermsResult {
         self.act("object", self.inner.object_permissions(user, id))
+            .await
     }
 }
 
@@ -271,8 +265,8 @@ async fn a_hanging_or_panicking_backend_fails_closed_within_the_timeout() {
         mode: std::sync::Mutex::new("fine"),
     });
     let hits = Arc::new(Hits::default());
-    let permit = Permit::from_arc(backend.clone())
-        .backend_timeout(Some(std::time::Duration::from_millis(100)));
+    let permit =
+        Permit::new(backend.clone()).backend_timeout(Some(std::time::Duration::from_millis(100)));
     let app = app(permit, hits.clone(), routes).await;
     let direct = login_as(&app, "direct").await;
     assert_eq!(

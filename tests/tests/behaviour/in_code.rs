@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use actix_permit::backend::UserResult;
+use actix_permit::backend::{Layer, PermsResult};
 use actix_permit::{
-    AuthUser, Backend, BackendError, BoxFuture, CurrentUser, MemoryBackend, PermissionDenied,
-    PermissionSet, Permit, PermitError, Reason, login_required, permission_required,
+    AuthUser, CurrentUser, PermissionDenied, Permit, PermitError, backend::MemoryBackend,
+    config::Reason, login_required, permission::PermissionSet, permission_required,
 };
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
@@ -73,7 +73,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
 async fn several_checks_on_one_request_load_permissions_once() {
     let flaky = Flaky::new(backend());
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(flaky.clone()), hits.clone(), routes).await;
+    let app = app(Permit::new(flaky.clone()), hits.clone(), routes).await;
     let grouped = login_as(&app, "grouped").await;
     let direct = login_as(&app, "direct").await;
 
@@ -115,7 +115,7 @@ async fn several_checks_on_one_request_load_permissions_once() {
 #[actix_rt::test]
 async fn checks_in_code_and_permission_denied() {
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(backend()), hits.clone(), routes).await;
+    let app = app(Permit::new(backend()), hits.clone(), routes).await;
     let direct = login_as(&app, "direct").await;
     let plain = login_as(&app, "plain").await;
 
@@ -153,7 +153,7 @@ async fn checks_in_code_and_permission_denied() {
 #[actix_rt::test]
 async fn the_render_hook_answers_every_denial() {
     let hits = Arc::new(Hits::default());
-    let permit = Permit::from_arc(backend())
+    let permit = Permit::new(backend())
         .login_url("/accounts/login/")
         .render_with(|req, denial| {
             let status = match denial.reason() {
@@ -203,33 +203,17 @@ async fn the_render_hook_answers_every_denial() {
 /// id is their own (a backend with a rule of its own, not a table).
 struct Owners(Arc<MemoryBackend>);
 
-impl Backend for Owners {
-    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
-        self.0.get_user(id)
+impl Layer for Owners {
+    type Inner = Arc<MemoryBackend>;
+    fn inner(&self) -> &Arc<MemoryBackend> {
+        &self.0
     }
-    fn authenticate<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> BoxFuture<'a, UserResult> {
-        self.0.authenticate(username, password)
-    }
-    fn user_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
-        self.0.user_permissions(user)
-    }
-    fn object_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-        object: &'a str,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+    async fn object_permissions(&self, user: &dyn AuthUser, object: &str) -> PermsResult {
         let mut set = PermissionSet::new();
         if object == user.id() {
             set.insert("inventory.change_item");
         }
-        Box::pin(std::future::ready(Ok(Arc::new(set))))
+        Ok(Arc::new(set))
     }
 }
 
@@ -249,7 +233,7 @@ async fn edit_owned(
 async fn object_permissions_go_through_the_backend() {
     let hits = Arc::new(Hits::default());
     // The default backend grants no object permissions.
-    let app = app(Permit::from_arc(backend()), hits.clone(), routes).await;
+    let app = app(Permit::new(backend()), hits.clone(), routes).await;
     let plain = login_as(&app, "plain").await; // id 1
     assert_eq!(
         get(&app, "/owned/1", plain.as_ref()).await.status,

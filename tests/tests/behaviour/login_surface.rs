@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use actix_permit::backend::UserResult;
+use actix_permit::backend::{Authentication, Authorization, Layer, PermsResult, UserResult};
 use actix_permit::{
-    AuthUser, Backend, BackendError, BoxFuture, CachedBackend, CurrentUser, MemoryBackend,
-    MemoryThrottle, PermissionSet, Permit, SqlBackend, Throttle, ThrottleStore,
+    AuthUser, CurrentUser, Permit,
+    backend::{BackendError, CachedBackend, MemoryBackend, SqlBackend},
+    throttle::{BoxFuture, MemoryThrottle, Throttle, ThrottleStore},
 };
 use actix_session::SessionExt;
 use actix_web::dev::Service;
@@ -44,37 +45,27 @@ impl Counting {
     }
 }
 
-impl Backend for Counting {
-    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
-        self.inner.get_user(id)
+impl Layer for Counting {
+    type Inner = Arc<MemoryBackend>;
+    fn inner(&self) -> &Arc<MemoryBackend> {
+        &self.inner
     }
 
-    fn authenticate<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> BoxFuture<'a, UserResult> {
+    async fn authenticate(&self, username: &str, password: &str) -> UserResult {
         self.checks.fetch_add(1, Ordering::SeqCst);
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.most.fetch_max(now, Ordering::SeqCst);
-        Box::pin(async move {
-            let user = self.inner.authenticate(username, password).await;
-            self.running.fetch_sub(1, Ordering::SeqCst);
-            user
-        })
+        let user = self.inner.authenticate(username, password).await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        user
     }
 
-    fn user_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
-        Box::pin(async move {
-            let set = self.inner.user_permissions(user).await?;
-            while self.hold.load(Ordering::SeqCst) {
-                actix_rt::time::sleep(Duration::from_millis(2)).await;
-            }
-            Ok(set)
-        })
+    async fn user_permissions(&self, user: &dyn AuthUser) -> PermsResult {
+        let set = self.inner.user_permissions(user).await?;
+        while self.hold.load(Ordering::SeqCst) {
+            actix_rt::time::sleep(Duration::from_millis(2)).await;
+        }
+        Ok(set)
     }
 }
 
@@ -167,7 +158,7 @@ where
 #[actix_rt::test]
 async fn password_hashing_is_bounded_and_a_flood_is_refused_fast() {
     let counting = Counting::new(backend());
-    let app = login_app!(Permit::from_arc(counting.clone()).password_work(1, 2));
+    let app = login_app!(Permit::new(counting.clone()).password_work(1, 2));
     let seen = flood(&app, 40, |i| {
         // Known and unknown users alike: the dummy hash counts too.
         let user = if i % 2 == 0 { "plain" } else { "nobody" };
@@ -202,7 +193,7 @@ async fn password_hashing_is_bounded_and_a_flood_is_refused_fast() {
 async fn guessing_is_throttled_without_running_the_hash() {
     let counting = Counting::new(backend());
     let throttle = Throttle::new(MemoryThrottle::new()).window(Duration::from_millis(800));
-    let app = login_app!(Permit::from_arc(counting.clone()).throttle(throttle));
+    let app = login_app!(Permit::new(counting.clone()).throttle(throttle));
     let seen = flood(&app, 1000, |i| {
         attempt("plain", &format!("guess {i}"), "10.0.0.9")
     })
@@ -248,7 +239,7 @@ async fn guessing_is_throttled_without_running_the_hash() {
 async fn one_client_guessing_many_names_is_throttled_too() {
     let counting = Counting::new(backend());
     let throttle = Throttle::new(MemoryThrottle::new()).per_client(20);
-    let app = login_app!(Permit::from_arc(counting.clone()).throttle(throttle));
+    let app = login_app!(Permit::new(counting.clone()).throttle(throttle));
     for i in 0..60 {
         let _ = send(&*app, attempt(&format!("user{i}"), "x", "10.0.0.7"), None).await;
     }
@@ -266,11 +257,10 @@ async fn two_instances_share_the_counts() {
     let other = Arc::new(SqlBackend::connect(&url).await.unwrap());
     let users = backend();
     let first = login_app!(
-        Permit::from_arc(users.clone())
-            .throttle(Throttle::from_arc(store as Arc<dyn ThrottleStore>))
+        Permit::new(users.clone()).throttle(Throttle::from_arc(store as Arc<dyn ThrottleStore>))
     );
     let second = login_app!(
-        Permit::from_arc(users).throttle(Throttle::from_arc(other as Arc<dyn ThrottleStore>))
+        Permit::new(users).throttle(Throttle::from_arc(other as Arc<dyn ThrottleStore>))
     );
     for (i, app) in [&first, &second, &first, &second, &first]
         .into_iter()
@@ -291,7 +281,7 @@ async fn two_instances_share_the_counts() {
 
 #[actix_rt::test]
 async fn a_new_user_logging_in_starts_an_empty_session() {
-    let app = login_app!(Permit::from_arc(backend()));
+    let app = login_app!(Permit::new(backend()));
     let first = send(&*app, attempt("plain", PASSWORD, "10.2.0.1"), None).await;
     let cookie = first.cookie.unwrap();
     let noted = send(&*app, test::TestRequest::post().uri("/note"), Some(&cookie)).await;
@@ -335,7 +325,11 @@ async fn a_lookup_in_flight_across_a_revocation_is_not_cached() {
     let cache = Rc::new(CachedBackend::new(held, Duration::from_secs(60)));
     let lookup = {
         let (cache, user) = (Rc::clone(&cache), Arc::clone(&user));
-        actix_rt::spawn(async move { cache.user_permissions(&*user).await.unwrap() })
+        actix_rt::spawn(async move {
+            Authorization::user_permissions(&*cache, &*user)
+                .await
+                .unwrap()
+        })
     };
     actix_rt::time::sleep(Duration::from_millis(20)).await;
     // Revoked, and the cache told, while the old set is on its way.
@@ -348,7 +342,9 @@ async fn a_lookup_in_flight_across_a_revocation_is_not_cached() {
         old.contains("inventory.change_item"),
         "the lookup read before the revocation"
     );
-    let now = cache.user_permissions(&*user).await.unwrap();
+    let now = Authorization::user_permissions(&*cache, &*user)
+        .await
+        .unwrap();
     assert!(
         !now.contains("inventory.change_item"),
         "the old set was put back"
@@ -359,11 +355,11 @@ async fn a_lookup_in_flight_across_a_revocation_is_not_cached() {
 async fn a_login_ends_after_its_lifetime_or_when_idle() {
     for (permit, idle) in [
         (
-            Permit::from_arc(backend()).session_lifetime(Some(Duration::from_secs(1))),
+            Permit::new(backend()).session_lifetime(Some(Duration::from_secs(1))),
             false,
         ),
         (
-            Permit::from_arc(backend())
+            Permit::new(backend())
                 .session_lifetime(None)
                 .idle_timeout(Some(Duration::from_secs(2))),
             true,
@@ -418,7 +414,7 @@ impl ThrottleStore for HangsOnSettle {
 
 #[actix_rt::test]
 async fn a_hanging_throttle_store_fails_closed_within_the_timeout() {
-    let permit = Permit::from_arc(backend())
+    let permit = Permit::new(backend())
         .backend_timeout(Some(Duration::from_millis(100)))
         .throttle(Throttle::new(HangsOnSettle(MemoryThrottle::new())));
     let app = login_app!(permit);
@@ -437,8 +433,7 @@ async fn a_hanging_throttle_store_fails_closed_within_the_timeout() {
 #[actix_rt::test]
 async fn a_shared_client_address_is_warned_about_once() {
     let (logs, _guard) = crate::support::Logs::capture();
-    let app =
-        login_app!(Permit::from_arc(backend()).throttle(Throttle::new(MemoryThrottle::new())));
+    let app = login_app!(Permit::new(backend()).throttle(Throttle::new(MemoryThrottle::new())));
     for _ in 0..3 {
         send(&*app, attempt("plain", "wrong", "127.0.0.1"), None).await;
     }
@@ -453,7 +448,7 @@ async fn a_shared_client_address_is_warned_about_once() {
     let throttle = Throttle::new(MemoryThrottle::new()).client_header(
         actix_web::http::header::HeaderName::from_static("x-forwarded-for"),
     );
-    let app = login_app!(Permit::from_arc(backend()).throttle(throttle));
+    let app = login_app!(Permit::new(backend()).throttle(throttle));
     send(&*app, attempt("plain", "wrong", "10.5.0.1"), None).await;
     assert!(
         logs.text()

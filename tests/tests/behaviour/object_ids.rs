@@ -10,7 +10,9 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use actix_permit::{CurrentUser, MemoryBackend, Permit, permission_required, user_passes_test};
+use actix_permit::{
+    CurrentUser, Permit, backend::MemoryBackend, permission_required, user_passes_test,
+};
 use actix_web::http::{StatusCode, Uri};
 use actix_web::{App, Scope, post, test, web};
 use proptest::prelude::*;
@@ -190,7 +192,7 @@ async fn case(
                     cfg.service(edit_doc).service(edit_note);
                 }
             })
-            .wrap(Permit::from_arc(recording.clone()))
+            .wrap(Permit::new(recording.clone()))
             .wrap(session()),
     )
     .await;
@@ -270,7 +272,7 @@ async fn escapes_the_router_keeps_do_not_reach_another_object() {
         App::new()
             .configure(session_routes)
             .service(edit_doc)
-            .wrap(Permit::from_arc(recording.clone()))
+            .wrap(Permit::new(recording.clone()))
             .wrap(session()),
     )
     .await;

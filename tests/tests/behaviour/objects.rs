@@ -10,8 +10,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use actix_permit::{
-    CurrentUser, MemoryBackend, Objects, Permit, PermitError, SqlBackend, SqlOptions,
-    login_required, permission_required, user_passes_test,
+    CurrentUser, Permit, PermitError,
+    backend::{MemoryBackend, SqlBackend, SqlOptions},
+    login_required,
+    permission::Objects,
+    permission_required, user_passes_test,
 };
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, test, web};
@@ -142,7 +145,7 @@ fn with_objects() -> Arc<MemoryBackend> {
 async fn the_model_permission_or_the_objects_lets_through() {
     let memory = with_objects();
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(memory.clone()), hits.clone(), routes).await;
+    let app = app(Permit::new(memory.clone()), hits.clone(), routes).await;
     let cookies = crate::support::sessions(&app, &memory).await;
     let cookie = |name: &str| cookies.iter().find(|(n, _)| *n == name).unwrap().1.clone();
     let table = [
@@ -190,7 +193,7 @@ async fn the_model_permission_or_the_objects_lets_through() {
 #[actix_rt::test]
 async fn a_refused_body_is_never_read_nor_parsed() {
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(with_objects()), hits.clone(), routes).await;
+    let app = app(Permit::new(with_objects()), hits.clone(), routes).await;
     let plain = login_as(&app, "plain").await.unwrap();
     // Bad JSON for an item plain may not change: 403, not 400.
     let req = test::TestRequest::post()
@@ -226,7 +229,7 @@ async fn a_refused_body_is_never_read_nor_parsed() {
 async fn a_route_without_the_segment_is_a_500_and_a_log_line() {
     let (logs, _guard) = Logs::capture();
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(with_objects()), hits.clone(), routes).await;
+    let app = app(Permit::new(with_objects()), hits.clone(), routes).await;
     let plain = login_as(&app, "plain").await;
     let seen = get(&app, "/wrong/3", plain.as_ref()).await;
     assert_eq!(seen.status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -248,7 +251,7 @@ async fn a_route_without_the_segment_is_a_500_and_a_log_line() {
 #[actix_rt::test]
 async fn predicates_get_the_object() {
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(with_objects()), hits.clone(), routes).await;
+    let app = app(Permit::new(with_objects()), hits.clone(), routes).await;
     let plain = login_as(&app, "plain").await; // id 1
     let direct = login_as(&app, "direct").await; // id 2
     for base in ["/owned", "/owned-async"] {
@@ -272,7 +275,7 @@ async fn predicates_get_the_object() {
 #[actix_rt::test]
 async fn list_pages_get_the_objects_a_user_may_act_on() {
     let memory = with_objects();
-    let app = app(Permit::from_arc(memory.clone()), Arc::default(), routes).await;
+    let app = app(Permit::new(memory.clone()), Arc::default(), routes).await;
     for (user, expected) in [
         ("plain", "3,7"),
         ("direct", "all"),
@@ -294,7 +297,7 @@ async fn many_checks_on_one_object_ask_the_backend_once() {
     let memory = with_objects();
     memory.grant("plain", "inventory.view_item").unwrap();
     let counting = Recording::new(memory);
-    let app = app(Permit::from_arc(counting.clone()), Arc::default(), routes).await;
+    let app = app(Permit::new(counting.clone()), Arc::default(), routes).await;
     let plain = login_as(&app, "plain").await;
     let seen = get(&app, "/stacked/3", plain.as_ref()).await;
     assert_eq!(
@@ -323,7 +326,7 @@ async fn bulk(user: CurrentUser, ids: web::Json<Vec<String>>) -> Result<String, 
 #[actix_rt::test]
 async fn a_request_keeps_answers_for_a_bounded_size_of_ids() {
     let counting = Recording::new(with_objects());
-    let app = app(Permit::from_arc(counting.clone()), Arc::default(), |cfg| {
+    let app = app(Permit::new(counting.clone()), Arc::default(), |cfg| {
         cfg.service(bulk);
     })
     .await;
@@ -395,7 +398,7 @@ async fn the_sql_backend_stores_object_permissions_for_users_and_groups() {
         .await
         .unwrap();
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(backend.clone()), hits.clone(), routes).await;
+    let app = app(Permit::new(backend.clone()), hits.clone(), routes).await;
     let mut cookies = Vec::new();
     for user in [
         "anonymous",
@@ -639,13 +642,9 @@ fn the_sql_backend_agrees_with_a_model_of_the_rules() {
         }
         backend.create_group("crew", &[]).await.unwrap();
     });
-    let app = system.block_on(app(
-        Permit::from_arc(backend.clone()),
-        Arc::default(),
-        |cfg| {
-            cfg.service(may);
-        },
-    ));
+    let app = system.block_on(app(Permit::new(backend.clone()), Arc::default(), |cfg| {
+        cfg.service(may);
+    }));
     let cookies: Vec<_> = PEOPLE
         .iter()
         .map(|person| system.block_on(login_as(&app, person)))

@@ -144,12 +144,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
 #[actix_rt::test]
 async fn every_shape_allows_and_denies() {
     let hits = Arc::new(Hits::default());
-    let app = app(
-        actix_permit::Permit::from_arc(backend()),
-        hits.clone(),
-        routes,
-    )
-    .await;
+    let app = app(actix_permit::Permit::new(backend()), hits.clone(), routes).await;
     let direct = login_as(&app, "direct").await;
     let plain = login_as(&app, "plain").await;
     let cases = [

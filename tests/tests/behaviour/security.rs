@@ -189,7 +189,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
 fn arbitrary_session_cookies_are_anonymous() {
     let system = actix_rt::System::new();
     let hits = Arc::new(Hits::default());
-    let app = system.block_on(app(Permit::from_arc(backend()), hits.clone(), routes));
+    let app = system.block_on(app(Permit::new(backend()), hits.clone(), routes));
     let real = system.block_on(login_as(&app, "super")).unwrap();
     let name = real.name().to_owned();
     let value = real.value().to_owned();
@@ -242,7 +242,7 @@ fn arbitrary_session_cookies_are_anonymous() {
 #[actix_rt::test]
 async fn denials_do_not_say_what_was_missing() {
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(backend()), hits, routes).await;
+    let app = app(Permit::new(backend()), hits, routes).await;
     let plain = login_as(&app, "plain").await;
     let req = actix_web::test::TestRequest::get()
         .uri("/perm")

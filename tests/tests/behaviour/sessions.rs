@@ -25,7 +25,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
 async fn logout_password_change_and_deactivation_end_sessions() {
     let backend = backend();
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(backend.clone()), hits.clone(), routes).await;
+    let app = app(Permit::new(backend.clone()), hits.clone(), routes).await;
 
     let first = login_as(&app, "plain").await;
     let second = login_as(&app, "plain").await;
@@ -97,7 +97,7 @@ async fn logout_password_change_and_deactivation_end_sessions() {
 #[actix_rt::test]
 async fn tampered_or_foreign_cookies_are_anonymous() {
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(backend()), hits.clone(), routes).await;
+    let app = app(Permit::new(backend()), hits.clone(), routes).await;
     let cookie = login_as(&app, "super").await.unwrap();
     assert_eq!(
         get(&app, "/private", Some(&cookie)).await.status,
@@ -125,7 +125,7 @@ async fn tampered_or_foreign_cookies_are_anonymous() {
     let other_app = test::init_service(
         actix_web::App::new()
             .configure(crate::support::session_routes)
-            .wrap(Permit::from_arc(backend()))
+            .wrap(Permit::new(backend()))
             .wrap(
                 actix_session::SessionMiddleware::builder(
                     actix_session::storage::CookieSessionStore::default(),
@@ -157,7 +157,7 @@ async fn the_opt_in_permission_cache_is_stale_for_at_most_its_ttl() {
     // Long enough that the request right after the revocation is surely
     // inside it, even on a loaded machine.
     let ttl = std::time::Duration::from_secs(3);
-    let cached = actix_permit::CachedBackend::new(backend.clone(), ttl);
+    let cached = actix_permit::backend::CachedBackend::new(backend.clone(), ttl);
     let hits = Arc::new(Hits::default());
     let app = app(Permit::new(cached), hits.clone(), |cfg| {
         cfg.service(private).service(perm);

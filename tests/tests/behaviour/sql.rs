@@ -3,7 +3,11 @@
 
 use std::sync::Arc;
 
-use actix_permit::{AdminError, Permit, SqlBackend, permission_required};
+use actix_permit::{
+    Permit,
+    backend::{AdminError, SqlBackend},
+    permission_required,
+};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
 
@@ -41,7 +45,7 @@ async fn seeded(url: &str) -> Arc<SqlBackend> {
 async fn sqlite_follows_django_rules() {
     let backend = seeded("sqlite::memory:").await;
     let hits = Arc::new(Hits::default());
-    let app = app(Permit::from_arc(backend.clone()), hits.clone(), |cfg| {
+    let app = app(Permit::new(backend.clone()), hits.clone(), |cfg| {
         cfg.service(edit);
     })
     .await;
@@ -132,7 +136,7 @@ async fn a_weaker_stored_hash_is_replaced_at_the_next_login() {
         .await
         .unwrap();
     assert_eq!(stored().await, weak);
-    let app = app(Permit::from_arc(backend.clone()), Arc::default(), |cfg| {
+    let app = app(Permit::new(backend.clone()), Arc::default(), |cfg| {
         cfg.service(edit);
     })
     .await;

@@ -11,10 +11,11 @@ use actix_http::error::PayloadError;
 use bytes::Bytes;
 
 use actix_http::Request;
-use actix_permit::backend::UserResult;
+use actix_permit::backend::{Authentication, Authorization, Layer, PermsResult, UserResult};
 use actix_permit::{
-    AuthUser, Backend, BackendError, BoxFuture, CurrentUser, MemoryBackend, PermissionSet, Permit,
-    authenticate, login, logout,
+    AuthUser, CurrentUser, Permit, authenticate,
+    backend::{BackendError, MemoryBackend},
+    login, logout,
 };
 use actix_session::SessionMiddleware;
 use actix_session::storage::CookieSessionStore;
@@ -245,32 +246,26 @@ fn down() -> BackendError {
     BackendError::new("database is down")
 }
 
-impl Backend for Flaky {
-    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
+impl Layer for Flaky {
+    type Inner = Arc<MemoryBackend>;
+    fn inner(&self) -> &Arc<MemoryBackend> {
+        &self.inner
+    }
+
+    async fn get_user(&self, id: &str) -> UserResult {
         self.user_loads.fetch_add(1, Ordering::SeqCst);
         if self.fail_users.load(Ordering::SeqCst) {
-            return Box::pin(std::future::ready(Err(down())));
+            return Err(down());
         }
-        self.inner.get_user(id)
+        self.inner.get_user(id).await
     }
 
-    fn authenticate<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> BoxFuture<'a, UserResult> {
-        self.inner.authenticate(username, password)
-    }
-
-    fn user_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+    async fn user_permissions(&self, user: &dyn AuthUser) -> PermsResult {
         self.perm_loads.fetch_add(1, Ordering::SeqCst);
         if self.fail_perms.load(Ordering::SeqCst) {
-            return Box::pin(std::future::ready(Err(down())));
+            return Err(down());
         }
-        self.inner.user_permissions(user)
+        self.inner.user_permissions(user).await
     }
 }
 
@@ -294,30 +289,15 @@ impl Recording {
     }
 }
 
-impl Backend for Recording {
-    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
-        self.inner.get_user(id)
+impl Layer for Recording {
+    type Inner = Arc<MemoryBackend>;
+    fn inner(&self) -> &Arc<MemoryBackend> {
+        &self.inner
     }
-    fn authenticate<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> BoxFuture<'a, UserResult> {
-        self.inner.authenticate(username, password)
-    }
-    fn user_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
-        self.inner.user_permissions(user)
-    }
-    fn object_permissions<'a>(
-        &'a self,
-        user: &'a dyn AuthUser,
-        object: &'a str,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
+
+    async fn object_permissions(&self, user: &dyn AuthUser, object: &str) -> PermsResult {
         self.asked.lock().unwrap().push(object.to_owned());
-        self.inner.object_permissions(user, object)
+        self.inner.object_permissions(user, object).await
     }
 }
 

@@ -11,10 +11,11 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_permit::backend::UserResult;
+use actix_permit::backend::{Authentication, Authorization, PermsResult, UserResult};
 use actix_permit::{
-    AuthUser, Backend, BackendError, BoxFuture, MemoryBackend, MemoryThrottle, PermissionSet,
-    Permit, SqlBackend, SqlOptions, Throttle, ThrottleStore,
+    AuthUser, Permit,
+    backend::{MemoryBackend, SqlBackend, SqlOptions},
+    throttle::{MemoryThrottle, Throttle, ThrottleStore},
 };
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderName;
@@ -69,15 +70,11 @@ fn password_of(account: &str) -> String {
     format!("pw of {account}")
 }
 
-impl Backend for Accounts {
-    fn get_user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, UserResult> {
-        self.users.get_user(id)
+impl Authentication for Accounts {
+    async fn get_user(&self, id: &str) -> UserResult {
+        self.users.get_user(id).await
     }
-    fn authenticate<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> BoxFuture<'a, UserResult> {
+    async fn authenticate(&self, username: &str, password: &str) -> UserResult {
         *self.checks.lock().unwrap() += 1;
         let user = self.account(username).and_then(|account| {
             if password == password_of(account) {
@@ -89,13 +86,13 @@ impl Backend for Accounts {
                 None
             }
         });
-        Box::pin(std::future::ready(Ok(user)))
+        Ok(user)
     }
-    fn user_permissions<'a>(
-        &'a self,
-        _: &'a dyn AuthUser,
-    ) -> BoxFuture<'a, Result<Arc<PermissionSet>, BackendError>> {
-        Box::pin(std::future::ready(Ok(Arc::default())))
+}
+
+impl Authorization for Accounts {
+    async fn user_permissions(&self, _: &dyn AuthUser) -> PermsResult {
+        Ok(Arc::default())
     }
 }
 
@@ -243,7 +240,7 @@ async fn run(
     let app = test::init_service(
         App::new()
             .service(signin)
-            .wrap(Permit::from_arc(backend.clone()).throttle(throttle))
+            .wrap(Permit::new(backend.clone()).throttle(throttle))
             .wrap(session()),
     )
     .await;

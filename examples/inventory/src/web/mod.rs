@@ -4,9 +4,12 @@ use std::sync::Arc;
 
 use actix_permit::redirect::is_safe_redirect;
 use actix_permit::{
-    CacheState, CurrentUser, Denial, LoginRequired, Permit, PermitError, Reason, SqlBackend,
-    SqlUser, Throttle, authenticate, login, login_not_required, login_required, logout,
-    permission_required, user_passes_test,
+    CurrentUser, LoginRequired, Permit, PermitError, authenticate,
+    backend::{CacheState, SqlBackend, SqlUser},
+    config::{Denial, Reason},
+    login, login_not_required, login_required, logout, permission_required,
+    throttle::Throttle,
+    user_passes_test,
 };
 use actix_session::SessionMiddleware;
 use actix_session::storage::SessionStore;
@@ -41,8 +44,9 @@ pub struct Site {
     items: Items,
     /// For changes (passwords).
     backend: Arc<SqlBackend>,
-    /// For the checks: the backend, or the backend behind a permission cache.
-    checks: Arc<dyn actix_permit::Backend>,
+    /// The checks, on the backend or on the backend behind a permission
+    /// cache; each worker's app adds its pages and throttle.
+    permit: Permit,
     allowed_hosts: Arc<Vec<String>>,
     /// Whether the demo users exist (`--demo`): the login page says so.
     demo: bool,
@@ -57,7 +61,7 @@ pub struct Site {
 impl Site {
     pub fn new(
         backend: Arc<SqlBackend>,
-        checks: Arc<dyn actix_permit::Backend>,
+        permit: Permit,
         items: Items,
         allowed_hosts: Vec<String>,
         demo: bool,
@@ -85,7 +89,7 @@ impl Site {
             templates: Arc::new(env),
             items,
             backend,
-            checks,
+            permit,
             allowed_hosts: Arc::new(allowed_hosts),
             demo,
             throttle: None,
@@ -101,7 +105,7 @@ impl Site {
         self
     }
 
-    /// Throttles logins (see `actix_permit::Throttle`).
+    /// Throttles logins (see `actix_permit::throttle::Throttle`).
     pub fn throttle(mut self, throttle: Option<Throttle>) -> Self {
         self.throttle = throttle;
         self
@@ -160,7 +164,9 @@ pub fn app<Store: SessionStore + 'static>(
     if baseline {
         deny = deny.public(LOAD_BASELINE);
     }
-    let mut permit = Permit::from_arc(site.checks.clone())
+    let mut permit = site
+        .permit
+        .clone()
         .login_url("/accounts/login/")
         .render_with(move |req, denial| render_denial(&pages, req, denial));
     if let Some(throttle) = &site.throttle {
@@ -293,7 +299,7 @@ fn database_error(err: sqlx::Error) -> Error {
 }
 
 /// The same, for a change to users the backend could not make.
-fn admin_error(err: actix_permit::AdminError) -> Error {
+fn admin_error(err: actix_permit::backend::AdminError) -> Error {
     tracing::error!(error = %err, "could not change the user");
     actix_web::error::ErrorServiceUnavailable("Service Unavailable")
 }
@@ -332,8 +338,8 @@ mod tests {
 
     #[test]
     fn a_failed_change_tells_the_client_nothing() {
-        let err = admin_error(actix_permit::AdminError::Database(
-            actix_permit::BackendError::new(
+        let err = admin_error(actix_permit::backend::AdminError::Database(
+            actix_permit::backend::BackendError::new(
                 "password authentication failed for postgres://app:hunter2@db",
             ),
         ));
