@@ -230,7 +230,7 @@ pub(crate) async fn principal(
             }));
         }
     };
-    match auth.principal().await {
+    match auth.principal(req).await {
         Ok(user) => Ok((auth, user)),
         Err(err) => Err(deny_error(req, &auth, &err)),
     }

@@ -32,6 +32,7 @@ pub mod audit;
 pub mod backend;
 pub mod config;
 mod error;
+pub mod identity;
 mod middleware;
 #[cfg(feature = "utoipa")]
 pub mod openapi;
@@ -46,9 +47,10 @@ mod user;
 
 pub use access::{ObjectPredicate, Predicate};
 pub use error::{PermissionDenied, PermitError};
+pub use identity::LoginError;
 pub use middleware::{LoginRequired, Permit, PlainScope, scope};
 pub use request::CurrentUser;
-pub use session::{LoginError, authenticate, login, logout};
+pub use session::{authenticate, login, logout};
 pub use user::AuthUser;
 
 #[doc = include_str!("../docs/login_required.md")]

@@ -15,6 +15,7 @@ use actix_web::{Error, HttpMessage, HttpRequest};
 use crate::backend::{Backend, Dyn};
 use crate::config::{Config, Denial};
 use crate::error::{PermissionDenied, PermitError};
+use crate::identity::{IdentitySource, Source};
 use crate::password::PasswordWork;
 use crate::request::{RequestAuth, Shared};
 use crate::throttle::Throttle;
@@ -57,6 +58,7 @@ type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 #[derive(Clone)]
 pub struct Permit {
     backend: Arc<dyn Dyn>,
+    source: Source,
     config: Config,
     lifetime: Option<Duration>,
     idle: Option<Duration>,
@@ -79,6 +81,7 @@ impl Permit {
     pub fn new(backend: impl Backend) -> Self {
         Self {
             backend: Arc::new(backend),
+            source: Source::Sessions,
             config: Config::default(),
             lifetime: Some(Self::DEFAULT_SESSION_LIFETIME),
             idle: None,
@@ -146,6 +149,14 @@ impl Permit {
         self
     }
 
+    /// Takes the request's user from `source` instead of the session
+    /// ([`identity::Sessions`](crate::identity::Sessions), the default).
+    /// [`login`](crate::login) and [`logout`](crate::logout) go to it too.
+    pub fn identity(mut self, source: impl IdentitySource) -> Self {
+        self.source = Source::new(source);
+        self
+    }
+
     /// See [`Config::render_with`].
     pub fn render_with(
         mut self,
@@ -182,6 +193,7 @@ where
             service: Rc::new(service),
             shared: Arc::new(Shared {
                 backend: Arc::clone(&self.backend),
+                source: self.source.clone(),
                 config: self.config.clone(),
                 timeout: self.timeout,
                 password_work: Arc::clone(&self.password_work),
@@ -239,7 +251,7 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let auth = Rc::new(RequestAuth::new(Arc::clone(&self.shared), &req));
+        let auth = Rc::new(RequestAuth::new(Arc::clone(&self.shared)));
         req.extensions_mut().insert(Rc::clone(&auth));
         let fut = self.service.call(req);
         Box::pin(async move {

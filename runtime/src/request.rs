@@ -18,9 +18,6 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use actix_identity::IdentityExt;
-use actix_session::{Session, SessionExt};
-use actix_web::dev::ServiceRequest;
 use actix_web::guard::GuardContext;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use tokio::sync::OnceCell;
@@ -28,29 +25,26 @@ use tokio::sync::OnceCell;
 use crate::backend::{BackendError, Dyn};
 use crate::config::Config;
 use crate::error::PermitError;
+use crate::identity::Source;
 use crate::password::{PasswordWork, constant_time_eq};
 use crate::permission::PermissionSet;
 use crate::throttle::Throttle;
 use crate::user::AuthUser;
 
-/// The session key under which the session auth hash is kept.
-pub(crate) const SESSION_HASH_KEY: &str = "actix_permit.auth_hash";
-
 /// What [`Permit`](crate::Permit) shares with every request.
 pub(crate) struct Shared {
     pub(crate) backend: Arc<dyn Dyn>,
+    pub(crate) source: Source,
     pub(crate) config: Config,
     pub(crate) timeout: Option<Duration>,
     pub(crate) password_work: Arc<PasswordWork>,
     pub(crate) throttle: Option<Throttle>,
 }
 
-/// What the middleware keeps for one request: who the session says the user
-/// is, and the user and permissions once loaded.
+/// What the middleware keeps for one request: the user and permissions
+/// once loaded.
 pub(crate) struct RequestAuth {
     shared: Arc<Shared>,
-    session: Session,
-    user_id: Option<String>,
     user: OnceCell<Result<Option<Arc<dyn AuthUser>>, BackendError>>,
     perms: OnceCell<Result<Arc<PermissionSet>, BackendError>>,
     /// The user's object permissions, per object, each loaded once (a
@@ -68,19 +62,9 @@ const MAX_OBJECT_BYTES: usize = 16 * 1024;
 type ObjectPerms = OnceCell<Result<Arc<PermissionSet>, BackendError>>;
 
 impl RequestAuth {
-    pub(crate) fn new(shared: Arc<Shared>, req: &ServiceRequest) -> Self {
-        let user_id = match req.get_identity().and_then(|identity| identity.id()) {
-            Ok(id) => Some(id),
-            Err(actix_identity::error::GetIdentityError::MissingIdentityError(_)) => None,
-            Err(err) => {
-                tracing::warn!(target: "actix_permit", error = %err, "unreadable identity in the session; treating the request as anonymous");
-                None
-            }
-        };
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self {
             shared,
-            session: req.get_session(),
-            user_id,
             user: OnceCell::new(),
             perms: OnceCell::new(),
             objects: RefCell::default(),
@@ -112,16 +96,32 @@ impl RequestAuth {
         self.user.get()?.as_ref().ok()?.as_ref()
     }
 
-    /// The active user of this request, `None` for anonymous; loaded once.
-    pub(crate) async fn principal(&self) -> Result<Option<Arc<dyn AuthUser>>, PermitError> {
-        let loaded = self.user.get_or_init(|| self.load_user()).await;
+    /// The active user of this request, `None` for anonymous; loaded once,
+    /// from what the identity source says of `req` (this request).
+    pub(crate) async fn principal(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<Option<Arc<dyn AuthUser>>, PermitError> {
+        let loaded = self.user.get_or_init(|| self.load_user(req)).await;
         loaded.clone().map_err(PermitError::Backend)
     }
 
-    async fn load_user(&self) -> Result<Option<Arc<dyn AuthUser>>, BackendError> {
-        let Some(id) = self.user_id.as_deref() else {
-            return Ok(None);
+    async fn load_user(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<Option<Arc<dyn AuthUser>>, BackendError> {
+        let claim = self
+            .bounded("identifying the request", self.shared.source.identify(req))
+            .await;
+        let claim = match claim {
+            Ok(Some(claim)) => claim,
+            Ok(None) => return Ok(None),
+            Err(err) => {
+                tracing::error!(target: "actix_permit", error = %err, "could not identify the request");
+                return Err(err);
+            }
         };
+        let id = claim.user_id.as_str();
         let user = match self
             .bounded("loading the user", self.shared.backend.get_user(id))
             .await
@@ -141,13 +141,13 @@ impl RequestAuth {
             return Ok(None);
         }
         let expected = user.session_auth_hash();
-        if !expected.is_empty() {
-            let stored = self.session.get::<String>(SESSION_HASH_KEY).ok().flatten();
-            if !stored.is_some_and(|stored| constant_time_eq(&stored, expected)) {
-                tracing::info!(target: "actix_permit", user = id, "session auth hash does not match (password changed?); ending the session");
-                self.session.purge();
-                return Ok(None);
-            }
+        if let Some(stored) = &claim.auth_hash
+            && !expected.is_empty()
+            && !constant_time_eq(stored, expected)
+        {
+            tracing::info!(target: "actix_permit", user = id, "session auth hash does not match (password changed?); ending the session");
+            self.shared.source.logout(req);
+            return Ok(None);
         }
         Ok(Some(user))
     }
@@ -302,8 +302,11 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
-    pub(crate) async fn load(auth: Rc<RequestAuth>) -> Result<Self, PermitError> {
-        let user = auth.principal().await?;
+    pub(crate) async fn load(
+        auth: Rc<RequestAuth>,
+        req: &HttpRequest,
+    ) -> Result<Self, PermitError> {
+        let user = auth.principal(req).await?;
         Ok(Self { auth, user })
     }
 
@@ -479,7 +482,8 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let auth = RequestAuth::of(req);
-        Box::pin(async move { CurrentUser::load(auth?).await })
+        let req = req.clone();
+        Box::pin(async move { CurrentUser::load(auth?, &req).await })
     }
 }
 

@@ -2,29 +2,14 @@
 
 use std::sync::Arc;
 
-use actix_identity::{Identity, IdentityExt};
-use actix_session::SessionExt;
-use actix_web::{HttpMessage, HttpRequest, ResponseError};
+use actix_web::HttpRequest;
 
 use crate::error::PermitError;
+use crate::identity::{IdentitySource, LoginError};
 use crate::password::Busy;
-use crate::request::{RequestAuth, SESSION_HASH_KEY};
+use crate::request::RequestAuth;
 use crate::throttle::Locked;
 use crate::user::AuthUser;
-
-/// Logging a user in could not be recorded in the session.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum LoginError {
-    /// The [`Permit`](crate::Permit) middleware does not wrap this route.
-    #[error("the actix_permit::Permit middleware does not wrap this route")]
-    MissingMiddleware,
-    /// The session store refused the value.
-    #[error("could not store the login in the session: {0}")]
-    Session(String),
-}
-
-impl ResponseError for LoginError {}
 
 /// Checks credentials with the app's backend: the user for a right username
 /// and password of an active account, `None` otherwise (the time taken does
@@ -92,25 +77,19 @@ pub async fn authenticate(
     Ok(outcome?)
 }
 
-/// Logs `user` in: their id and session auth hash go into the session, and
-/// the session gets a new key (so a session id fixed before login is
-/// useless). When the session belonged to another user, it starts empty:
-/// nothing of theirs carries over (Django flushes it too).
+/// Logs `user` in through the app's identity source. With the default
+/// ([`identity::Sessions`](crate::identity::Sessions)): their id and session
+/// auth hash go into the session, and the session gets a new key (so a
+/// session id fixed before login is useless); when the session belonged to
+/// another user, it starts empty: nothing of theirs carries over (Django
+/// flushes it too).
 pub fn login(req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
-    RequestAuth::of(req).map_err(|_| LoginError::MissingMiddleware)?;
-    let previous = req.get_identity().ok().and_then(|id| id.id().ok());
-    if previous.is_some_and(|previous| previous != user.id()) {
-        req.get_session().clear();
-    }
-    Identity::login(&req.extensions(), user.id().to_owned())
-        .map_err(|e| LoginError::Session(e.to_string()))?;
-    req.get_session()
-        .insert(SESSION_HASH_KEY, user.session_auth_hash())
-        .map_err(|e| LoginError::Session(e.to_string()))?;
-    Ok(())
+    let auth = RequestAuth::of(req).map_err(|_| LoginError::MissingMiddleware)?;
+    auth.shared().source.login(req, user)
 }
 
-/// Logs the user out: the whole session is removed, server and client side.
+/// Logs the user out through the app's identity source. With the default,
+/// the whole session is removed, server and client side.
 ///
 /// What that revokes depends on the session store. With a server-side store
 /// (actix-session's Redis store) the session is deleted on the server: every
@@ -121,6 +100,12 @@ pub fn login(req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
 /// two weeks by default), the user's password changes, or the user is
 /// deactivated. Use a server-side store when a logout must end the session
 /// everywhere.
+///
+/// Without the [`Permit`](crate::Permit) middleware, the session is
+/// removed all the same.
 pub fn logout(req: &HttpRequest) {
-    req.get_session().purge();
+    match RequestAuth::of(req) {
+        Ok(auth) => auth.shared().source.logout(req),
+        Err(_) => crate::identity::Sessions.logout(req),
+    }
 }

@@ -86,7 +86,7 @@ mod layers {
             "user",
             "throttle",
         ],
-        &["backend"],
+        &["backend", "identity"],
         &["request"],
         &["access", "session"],
         &["registry", "__permit_register"],

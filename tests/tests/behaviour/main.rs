@@ -10,6 +10,7 @@ mod django_redirect;
 mod exact_cache;
 mod extraction;
 mod failures;
+mod identity;
 mod in_code;
 mod login_surface;
 mod object_ids;

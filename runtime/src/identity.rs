@@ -1,0 +1,201 @@
+//! Where a request's user comes from: an [`IdentitySource`] reads the
+//! request and yields a [`Claim`] (a user id, and the session auth hash
+//! the login bound it to), or nothing. [`Sessions`], actix-session with
+//! actix-identity, is the default; [`Permit::identity`](crate::Permit::identity)
+//! puts another in its place.
+//!
+//! What follows the source is the same for every source: the user is
+//! loaded from the backend, an inactive or deleted user is anonymous, a
+//! claim whose hash no longer matches the user's ends (its source's
+//! [`logout`](IdentitySource::logout)), and the checks, deny by default,
+//! the caches and the audit do not know which source answered.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_identity::{Identity, IdentityExt};
+use actix_session::SessionExt;
+use actix_web::{HttpMessage, HttpRequest, ResponseError};
+
+use crate::error::BackendError;
+use crate::user::AuthUser;
+
+/// Who a request says it is.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The [`AuthUser::id`] to load.
+    pub user_id: String,
+    /// The [`AuthUser::session_auth_hash`] the login stored: the user is
+    /// anonymous, and the claim is ended, unless it equals the user's (a
+    /// password change ends the user's other sessions). A session that
+    /// stored none carries `Some("")`, which only a user without a hash
+    /// matches. `None`: the claim is not bound to the password (as an API
+    /// token, which outlives password changes).
+    pub auth_hash: Option<String>,
+}
+
+/// The id only: never the hash.
+impl std::fmt::Debug for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claim")
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Logging a user in could not be recorded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// The [`Permit`](crate::Permit) middleware does not wrap this route.
+    #[error("the actix_permit::Permit middleware does not wrap this route")]
+    MissingMiddleware,
+    /// The session store refused the value.
+    #[error("could not store the login in the session: {0}")]
+    Session(String),
+    /// The identity source has no logins (API tokens, say).
+    #[error("this identity source does not log users in")]
+    Unsupported,
+}
+
+impl ResponseError for LoginError {}
+
+/// Where a request's user comes from, as Django's authentication middleware
+/// reading the session, or DRF's authentication classes: one per
+/// [`Permit`](crate::Permit). `Send + Sync`, built once.
+pub trait IdentitySource: Send + Sync + 'static {
+    /// What the request claims, `Ok(None)` when it claims nothing
+    /// (anonymous). Called at most once per request, the first time a check
+    /// or [`CurrentUser`](crate::CurrentUser) needs the user, under the
+    /// backend timeout. Malformed input is `Ok(None)` (logged), never a
+    /// panic; `Err` fails the request closed (503).
+    fn identify(
+        &self,
+        req: &HttpRequest,
+    ) -> impl Future<Output = Result<Option<Claim>, BackendError>>;
+
+    /// Records that `user` is now logged in on this request's client (what
+    /// [`login`](crate::login) does).
+    fn login(&self, req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError>;
+
+    /// Ends the claim this request carries (what [`logout`](crate::logout)
+    /// does, and what happens to a claim whose hash no longer matches).
+    fn logout(&self, req: &HttpRequest);
+}
+
+/// The session key under which the session auth hash is kept.
+const SESSION_HASH_KEY: &str = "actix_permit.auth_hash";
+
+/// The default source: the user id that actix-identity keeps in the
+/// actix-session session, and the session auth hash stored beside it at
+/// login. [`Permit`](crate::Permit) installs actix-identity itself; the
+/// session middleware is the app's (`SessionMiddleware`, with the cookie
+/// or the Redis store).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sessions;
+
+impl IdentitySource for Sessions {
+    async fn identify(&self, req: &HttpRequest) -> Result<Option<Claim>, BackendError> {
+        let user_id = match req.get_identity().and_then(|identity| identity.id()) {
+            Ok(id) => id,
+            Err(actix_identity::error::GetIdentityError::MissingIdentityError(_)) => {
+                return Ok(None);
+            }
+            Err(err) => {
+                tracing::warn!(target: "actix_permit", error = %err, "unreadable identity in the session; treating the request as anonymous");
+                return Ok(None);
+            }
+        };
+        let stored = req.get_session().get::<String>(SESSION_HASH_KEY);
+        Ok(Some(Claim {
+            user_id,
+            auth_hash: Some(stored.ok().flatten().unwrap_or_default()),
+        }))
+    }
+
+    /// The id and the session auth hash go into the session, and the
+    /// session gets a new key (so a session id fixed before login is
+    /// useless). When the session belonged to another user, it starts
+    /// empty: nothing of theirs carries over (Django flushes it too).
+    fn login(&self, req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
+        let previous = req.get_identity().ok().and_then(|id| id.id().ok());
+        if previous.is_some_and(|previous| previous != user.id()) {
+            req.get_session().clear();
+        }
+        Identity::login(&req.extensions(), user.id().to_owned())
+            .map_err(|e| LoginError::Session(e.to_string()))?;
+        req.get_session()
+            .insert(SESSION_HASH_KEY, user.session_auth_hash())
+            .map_err(|e| LoginError::Session(e.to_string()))
+    }
+
+    /// The whole session is removed, server and client side.
+    fn logout(&self, req: &HttpRequest) {
+        req.get_session().purge();
+    }
+}
+
+type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// The form [`Permit`](crate::Permit) holds a source in: the default
+/// called directly, any other through a box.
+#[derive(Clone)]
+pub(crate) enum Source {
+    Sessions,
+    Other(std::sync::Arc<dyn Dyn>),
+}
+
+impl Source {
+    pub(crate) fn new<S: IdentitySource>(source: S) -> Self {
+        match (&source as &dyn std::any::Any).downcast_ref::<Sessions>() {
+            Some(_) => Self::Sessions,
+            None => Self::Other(std::sync::Arc::new(source)),
+        }
+    }
+
+    pub(crate) async fn identify(&self, req: &HttpRequest) -> Result<Option<Claim>, BackendError> {
+        match self {
+            Self::Sessions => IdentitySource::identify(&Sessions, req).await,
+            Self::Other(source) => source.identify(req).await,
+        }
+    }
+
+    pub(crate) fn login(&self, req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
+        match self {
+            Self::Sessions => IdentitySource::login(&Sessions, req, user),
+            Self::Other(source) => source.login(req, user),
+        }
+    }
+
+    pub(crate) fn logout(&self, req: &HttpRequest) {
+        match self {
+            Self::Sessions => IdentitySource::logout(&Sessions, req),
+            Self::Other(source) => source.logout(req),
+        }
+    }
+}
+
+/// [`IdentitySource`] with its future boxed.
+pub(crate) trait Dyn: Send + Sync + 'static {
+    fn identify<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+    ) -> LocalBoxFuture<'a, Result<Option<Claim>, BackendError>>;
+    fn login(&self, req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError>;
+    fn logout(&self, req: &HttpRequest);
+}
+
+impl<S: IdentitySource> Dyn for S {
+    fn identify<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+    ) -> LocalBoxFuture<'a, Result<Option<Claim>, BackendError>> {
+        Box::pin(IdentitySource::identify(self, req))
+    }
+    fn login(&self, req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
+        IdentitySource::login(self, req, user)
+    }
+    fn logout(&self, req: &HttpRequest) {
+        IdentitySource::logout(self, req);
+    }
+}
