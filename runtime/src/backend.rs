@@ -11,23 +11,21 @@ pub use crate::error::{BackendError, BoxFuture};
 use crate::permission::PermissionSet;
 use crate::user::AuthUser;
 
-#[cfg(feature = "cache")]
-mod cache;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod exact;
 mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod watch;
-
 #[cfg(feature = "cache")]
-pub use cache::CachedBackend;
+mod ttl;
+
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use exact::{CacheState, CacheStats};
 pub use memory::{MemoryBackend, MemoryUser};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::{ObjectGrants, SqlBackend, SqlOptions, SqlUser};
+#[cfg(feature = "cache")]
+pub use ttl::CachedBackend;
 
 /// A user as the built-in backends store it: id, username, Argon2 password
 /// hash, active and superuser flags. [`MemoryUser`] and `SqlUser` are this

@@ -2,9 +2,9 @@
 //! the moment the database says they changed, and not used at all while the
 //! channel that says so is down.
 //!
-//! A watch (`watch.rs`) tells the cache whether it may trust what it holds: the
-//! PostgreSQL listener (`LISTEN permit_auth`, fed by triggers) or SQLite's
-//! `data_version` with a counter the triggers bump. Every entry is stamped
+//! A watch tells the cache whether it may trust what it holds: the
+//! PostgreSQL listener (`postgres.rs`: `LISTEN permit_auth`, fed by triggers) or SQLite's
+//! `data_version` with a counter the triggers bump (`sqlite.rs`). Every entry is stamped
 //! with the cache's generation when its query started; any invalidation
 //! bumps the generation, so a query that raced a change never puts its
 //! (possibly older) answer back.
@@ -280,6 +280,60 @@ impl ExactCache {
         }
     }
 }
+
+/// The cache and what keeps it exact, as the backend holds it.
+pub(crate) struct Exact {
+    pub(crate) cache: Arc<ExactCache>,
+    watch: Watch,
+}
+
+pub(crate) enum Watch {
+    /// PostgreSQL: a listener thread sets the cache's health; dropping this
+    /// stops it.
+    #[cfg(feature = "postgres")]
+    Listener(#[allow(dead_code)] ListenerHandle),
+    /// SQLite: checked on every lookup.
+    #[cfg(feature = "sqlite")]
+    DataVersion(DataVersion),
+}
+
+impl Exact {
+    pub(crate) fn new(cache: Arc<ExactCache>, watch: Watch) -> Self {
+        Self { cache, watch }
+    }
+
+    /// The cache, when it may be used for this lookup; `None` means query
+    /// (and keep nothing).
+    pub(crate) fn trusted(&self) -> Option<&ExactCache> {
+        match &self.watch {
+            #[cfg(feature = "postgres")]
+            Watch::Listener(_) => {}
+            #[cfg(feature = "sqlite")]
+            Watch::DataVersion(check) => check.refresh(&self.cache),
+        }
+        self.cache.is_healthy().then_some(&*self.cache)
+    }
+
+    pub(crate) fn state(&self) -> CacheState {
+        if self.cache.is_healthy() {
+            CacheState::Exact
+        } else {
+            CacheState::Bypassed
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+#[cfg(feature = "postgres")]
+mod postgres;
+
+#[cfg(feature = "sqlite")]
+pub(crate) use sqlite::DataVersion;
+
+#[cfg(feature = "postgres")]
+pub(crate) use postgres::{ListenerHandle, spawn_listener};
 
 #[cfg(test)]
 mod tests {

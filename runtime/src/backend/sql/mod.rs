@@ -1,21 +1,24 @@
 //! [`SqlBackend`]: users, groups and permissions in SQLite or PostgreSQL,
 //! through sqlx, in Django-shaped tables.
 
+mod admin;
+mod throttle;
+
+pub use admin::ObjectGrants;
+
 use std::sync::Arc;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row, SqlSafeStr};
 
-use super::exact::{CacheState, CacheStats, ExactCache};
-use super::watch::{Exact, Watch};
+use super::exact::{CacheState, CacheStats, Exact, ExactCache, Watch};
 use super::{
-    AdminError, Authentication, Authorization, BackendError, BoxFuture, Introspection,
-    PermissionSource, PermsResult, StoredUser, UserResult,
+    AdminError, Authentication, Authorization, BackendError, Introspection, PermissionSource,
+    PermsResult, StoredUser, UserResult,
 };
 use crate::password;
-use crate::permission::{self, PermissionSet};
-use crate::throttle::{Failures, ThrottleStore};
+use crate::permission::PermissionSet;
 use crate::user::AuthUser;
 
 /// The table sqlx records our migrations in, apart from the app's own.
@@ -173,8 +176,8 @@ macro_rules! select_users {
     };
 }
 const USER_BY_ID: &str = select_users!("WHERE id = $1");
-const USER_BY_NAME: &str = select_users!("WHERE username = $1");
-const ALL_USERS: &str = select_users!("ORDER BY username");
+pub(super) const USER_BY_NAME: &str = select_users!("WHERE username = $1");
+pub(super) const ALL_USERS: &str = select_users!("ORDER BY username");
 
 impl SqlBackend {
     /// Connects to `url` (`sqlite://path/to/file.db`, `sqlite::memory:`,
@@ -237,14 +240,14 @@ impl SqlBackend {
                     .await
                     .map_err(database)?;
                 let file: String = row.try_get("file").map_err(database)?;
-                let check = super::watch::DataVersion::open(&file, options.sqlite_interval)
+                let check = super::exact::DataVersion::open(&file, options.sqlite_interval)
                     .map_err(database)?;
                 cache.up();
                 Watch::DataVersion(check)
             }
             #[cfg(feature = "postgres")]
             Dialect::Postgres => Watch::Listener(
-                super::watch::spawn_listener(url.to_owned(), &cache).map_err(database)?,
+                super::exact::spawn_listener(url.to_owned(), &cache).map_err(database)?,
             ),
             #[allow(unreachable_patterns)]
             _ => return Err(database(format!("no driver for {url:?} is built in"))),
@@ -300,18 +303,18 @@ impl SqlBackend {
     pub async fn migrate(&self) -> Result<(), AdminError> {
         let sql: [&'static str; 5] = match self.dialect {
             Dialect::Sqlite => [
-                include_str!("../../migrations/sqlite/0001_permit_tables.sql"),
-                include_str!("../../migrations/sqlite/0002_permit_login_failures.sql"),
-                include_str!("../../migrations/sqlite/0003_permit_auth_version.sql"),
-                include_str!("../../migrations/sqlite/0004_permit_object_permissions.sql"),
-                include_str!("../../migrations/sqlite/0005_permit_login_failures_expiry.sql"),
+                include_str!("../../../migrations/sqlite/0001_permit_tables.sql"),
+                include_str!("../../../migrations/sqlite/0002_permit_login_failures.sql"),
+                include_str!("../../../migrations/sqlite/0003_permit_auth_version.sql"),
+                include_str!("../../../migrations/sqlite/0004_permit_object_permissions.sql"),
+                include_str!("../../../migrations/sqlite/0005_permit_login_failures_expiry.sql"),
             ],
             Dialect::Postgres => [
-                include_str!("../../migrations/postgres/0001_permit_tables.sql"),
-                include_str!("../../migrations/postgres/0002_permit_login_failures.sql"),
-                include_str!("../../migrations/postgres/0003_permit_change_notify.sql"),
-                include_str!("../../migrations/postgres/0004_permit_object_permissions.sql"),
-                include_str!("../../migrations/postgres/0005_permit_login_failures_expiry.sql"),
+                include_str!("../../../migrations/postgres/0001_permit_tables.sql"),
+                include_str!("../../../migrations/postgres/0002_permit_login_failures.sql"),
+                include_str!("../../../migrations/postgres/0003_permit_change_notify.sql"),
+                include_str!("../../../migrations/postgres/0004_permit_object_permissions.sql"),
+                include_str!("../../../migrations/postgres/0005_permit_login_failures_expiry.sql"),
             ],
         };
         let names = [
@@ -341,388 +344,9 @@ impl SqlBackend {
             .await
             .map_err(|e| AdminError::Database(BackendError::new(e)))
     }
-
-    /// The `id` of the row `query` finds, or the `missing` error.
-    async fn find_id(&self, query: AnyQuery<'_>, missing: AdminError) -> Result<i64, AdminError> {
-        match query.fetch_optional(&self.pool).await.map_err(database)? {
-            Some(row) => row.try_get::<i64, _>("id").map_err(database),
-            None => Err(missing),
-        }
-    }
-
-    /// Runs a statement that changes the auth tables.
-    async fn run(&self, query: AnyQuery<'_>) -> Result<(), AdminError> {
-        let done = query.execute(&self.pool).await.map_err(database);
-        self.changed();
-        done.map(drop)
-    }
-
-    async fn user_id(&self, username: &str) -> Result<i64, AdminError> {
-        let query = sqlx::query("SELECT id FROM permit_users WHERE username = $1").bind(username);
-        self.find_id(query, AdminError::UnknownUser(username.to_owned()))
-            .await
-    }
-
-    async fn group_id(&self, name: &str) -> Result<i64, AdminError> {
-        let query = sqlx::query("SELECT id FROM permit_groups WHERE name = $1").bind(name);
-        self.find_id(query, AdminError::UnknownGroup(name.to_owned()))
-            .await
-    }
-
-    async fn permission_id(&self, perm: &str) -> Result<i64, AdminError> {
-        let (app_label, codename) = split_permission(perm)?;
-        let query =
-            sqlx::query("SELECT id FROM permit_permissions WHERE app_label = $1 AND codename = $2")
-                .bind(app_label)
-                .bind(codename);
-        self.find_id(query, AdminError::UnknownPermission(perm.to_owned()))
-            .await
-    }
-
-    /// Adds an active, non-superuser user and returns their id.
-    pub async fn create_user(&self, username: &str, password: &str) -> Result<String, AdminError> {
-        if self.user_id(username).await.is_ok() {
-            return Err(AdminError::DuplicateUser(username.to_owned()));
-        }
-        let hash = password::hash_password_blocking(password).await?;
-        let row = sqlx::query(
-            "INSERT INTO permit_users (username, password_hash, is_active, is_superuser) \
-             VALUES ($1, $2, TRUE, FALSE) RETURNING id",
-        )
-        .bind(username)
-        .bind(hash)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(database)?;
-        Ok(row.try_get::<i64, _>("id").map_err(database)?.to_string())
-    }
-
-    async fn update_user(
-        &self,
-        username: &str,
-        sql: &'static str,
-        value: bool,
-    ) -> Result<(), AdminError> {
-        let id = self.user_id(username).await?;
-        self.run(sqlx::query(sql).bind(value).bind(id)).await
-    }
-
-    /// Makes a user a superuser, or not.
-    pub async fn set_superuser(&self, username: &str, superuser: bool) -> Result<(), AdminError> {
-        self.update_user(
-            username,
-            "UPDATE permit_users SET is_superuser = $1 WHERE id = $2",
-            superuser,
-        )
-        .await
-    }
-
-    /// Activates or deactivates a user; a deactivated user's sessions are
-    /// anonymous from their next request on.
-    pub async fn set_active(&self, username: &str, active: bool) -> Result<(), AdminError> {
-        self.update_user(
-            username,
-            "UPDATE permit_users SET is_active = $1 WHERE id = $2",
-            active,
-        )
-        .await
-    }
-
-    /// Sets a new password; the user's existing sessions end.
-    pub async fn set_password(&self, username: &str, password: &str) -> Result<(), AdminError> {
-        let id = self.user_id(username).await?;
-        let hash = password::hash_password_blocking(password).await?;
-        self.run(
-            sqlx::query("UPDATE permit_users SET password_hash = $1 WHERE id = $2")
-                .bind(hash)
-                .bind(id),
-        )
-        .await
-    }
-
-    /// Defines a permission (`"app_label.codename"`) with a readable name;
-    /// nothing happens when it exists.
-    pub async fn create_permission(&self, perm: &str, name: &str) -> Result<(), AdminError> {
-        let (app_label, codename) = split_permission(perm)?;
-        self.run(
-            sqlx::query(
-                "INSERT INTO permit_permissions (app_label, codename, name) VALUES ($1, $2, $3) \
-             ON CONFLICT (app_label, codename) DO NOTHING",
-            )
-            .bind(app_label)
-            .bind(codename)
-            .bind(name),
-        )
-        .await
-    }
-
-    /// Every defined permission, sorted.
-    pub async fn permission_names(&self) -> Result<Vec<String>, AdminError> {
-        let rows = sqlx::query(
-            "SELECT app_label || '.' || codename AS perm FROM permit_permissions ORDER BY perm",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(database)?;
-        rows.iter()
-            .map(|row| row.try_get::<String, _>("perm").map_err(database))
-            .collect()
-    }
-
-    /// Grants a defined permission to a user directly.
-    pub async fn grant(&self, username: &str, perm: &str) -> Result<(), AdminError> {
-        let user = self.user_id(username).await?;
-        let perm = self.permission_id(perm).await?;
-        self.run(
-            sqlx::query(
-                "INSERT INTO permit_user_permissions (user_id, permission_id) VALUES ($1, $2) \
-             ON CONFLICT DO NOTHING",
-            )
-            .bind(user)
-            .bind(perm),
-        )
-        .await
-    }
-
-    /// Takes a directly granted permission away (group permissions stay).
-    pub async fn revoke(&self, username: &str, perm: &str) -> Result<(), AdminError> {
-        let user = self.user_id(username).await?;
-        let perm = self.permission_id(perm).await?;
-        self.run(
-            sqlx::query(
-                "DELETE FROM permit_user_permissions WHERE user_id = $1 AND permission_id = $2",
-            )
-            .bind(user)
-            .bind(perm),
-        )
-        .await
-    }
-
-    /// Creates a group (if new) and gives it the defined permissions `perms`.
-    pub async fn create_group(&self, name: &str, perms: &[&str]) -> Result<(), AdminError> {
-        self.run(
-            sqlx::query(
-                "INSERT INTO permit_groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
-            )
-            .bind(name),
-        )
-        .await?;
-        let group = self.group_id(name).await?;
-        for perm in perms {
-            let perm = self.permission_id(perm).await?;
-            self.run(sqlx::query(
-                "INSERT INTO permit_group_permissions (group_id, permission_id) VALUES ($1, $2) \
-                 ON CONFLICT DO NOTHING",
-            ).bind(group).bind(perm)).await?;
-        }
-        Ok(())
-    }
-
-    /// Makes a user a member of a group.
-    pub async fn add_user_to_group(&self, username: &str, group: &str) -> Result<(), AdminError> {
-        let user = self.user_id(username).await?;
-        let group = self.group_id(group).await?;
-        self.run(sqlx::query(
-            "INSERT INTO permit_user_groups (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        ).bind(user).bind(group)).await
-    }
-
-    /// Ends a user's membership of a group (nothing happens when they are
-    /// not a member).
-    pub async fn remove_user_from_group(
-        &self,
-        username: &str,
-        group: &str,
-    ) -> Result<(), AdminError> {
-        let user = self.user_id(username).await?;
-        let group = self.group_id(group).await?;
-        self.run(
-            sqlx::query("DELETE FROM permit_user_groups WHERE user_id = $1 AND group_id = $2")
-                .bind(user)
-                .bind(group),
-        )
-        .await
-    }
-
-    /// Takes a permission away from a group (its members keep what they
-    /// hold directly or through other groups).
-    pub async fn revoke_from_group(&self, group: &str, perm: &str) -> Result<(), AdminError> {
-        let group = self.group_id(group).await?;
-        let perm = self.permission_id(perm).await?;
-        self.run(
-            sqlx::query(
-                "DELETE FROM permit_group_permissions WHERE group_id = $1 AND permission_id = $2",
-            )
-            .bind(group)
-            .bind(perm),
-        )
-        .await
-    }
-
-    /// Grants a defined permission on one object (its id) to a user
-    /// directly (django-guardian's `assign_perm`).
-    pub async fn grant_object(
-        &self,
-        username: &str,
-        perm: &str,
-        object: &str,
-    ) -> Result<(), AdminError> {
-        let user = self.user_id(username).await?;
-        self.object_grant(
-            "INSERT INTO permit_user_object_permissions (user_id, object_id, permission_id) \
-             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            user,
-            perm,
-            object,
-        )
-        .await
-    }
-
-    /// Takes a directly granted object permission away (what the user
-    /// holds through groups stays).
-    pub async fn revoke_object(
-        &self,
-        username: &str,
-        perm: &str,
-        object: &str,
-    ) -> Result<(), AdminError> {
-        let user = self.user_id(username).await?;
-        self.object_grant(
-            "DELETE FROM permit_user_object_permissions \
-             WHERE user_id = $1 AND object_id = $2 AND permission_id = $3",
-            user,
-            perm,
-            object,
-        )
-        .await
-    }
-
-    /// Grants a defined permission on one object to every member of a group.
-    pub async fn grant_group_object(
-        &self,
-        group: &str,
-        perm: &str,
-        object: &str,
-    ) -> Result<(), AdminError> {
-        let group = self.group_id(group).await?;
-        self.object_grant(
-            "INSERT INTO permit_group_object_permissions (group_id, object_id, permission_id) \
-             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            group,
-            perm,
-            object,
-        )
-        .await
-    }
-
-    /// Takes an object permission away from a group.
-    pub async fn revoke_group_object(
-        &self,
-        group: &str,
-        perm: &str,
-        object: &str,
-    ) -> Result<(), AdminError> {
-        let group = self.group_id(group).await?;
-        self.object_grant(
-            "DELETE FROM permit_group_object_permissions \
-             WHERE group_id = $1 AND object_id = $2 AND permission_id = $3",
-            group,
-            perm,
-            object,
-        )
-        .await
-    }
-
-    /// Runs `sql`, which grants or revokes a permission on an object for a
-    /// user or group (`$1`: its id, `$2`: the object, `$3`: the permission).
-    async fn object_grant(
-        &self,
-        sql: &'static str,
-        holder: i64,
-        perm: &str,
-        object: &str,
-    ) -> Result<(), AdminError> {
-        let perm = self.permission_id(perm).await?;
-        self.run(sqlx::query(sql).bind(holder).bind(object).bind(perm))
-            .await
-    }
-
-    /// Every object permission granted on one object, to users
-    /// (`(username, permission)`) and to groups (`(group, permission)`),
-    /// sorted: what an admin page shows for an object.
-    pub async fn object_grants(&self, object: &str) -> Result<ObjectGrants, AdminError> {
-        let rows = sqlx::query(
-            "SELECT u.username AS holder, p.app_label || '.' || p.codename AS perm, CAST(0 AS BIGINT) AS via \
-             FROM permit_user_object_permissions uo \
-             JOIN permit_users u ON u.id = uo.user_id \
-             JOIN permit_permissions p ON p.id = uo.permission_id WHERE uo.object_id = $1 \
-             UNION ALL \
-             SELECT g.name AS holder, p.app_label || '.' || p.codename AS perm, CAST(1 AS BIGINT) AS via \
-             FROM permit_group_object_permissions go \
-             JOIN permit_groups g ON g.id = go.group_id \
-             JOIN permit_permissions p ON p.id = go.permission_id WHERE go.object_id = $1",
-        )
-        .bind(object)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(database)?;
-        let mut grants = ObjectGrants::default();
-        for row in &rows {
-            let pair = (
-                row.try_get::<String, _>("holder").map_err(database)?,
-                row.try_get::<String, _>("perm").map_err(database)?,
-            );
-            match row.try_get::<i64, _>("via").map_err(database)? {
-                0 => grants.users.push(pair),
-                _ => grants.groups.push(pair),
-            }
-        }
-        grants.users.sort();
-        grants.groups.sort();
-        Ok(grants)
-    }
-
-    /// Every user, by username.
-    pub async fn users(&self) -> Result<Vec<SqlUser>, AdminError> {
-        let rows = sqlx::query(ALL_USERS)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database)?;
-        rows.iter()
-            .map(|row| user_from_row(row).map_err(database))
-            .collect()
-    }
-
-    /// The user with this username, if any.
-    pub async fn user(&self, username: &str) -> Result<Option<SqlUser>, AdminError> {
-        let row = sqlx::query(USER_BY_NAME)
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(database)?;
-        row.map(|row| user_from_row(&row))
-            .transpose()
-            .map_err(database)
-    }
-}
-
-/// The object permissions granted on one object
-/// ([`SqlBackend::object_grants`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ObjectGrants {
-    /// `(username, permission)`, granted to users directly.
-    pub users: Vec<(String, String)>,
-    /// `(group, permission)`, granted to groups.
-    pub groups: Vec<(String, String)>,
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
-
-/// `"app.codename"` → `("app", "codename")`, after checking the form.
-fn split_permission(perm: &str) -> Result<(&str, &str), AdminError> {
-    permission::validate(perm)?;
-    Ok(perm.split_once('.').unwrap_or((perm, "")))
-}
 
 fn database(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AdminError {
     AdminError::Database(BackendError::new(err))
@@ -744,134 +368,6 @@ fn normalize_url(url: &str) -> Result<(String, Dialect), AdminError> {
     }
     let sep = if url.contains('?') { '&' } else { '?' };
     Ok((format!("{url}{sep}mode=rwc"), Dialect::Sqlite))
-}
-
-/// Unix milliseconds now.
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
-}
-
-/// The login throttle's counts, in the table `permit_login_failures`: every
-/// instance on this database shares them. Rows whose window ended are
-/// deleted whenever a window opens, and at most
-/// [`SqlOptions::throttle_rows`] are kept.
-impl ThrottleStore for SqlBackend {
-    fn hit<'a>(
-        &'a self,
-        key: &'a str,
-        window: std::time::Duration,
-        limit: u64,
-    ) -> BoxFuture<'a, Result<Failures, BackendError>> {
-        Box::pin(async move {
-            let now = now_millis();
-            let ends = now.saturating_add(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            // Counted only below the limit: the WHERE of the upsert leaves a
-            // row at its limit as it is, and then returns nothing.
-            let counted = if limit == 0 {
-                None
-            } else {
-                sqlx::query(
-                    "INSERT INTO permit_login_failures (key, failures, expires_at) VALUES ($1, 1, $2) \
-                     ON CONFLICT (key) DO UPDATE SET \
-                     failures = CASE WHEN permit_login_failures.expires_at <= $3 THEN 1 \
-                         ELSE permit_login_failures.failures + 1 END, \
-                     expires_at = CASE WHEN permit_login_failures.expires_at <= $3 THEN $2 \
-                         ELSE permit_login_failures.expires_at END \
-                     WHERE permit_login_failures.expires_at <= $3 \
-                         OR permit_login_failures.failures < $4 \
-                     RETURNING failures, expires_at",
-                )
-                .bind(key)
-                .bind(ends)
-                .bind(now)
-                .bind(limit)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(BackendError::new)?
-            };
-            let (row, counted) = match counted {
-                Some(row) => (Some(row), true),
-                None => (
-                    sqlx::query(
-                        "SELECT failures, expires_at FROM permit_login_failures \
-                         WHERE key = $1 AND expires_at > $2",
-                    )
-                    .bind(key)
-                    .bind(now)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(BackendError::new)?,
-                    false,
-                ),
-            };
-            let Some(row) = row else {
-                return Ok(Failures {
-                    count: 0,
-                    remaining: std::time::Duration::ZERO,
-                    counted: false,
-                });
-            };
-            let count: i64 = row.try_get("failures").map_err(BackendError::new)?;
-            let expires: i64 = row.try_get("expires_at").map_err(BackendError::new)?;
-            if counted && count == 1 {
-                self.bound_throttle(key, now).await?;
-            }
-            Ok(Failures {
-                count: u64::try_from(count).unwrap_or(0),
-                remaining: std::time::Duration::from_millis(
-                    u64::try_from(expires.saturating_sub(now)).unwrap_or(0),
-                ),
-                counted,
-            })
-        })
-    }
-
-    fn undo<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(async move {
-            sqlx::query(
-                "UPDATE permit_login_failures SET failures = failures - 1 \
-                 WHERE key = $1 AND failures > 0",
-            )
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map_err(BackendError::new)?;
-            Ok(())
-        })
-    }
-}
-
-impl SqlBackend {
-    /// After `key` opened a window: deletes the rows whose window ended,
-    /// and takes `key`'s row back out when the table is over its bound.
-    async fn bound_throttle(&self, key: &str, now: i64) -> Result<(), BackendError> {
-        sqlx::query("DELETE FROM permit_login_failures WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(BackendError::new)?;
-        let rows: i64 = sqlx::query("SELECT COUNT(*) AS n FROM permit_login_failures")
-            .fetch_one(&self.pool)
-            .await
-            .and_then(|row| row.try_get("n"))
-            .map_err(BackendError::new)?;
-        if rows <= self.throttle_rows {
-            return Ok(());
-        }
-        sqlx::query("DELETE FROM permit_login_failures WHERE key = $1 AND failures <= 1")
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map_err(BackendError::new)?;
-        Err(BackendError::new(format!(
-            "the login throttle's table is full ({rows} rows whose window is open); refusing new usernames and addresses until a window ends"
-        )))
-    }
 }
 
 impl Authentication for SqlBackend {
