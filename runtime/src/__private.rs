@@ -3,10 +3,11 @@
 //! names only `::actix_permit::__private::...`). Nothing in the runtime
 //! uses this module.
 
-pub use crate::access::{ObjectPredicate, Predicate, Require, Rule, check_test, check_test_on};
-pub use crate::middleware::register_public;
+pub use crate::access::{
+    ObjectPredicate, Payload, Predicate, Require, Rule, check_test, check_test_on, extract,
+};
+pub use crate::deny::{register_public, routed};
 pub use crate::registry::{Access, Handler, Registered, Route, check_at};
-pub use crate::request::{Payload, extract, routed};
 pub use actix_web::dev::{AppService, HttpServiceFactory};
 pub use actix_web::{Either, HttpRequest, HttpResponse, Responder};
 pub use inventory;

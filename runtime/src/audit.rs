@@ -20,91 +20,14 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use crate::backend::{BackendError, Introspection};
-use crate::registry::public_routes;
 
 mod matrix;
 
 pub use crate::access::{Require, Rule};
 pub use crate::backend::PermissionSource;
-pub use crate::registry::{
-    Access, Entry, Handler, RESERVED_PREFIX, Route, handlers, route_collisions, same_path_sibling,
-};
+pub use crate::deny::{RESERVED_PREFIX, Reachable, reachable, route_collisions, same_path_sibling};
+pub use crate::registry::{Access, Entry, Handler, Route, handlers};
 pub use matrix::{Cell, Column, Matrix, MatrixRow, matrix};
-
-/// A route that anonymous requests reach in one app, as [`reachable`]
-/// finds it.
-#[derive(Debug, Clone)]
-pub struct Reachable {
-    /// The handler.
-    pub handler: &'static Handler,
-    /// Its route, as the attribute read it.
-    pub route: &'static Route,
-    /// The methods that reach it: the route's own, less those a public route
-    /// registered before it on the same path takes first.
-    pub methods: Vec<&'static str>,
-    /// The full path, scope prefixes included, when the pattern has no
-    /// dynamic segment; `None` for a pattern such as `/items/{id}`.
-    pub path: Option<String>,
-}
-
-/// The public routes that deny by default lets anonymous requests reach in
-/// the app that serves `req`: each route of a `#[login_not_required]`
-/// handler registered there directly or in [`scope`](crate::scope)s all
-/// the way down, that the resource map leads a path to first, or that the
-/// sentinel of the route it leads to hands the request to
-/// ([`same_path_sibling`]). Handlers registered inside a `web::scope` are
-/// missing: their scope could carry a guard the middleware cannot see, so
-/// they stay protected. A route with a guard of its own is listed with the
-/// methods it takes when the guard lets the request through.
-pub fn reachable(req: &actix_web::HttpRequest) -> Vec<Reachable> {
-    use actix_web::error::UrlGenerationError;
-    let rmap = req.resource_map();
-    let public = &public_routes().by_id;
-    let mut found = Vec::new();
-    for &(handler, route) in &public_routes().ordered {
-        {
-            let path = match rmap.url_for(req, route.id, std::iter::empty::<&str>()) {
-                Ok(url) => Some(url.path().to_owned()),
-                Err(UrlGenerationError::NotEnoughElements) => None,
-                Err(_) => continue,
-            };
-            let methods = match &path {
-                // A dynamic pattern: listed when registered, as its own.
-                None => route.methods.to_vec(),
-                Some(path) => {
-                    let Some(first) = rmap.match_name(path).and_then(|id| public.get(id)) else {
-                        continue;
-                    };
-                    if first.id == route.id {
-                        route.methods.to_vec()
-                    } else if first.guarded {
-                        Vec::new()
-                    } else {
-                        route
-                            .methods
-                            .iter()
-                            .copied()
-                            .filter(|method| !first.methods.contains(method))
-                            .filter(|method| {
-                                same_path_sibling(req, path, method, &[], first)
-                                    .is_some_and(|sibling| std::ptr::eq(sibling, handler))
-                            })
-                            .collect()
-                    }
-                }
-            };
-            if !methods.is_empty() {
-                found.push(Reachable {
-                    handler,
-                    route,
-                    methods,
-                    path,
-                });
-            }
-        }
-    }
-    found
-}
 
 /// A permission that some handler names and the backend does not define:
 /// that route would answer 403 to everyone but superusers, forever.

@@ -1,5 +1,6 @@
-//! The [`Permit`] middleware: identifies the user of each request from the
-//! session and keeps the per-request cache of the user and their permissions.
+//! The [`Permit`] middleware: puts each request's state (who it is, once
+//! asked; their permissions, once loaded) in its extensions, and renders
+//! the errors handlers return. Deny by default is `deny/`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,16 +18,8 @@ use crate::config::{Config, Denial};
 use crate::error::{PermissionDenied, PermitError};
 use crate::identity::{IdentitySource, Source};
 use crate::password::PasswordWork;
-use crate::request::{RequestAuth, Shared};
+use crate::state::{RequestAuth, Shared};
 use crate::throttle::Throttle;
-
-mod login_required;
-mod public;
-
-pub use login_required::LoginRequired;
-#[doc(hidden)]
-pub use public::register_public;
-pub use public::{PlainScope, scope};
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 

@@ -1,14 +1,11 @@
 //! What the attributes register: each handler with its routes and
 //! requirement ([`Handler`]), collected before `main` through the
-//! [`inventory`](https://docs.rs/inventory) crate ([`handlers`]), and the
-//! lookups over the public routes that deny by default uses.
+//! [`inventory`](https://docs.rs/inventory) crate ([`handlers`]).
 //!
 //! Beside the decision (`access`, whose rules it records), below the audit
 //! built on it and the middleware.
 
-use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::OnceLock;
 
 use actix_web::{HttpRequest, HttpResponse};
 
@@ -43,7 +40,7 @@ pub struct Handler {
 pub type Entry =
     fn(
         actix_web::HttpRequest,
-        crate::request::Payload,
+        crate::access::Payload,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = actix_web::HttpResponse>>>;
 
 /// A route of a [`Handler`], as its routing attribute gives it.
@@ -129,115 +126,6 @@ impl Handler {
     pub fn is_anonymous_reachable(&self) -> bool {
         self.anonymous_routes().next().is_some()
     }
-}
-
-/// The prefix of the reserved resource names; no resource of the app may
-/// use it.
-pub const RESERVED_PREFIX: &str = "__permit:";
-
-impl Route {
-    /// Whether [`Route::id`] is one of the reserved names.
-    pub fn is_reserved(&self) -> bool {
-        self.id.starts_with(RESERVED_PREFIX)
-    }
-}
-
-/// The routes of public handlers that deny by default may prove: by their
-/// reserved names, and in handler order. A name two handlers carry (a
-/// `macro_rules!` that writes two handlers alike) is left out.
-pub(crate) struct PublicRoutes {
-    pub(crate) by_id: HashMap<&'static str, &'static Route>,
-    pub(crate) ordered: Vec<(&'static Handler, &'static Route)>,
-}
-
-/// The [`PublicRoutes`] of the program, read once: the registry is complete
-/// before `main`.
-pub(crate) fn public_routes() -> &'static PublicRoutes {
-    static ROUTES: OnceLock<PublicRoutes> = OnceLock::new();
-    ROUTES.get_or_init(collect_public_routes)
-}
-
-/// Pairs of public handlers whose routes got the same reserved name (a
-/// `macro_rules!` that writes two handlers alike): neither is trusted, so
-/// both stay protected under [`LoginRequired`](crate::LoginRequired), which
-/// names them in a warning when it is built.
-pub fn route_collisions() -> Vec<(&'static Handler, &'static Handler)> {
-    let mut seen: HashMap<&'static str, &'static Handler> = HashMap::new();
-    let mut pairs = Vec::new();
-    for handler in handlers() {
-        for route in handler.anonymous_routes() {
-            if let Some(first) = seen.insert(route.id, handler) {
-                pairs.push((first, handler));
-            }
-        }
-    }
-    pairs
-}
-
-/// Names in a warning the handlers whose reserved route names collide.
-pub(crate) fn warn_route_collisions() {
-    for (first, second) in route_collisions() {
-        tracing::warn!(
-            target: "actix_permit",
-            handler = %second.path(),
-            other = %first.path(),
-            "two #[login_not_required] handlers got the same reserved route name (written alike by one macro?); both stay protected under LoginRequired"
-        );
-    }
-}
-
-fn collect_public_routes() -> PublicRoutes {
-    let all = handlers();
-    let shared: HashSet<&'static str> = route_collisions()
-        .into_iter()
-        .flat_map(|(first, _)| first.anonymous_routes().map(|route| route.id))
-        .collect();
-    let ordered: Vec<_> = all
-        .iter()
-        .flat_map(|handler| {
-            handler
-                .anonymous_routes()
-                .map(move |route| (*handler, route))
-        })
-        .filter(|(_, route)| !shared.contains(route.id))
-        .collect();
-    PublicRoutes {
-        by_id: ordered
-            .iter()
-            .map(|(_, route)| (route.id, *route))
-            .collect(),
-        ordered,
-    }
-}
-
-/// The public handler that the sentinel after route `of` hands an
-/// anonymous request to, when `of` refused it: the first public route
-/// (in handler order) of another handler with the same pattern as `of`,
-/// no guard or middleware of its own, that takes `method` and that the
-/// app registers where the request's path is (its `url_for`, with the
-/// request's segment values `elements`, is `path`).
-pub fn same_path_sibling(
-    req: &actix_web::HttpRequest,
-    path: &str,
-    method: &str,
-    elements: &[&str],
-    of: &Route,
-) -> Option<&'static Handler> {
-    let rmap = req.resource_map();
-    public_routes()
-        .ordered
-        .iter()
-        .find(|(handler, route)| {
-            handler.entry.is_some()
-                && route.id != of.id
-                && route.path == of.path
-                && !route.guarded
-                && route.methods.contains(&method)
-                && rmap
-                    .url_for(req, route.id, elements)
-                    .is_ok_and(|url| url.path() == path)
-        })
-        .map(|(handler, _)| *handler)
 }
 
 /// `GET /items/{id}`, `GET|PUT /ping`, with ` (guarded)` after a route that

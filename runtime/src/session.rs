@@ -7,7 +7,7 @@ use actix_web::HttpRequest;
 use crate::error::PermitError;
 use crate::identity::{IdentitySource, LoginError};
 use crate::password::Busy;
-use crate::request::RequestAuth;
+use crate::state::RequestAuth;
 use crate::throttle::Locked;
 use crate::user::AuthUser;
 

@@ -74,8 +74,9 @@ mod readme {
 mod layers {
     /// The runtime's modules in layers, lowest first: a module may use the
     /// ones in its own layer or below, never above (DESIGN.md: model →
-    /// backends → request state → decision → registry → audit and OpenAPI →
-    /// middleware → public API).
+    /// backends and identity sources → request state → decision →
+    /// registry → deny by default → audit and OpenAPI → middleware →
+    /// public API).
     const LAYERS: &[&[&str]] = &[
         &[
             "config",
@@ -83,13 +84,15 @@ mod layers {
             "password",
             "permission",
             "redirect",
+            "rules",
             "user",
             "throttle",
         ],
         &["backend", "identity"],
-        &["request"],
+        &["state"],
         &["access", "session"],
         &["registry", "__permit_register"],
+        &["deny"],
         &["audit", "openapi"],
         &["middleware"],
         &["lib", "__private"],

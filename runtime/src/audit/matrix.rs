@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::access::Require;
 use crate::backend::{Authorization, BackendError, Introspection, PermissionSource};
 use crate::registry::{Access, handlers};
+use crate::rules::{self, Standing};
 use crate::user::AuthUser;
 
 /// One route of the matrix: a method and path of a registered handler.
@@ -182,7 +183,8 @@ fn cell(
         Access::Public => return Cell::Allowed(vec!["public".to_owned()]),
         Access::Checks(rules) => *rules,
     };
-    if !user.is_active() {
+    let standing = rules::standing(Some(user));
+    if standing == Standing::Anonymous {
         return Cell::Denied(vec!["inactive".to_owned()]);
     }
     let mut why = Vec::new();
@@ -192,9 +194,11 @@ fn cell(
     for rule in rules {
         match rule.require {
             Require::Login => why.push("signed in".to_owned()),
-            Require::Perms(_) if user.is_superuser() => why.push("superuser".to_owned()),
+            Require::Perms(_) if standing == Standing::Superuser => {
+                why.push("superuser".to_owned());
+            }
             Require::Perms(groups) => {
-                for any in groups {
+                for &any in groups {
                     match any.iter().find(|perm| holds(perm)) {
                         Some(perm) if any.len() == 1 => why.push(reason(perm)),
                         Some(perm) => why.push(format!("{perm}: {}", reason(perm))),

@@ -18,7 +18,7 @@ fn now_millis() -> i64 {
 /// The login throttle's counts, in the table `permit_login_failures`: every
 /// instance on this database shares them. Rows whose window ended are
 /// deleted whenever a window opens, and at most
-/// [`SqlOptions::throttle_rows`] are kept.
+/// [`SqlOptions::throttle_rows`](super::SqlOptions::throttle_rows) are kept.
 impl ThrottleStore for SqlBackend {
     fn hit<'a>(
         &'a self,

@@ -1,7 +1,5 @@
 //! Public routes under deny by default: how a `#[login_not_required]`
-//! handler is registered, the plain scopes it may sit in, and the mark
-//! [`LoginRequired`](super::LoginRequired) leaves on an anonymous request it
-//! lets through.
+//! handler is registered, and the plain scopes it may sit in.
 //!
 //! # Why this shape
 //! `LoginRequired` decides before actix routes the request, and actix keeps
@@ -45,9 +43,11 @@ use actix_web::guard::{self, GuardContext};
 use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, Resource, Route, Scope};
 
 use super::LocalBoxFuture;
+use super::Passed;
+use super::routes::same_path_sibling;
+use crate::access::Payload;
 use crate::access::{deny_anonymous, require_user};
-use crate::registry::{self, Handler, Route as AuditRoute};
-use crate::request::{Passed, Payload};
+use crate::registry::{Handler, Route as AuditRoute};
 
 /// One plain [`scope`] of one app: the reserved names of the public routes
 /// registered in it or in plain scopes below it.
@@ -173,12 +173,12 @@ fn catches(ctx: &GuardContext<'_>, route: &str) -> bool {
 }
 
 /// A marked request the public route refused: a public sibling on the same
-/// path takes it ([`audit::same_path_sibling`]), or the request gets the
+/// path takes it ([`same_path_sibling`]), or the request gets the
 /// login response.
 async fn sentinel(req: HttpRequest, payload: Payload, route: &'static AuditRoute) -> HttpResponse {
     let path = req.match_info().as_str();
     let elements: Vec<&str> = req.match_info().iter().map(|(_, value)| value).collect();
-    let sibling = registry::same_path_sibling(&req, path, req.method().as_str(), &elements, route);
+    let sibling = same_path_sibling(&req, path, req.method().as_str(), &elements, route);
     if let Some(entry) = sibling.and_then(|sibling| sibling.entry) {
         return entry(req, payload).await;
     }

@@ -12,9 +12,10 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::{App, Error, HttpMessage};
 
 use super::LocalBoxFuture;
+use super::Passed;
+use super::routes::{public_routes, warn_route_collisions};
 use crate::access::{DEFAULT_RULE, deny_anonymous, principal, require_user};
-use crate::request::Passed;
-use crate::{audit, registry};
+use crate::registry::{self, Handler};
 
 /// Deny by default: every handler the app (or scope) it wraps routes to
 /// needs an authenticated, active user, except `#[login_not_required]`
@@ -97,8 +98,8 @@ impl LoginRequired {
     /// program as the only public ones.
     pub fn new() -> Self {
         static WARN: Once = Once::new();
-        WARN.call_once(|| warn_unreachable(&audit::handlers()));
-        registry::warn_route_collisions();
+        WARN.call_once(|| warn_unreachable(&registry::handlers()));
+        warn_route_collisions();
         Self {
             public_paths: Arc::from(Vec::new()),
         }
@@ -142,7 +143,7 @@ impl LoginRequired {
         let Some(route) = req
             .resource_map()
             .match_name(path)
-            .and_then(|name| registry::public_routes().by_id.get(name))
+            .and_then(|name| public_routes().by_id.get(name))
         else {
             return Verdict::Protected;
         };
@@ -260,7 +261,7 @@ fn wraps<S: 'static>() -> Wraps {
 
 /// Says once which `#[login_not_required]` handlers stay protected because
 /// the attribute cannot see their routes.
-fn warn_unreachable(handlers: &[&'static audit::Handler]) {
+fn warn_unreachable(handlers: &[&'static Handler]) {
     for handler in handlers {
         if handler.is_public() && !handler.is_anonymous_reachable() {
             tracing::warn!(

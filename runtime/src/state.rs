@@ -1,0 +1,245 @@
+//! Per-request state: the user and their permissions once loaded (each at
+//! most once per request, the user from the identity source's claim), and
+//! every backend call bounded by the timeout and contained if it panics.
+//!
+//! Below the decision (`access`) and the middleware; above the model, the
+//! backends and the identity sources.
+
+use std::cell::RefCell;
+use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use actix_web::{HttpMessage, HttpRequest};
+use tokio::sync::OnceCell;
+
+use crate::backend::{BackendError, Dyn};
+use crate::config::Config;
+use crate::error::PermitError;
+use crate::identity::Source;
+use crate::password::{PasswordWork, constant_time_eq};
+use crate::permission::PermissionSet;
+use crate::throttle::Throttle;
+use crate::user::AuthUser;
+
+/// What [`Permit`](crate::Permit) shares with every request.
+pub(crate) struct Shared {
+    pub(crate) backend: Arc<dyn Dyn>,
+    pub(crate) source: Source,
+    pub(crate) config: Config,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) password_work: Arc<PasswordWork>,
+    pub(crate) throttle: Option<Throttle>,
+}
+
+/// What the middleware keeps for one request: the user and permissions
+/// once loaded.
+pub(crate) struct RequestAuth {
+    shared: Arc<Shared>,
+    user: OnceCell<Result<Option<Arc<dyn AuthUser>>, BackendError>>,
+    perms: OnceCell<Result<Arc<PermissionSet>, BackendError>>,
+    /// The user's object permissions, per object, each loaded once (a
+    /// request asks about one object, rarely a few); at most
+    /// [`MAX_OBJECT_BYTES`] of ids are kept.
+    objects: RefCell<Vec<(Box<str>, Rc<ObjectPerms>)>>,
+}
+
+/// The most bytes of object ids one request keeps answers for: past it
+/// (a handler checking many, or long, ids a client sent), each further
+/// object is asked again every time, so a request's memory does not grow
+/// with what the client sends.
+const MAX_OBJECT_BYTES: usize = 16 * 1024;
+
+type ObjectPerms = OnceCell<Result<Arc<PermissionSet>, BackendError>>;
+
+impl RequestAuth {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            user: OnceCell::new(),
+            perms: OnceCell::new(),
+            objects: RefCell::default(),
+        }
+    }
+
+    /// The record the middleware left for this request.
+    pub(crate) fn of(req: &HttpRequest) -> Result<Rc<Self>, PermitError> {
+        req.extensions()
+            .get::<Rc<Self>>()
+            .cloned()
+            .ok_or(PermitError::MissingMiddleware)
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    pub(crate) fn backend(&self) -> &dyn Dyn {
+        &*self.shared.backend
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// The user, when loading it has happened and succeeded.
+    pub(crate) fn principal_if_loaded(&self) -> Option<&Arc<dyn AuthUser>> {
+        self.user.get()?.as_ref().ok()?.as_ref()
+    }
+
+    /// The active user of this request, `None` for anonymous; loaded once,
+    /// from what the identity source says of `req` (this request).
+    pub(crate) async fn principal(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<Option<Arc<dyn AuthUser>>, PermitError> {
+        let loaded = self.user.get_or_init(|| self.load_user(req)).await;
+        loaded.clone().map_err(PermitError::Backend)
+    }
+
+    async fn load_user(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<Option<Arc<dyn AuthUser>>, BackendError> {
+        let claim = self
+            .bounded("identifying the request", self.shared.source.identify(req))
+            .await;
+        let claim = match claim {
+            Ok(Some(claim)) => claim,
+            Ok(None) => return Ok(None),
+            Err(err) => {
+                tracing::error!(target: "actix_permit", error = %err, "could not identify the request");
+                return Err(err);
+            }
+        };
+        let id = claim.user_id.as_str();
+        let user = match self
+            .bounded("loading the user", self.shared.backend.get_user(id))
+            .await
+        {
+            Ok(Some(user)) => user,
+            Ok(None) => {
+                tracing::debug!(target: "actix_permit", user = id, "the session's user no longer exists; anonymous");
+                return Ok(None);
+            }
+            Err(err) => {
+                tracing::error!(target: "actix_permit", user = id, error = %err, "could not load the session's user");
+                return Err(err);
+            }
+        };
+        if !user.is_active() {
+            tracing::debug!(target: "actix_permit", user = id, "the session's user is inactive; anonymous");
+            return Ok(None);
+        }
+        let expected = user.session_auth_hash();
+        if let Some(stored) = &claim.auth_hash
+            && !expected.is_empty()
+            && !constant_time_eq(stored, expected)
+        {
+            tracing::info!(target: "actix_permit", user = id, "session auth hash does not match (password changed?); ending the session");
+            self.shared.source.logout(req);
+            return Ok(None);
+        }
+        Ok(Some(user))
+    }
+
+    /// Runs a backend call under the timeout, turning a panic or a timeout
+    /// into a `BackendError` (the request then fails closed). Every call to
+    /// the backend, or to a throttle store, goes through here.
+    pub(crate) async fn bounded<T>(
+        &self,
+        what: &str,
+        call: impl Future<Output = Result<T, BackendError>>,
+    ) -> Result<T, BackendError> {
+        let mut call = pin!(catch_panic(call));
+        // A call answered at once (from a cache) needs no timer.
+        let first = poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
+        let outcome = match (first, self.shared.timeout) {
+            (Poll::Ready(outcome), _) => outcome,
+            (Poll::Pending, Some(limit)) => tokio::time::timeout(limit, call)
+                .await
+                .map_err(|_| BackendError::new(format!("{what} timed out after {limit:?}")))?,
+            (Poll::Pending, None) => call.await,
+        };
+        outcome.map_err(|()| BackendError::new(format!("the backend panicked while {what}")))?
+    }
+
+    /// The effective permissions of `user` (the principal of this request),
+    /// loaded once; empty for anonymous and inactive users.
+    pub(crate) async fn permissions(
+        &self,
+        user: Option<&Arc<dyn AuthUser>>,
+    ) -> Result<Arc<PermissionSet>, PermitError> {
+        let Some(user) = user else {
+            return Ok(Arc::default());
+        };
+        let loaded = self
+            .perms
+            .get_or_init(|| async {
+                let result = self
+                    .bounded("loading permissions", self.shared.backend.user_permissions(&**user))
+                    .await;
+                if let Err(err) = &result {
+                    tracing::error!(target: "actix_permit", user = user.id(), error = %err, "could not load the user's permissions");
+                }
+                result
+            })
+            .await;
+        loaded.clone().map_err(PermitError::Backend)
+    }
+
+    /// The object permissions of `user` (the principal of this request) on
+    /// one object, loaded once per object however many checks ask.
+    pub(crate) async fn object_permissions(
+        &self,
+        user: &Arc<dyn AuthUser>,
+        object: &str,
+    ) -> Result<Arc<PermissionSet>, PermitError> {
+        let cell = {
+            let mut objects = self.objects.borrow_mut();
+            match objects.iter().find(|(id, _)| **id == *object) {
+                Some((_, cell)) => Rc::clone(cell),
+                None => {
+                    let cell = Rc::new(ObjectPerms::new());
+                    let kept: usize = objects.iter().map(|(id, _)| id.len()).sum();
+                    if kept + object.len() <= MAX_OBJECT_BYTES {
+                        objects.push((object.into(), Rc::clone(&cell)));
+                    }
+                    cell
+                }
+            }
+        };
+        let loaded = cell
+            .get_or_init(|| async {
+                let result = self
+                    .bounded(
+                        "checking an object permission",
+                        self.shared.backend.object_permissions(&**user, object),
+                    )
+                    .await;
+                if let Err(err) = &result {
+                    tracing::error!(target: "actix_permit", user = user.id(), object, error = %err, "could not load the user's object permissions");
+                }
+                result
+            })
+            .await;
+        loaded.clone().map_err(PermitError::Backend)
+    }
+}
+
+/// Polls `fut`, turning a panic inside it into `Err(())`: a bug in a
+/// backend or a predicate fails the request, never the worker.
+pub(crate) async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, ()> {
+    let mut fut = pin!(fut);
+    poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(_) => Poll::Ready(Err(())),
+        },
+    )
+    .await
+}
