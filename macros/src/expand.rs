@@ -583,8 +583,8 @@ fn generate_public(
             fn register(self, #config: &mut #private::AppService) {
                 #(#others)*
                 #body
-                fn #entry(#req: #private::HttpRequest, #payload: #private::Payload) -> #private::EntryFuture {
-                    #private::erase(#wrapper(::core::clone::Clone::clone(&#req), #payload), #req)
+                fn #entry(#req: #private::HttpRequest, #payload: #private::RawPayload) -> #private::EntryFuture {
+                    #private::erase(#wrapper(::core::clone::Clone::clone(&#req), #private::Payload::from(#payload)), #req)
                 }
                 #register
                 #(#proven_routes)*
@@ -659,7 +659,7 @@ fn generate(stack: &Stack, mut func: HandlerFn, site: &str) -> TokenStream {
         .iter()
         .enumerate()
         .map(|(index, check)| {
-            let rule = quote!(__PERMIT_HANDLER.rule(#index));
+            let rule = quote!(#private::rule_at(&__PERMIT_HANDLER, #index));
             match (&check.require, &check.object) {
                 (Require::Test(path), None) => {
                     let span = span::last_segment(path);

@@ -7,7 +7,8 @@ pub use crate::access::{
     ObjectPredicate, Payload, Predicate, Require, Rule, check_test, check_test_on, extract,
 };
 pub use crate::deny::{register_public, routed};
-pub use crate::registry::{Access, Handler, Registered, Route, check_at};
+pub use crate::registry::{Access, Handler, Registered, Route, check_at, rule_at};
+pub use actix_web::dev::Payload as RawPayload;
 pub use actix_web::dev::{AppService, HttpServiceFactory};
 pub use actix_web::{Either, HttpRequest, HttpResponse, Responder};
 pub use inventory;

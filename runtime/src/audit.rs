@@ -25,7 +25,7 @@ mod matrix;
 
 pub use crate::access::{Require, Rule};
 pub use crate::backend::PermissionSource;
-pub use crate::deny::{RESERVED_PREFIX, Reachable, reachable, route_collisions, same_path_sibling};
+pub use crate::deny::{Reachable, reachable, route_collisions};
 pub use crate::registry::{Access, Entry, Handler, Route, handlers};
 pub use matrix::{Cell, Column, Matrix, MatrixRow, matrix};
 

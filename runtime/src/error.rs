@@ -74,7 +74,7 @@ pub enum PermitError {
         retry_after: Duration,
     },
     /// The password hashing queue is full: 503, with `Retry-After`. See
-    /// [`PasswordWork`](crate::password::PasswordWork).
+    /// [`Permit::password_work`](crate::Permit::password_work).
     #[error("too many logins at once; try again shortly")]
     Overloaded,
 }

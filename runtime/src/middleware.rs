@@ -11,10 +11,10 @@ use std::time::Duration;
 use actix_identity::IdentityMiddleware;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::{Error, HttpMessage, HttpRequest};
+use actix_web::{Error, HttpMessage};
 
 use crate::backend::{Backend, Dyn};
-use crate::config::{Config, Denial};
+use crate::config::Config;
 use crate::error::{PermissionDenied, PermitError};
 use crate::identity::{IdentitySource, Source};
 use crate::password::PasswordWork;
@@ -39,13 +39,15 @@ type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 /// `Send` and `Sync`: build it once and clone it into each worker's app.
 ///
 /// ```
-/// use actix_permit::{Permit, backend::MemoryBackend};
+/// use actix_permit::backend::MemoryBackend;
+/// use actix_permit::config::Config;
+/// use actix_permit::Permit;
 /// use actix_session::{SessionMiddleware, storage::CookieSessionStore};
 /// use actix_web::{App, cookie::Key};
 ///
 /// let key = Key::generate();
 /// let app = App::new()
-///     .wrap(Permit::new(MemoryBackend::new()).login_url("/accounts/login/"))
+///     .wrap(Permit::new(MemoryBackend::new()).config(Config::default().login_url("/accounts/login/")))
 ///     .wrap(SessionMiddleware::new(CookieSessionStore::default(), key));
 /// ```
 #[derive(Clone)]
@@ -130,32 +132,11 @@ impl Permit {
         self
     }
 
-    /// See [`Config::login_url`].
-    pub fn login_url(mut self, url: impl Into<String>) -> Self {
-        self.config = self.config.login_url(url);
-        self
-    }
-
-    /// See [`Config::redirect_field`].
-    pub fn redirect_field(mut self, field: impl Into<String>) -> Self {
-        self.config = self.config.redirect_field(field);
-        self
-    }
-
     /// Takes the request's user from `source` instead of the session
     /// ([`identity::Sessions`](crate::identity::Sessions), the default).
     /// [`login`](crate::login) and [`logout`](crate::logout) go to it too.
     pub fn identity(mut self, source: impl IdentitySource) -> Self {
         self.source = Source::new(source);
-        self
-    }
-
-    /// See [`Config::render_with`].
-    pub fn render_with(
-        mut self,
-        render: impl Fn(&HttpRequest, &Denial<'_>) -> actix_web::HttpResponse + Send + Sync + 'static,
-    ) -> Self {
-        self.config = self.config.render_with(render);
         self
     }
 }

@@ -191,9 +191,8 @@ pub async fn verify_dummy_blocking(password: &str) -> bool {
 /// one ([`Permit::password_work`](crate::Permit::password_work)) and
 /// [`authenticate`](crate::authenticate) takes a turn from it.
 #[derive(Debug)]
-pub struct PasswordWork {
+pub(crate) struct PasswordWork {
     slots: tokio::sync::Semaphore,
-    limit: usize,
     queue: usize,
     waiting: std::sync::atomic::AtomicUsize,
 }
@@ -201,12 +200,12 @@ pub struct PasswordWork {
 /// [`PasswordWork`] has no turn free and its queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("too many password checks at once; try again shortly")]
-pub struct Busy;
+pub(crate) struct Busy;
 
 /// A turn at hashing, from [`PasswordWork::turn`]; the next waiter goes on
 /// when it is dropped.
 #[derive(Debug)]
-pub struct Turn<'a> {
+pub(crate) struct Turn<'a> {
     _permit: tokio::sync::SemaphorePermit<'a>,
 }
 
@@ -220,29 +219,18 @@ impl Default for PasswordWork {
 
 impl PasswordWork {
     /// At most `limit` (at least one) hashings at once, `queue` more waiting.
-    pub fn new(limit: usize, queue: usize) -> Self {
+    pub(crate) fn new(limit: usize, queue: usize) -> Self {
         let limit = limit.max(1);
         Self {
             slots: tokio::sync::Semaphore::new(limit),
-            limit,
             queue,
             waiting: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
-    /// How many hashings may run at once.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
-
-    /// How many requests may wait for a turn.
-    pub fn queue(&self) -> usize {
-        self.queue
-    }
-
     /// A turn, now or after the ones queued before; [`Busy`] at once when
     /// the queue is full.
-    pub async fn turn(&self) -> Result<Turn<'_>, Busy> {
+    pub(crate) async fn turn(&self) -> Result<Turn<'_>, Busy> {
         use std::sync::atomic::Ordering;
         if let Ok(permit) = self.slots.try_acquire() {
             return Ok(Turn { _permit: permit });

@@ -40,7 +40,7 @@ pub struct Handler {
 pub type Entry =
     fn(
         actix_web::HttpRequest,
-        crate::access::Payload,
+        actix_web::dev::Payload,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = actix_web::HttpResponse>>>;
 
 /// A route of a [`Handler`], as its routing attribute gives it.
@@ -77,8 +77,7 @@ pub enum Access {
 impl Handler {
     /// The check at `index`, as the attribute's wrapper runs it (a public
     /// handler has none: deny by default's login rule stands in).
-    #[doc(hidden)]
-    pub fn rule(&'static self, index: usize) -> &'static Rule {
+    pub(crate) fn rule(&'static self, index: usize) -> &'static Rule {
         match self.access {
             Access::Checks(rules) => rules.get(index).unwrap_or(&crate::access::DEFAULT_RULE),
             Access::Public => &crate::access::DEFAULT_RULE,
@@ -237,4 +236,11 @@ pub fn check_at<'r>(
     index: usize,
 ) -> impl Future<Output = Result<(), HttpResponse>> + 'r {
     check(req, handler.rule(index))
+}
+
+/// The rule at `index` of `handler`, for the predicate checks of the
+/// attributes' wrappers.
+#[doc(hidden)]
+pub fn rule_at(handler: &'static Handler, index: usize) -> &'static Rule {
+    handler.rule(index)
 }

@@ -16,7 +16,7 @@ use crate::user::AuthUser;
 /// not tell which part was wrong).
 ///
 /// The password hash it runs waits for a turn of the app's
-/// [`PasswordWork`](crate::password::PasswordWork)
+/// password hashing bound ([`Permit::password_work`](crate::Permit::password_work))
 /// ([`PermitError::Overloaded`], a 503, when the queue is full). With a
 /// [`Throttle`](crate::throttle::Throttle) on [`Permit`](crate::Permit), an
 /// attempt for a username or from a client with too many recent failures

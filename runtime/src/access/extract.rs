@@ -17,6 +17,12 @@ impl Payload {
     }
 }
 
+impl From<actix_web::dev::Payload> for Payload {
+    fn from(payload: actix_web::dev::Payload) -> Self {
+        Self(payload)
+    }
+}
+
 impl FromRequest for Payload {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, Self::Error>>;

@@ -29,7 +29,9 @@ use crate::registry::{self, Handler};
 /// else the app does not start, and the log says why:
 ///
 /// ```
-/// use actix_permit::{LoginRequired, Permit, login_not_required, backend::MemoryBackend};
+/// use actix_permit::backend::MemoryBackend;
+/// use actix_permit::config::Config;
+/// use actix_permit::{LoginRequired, Permit, login_not_required};
 /// use actix_session::{SessionMiddleware, storage::CookieSessionStore};
 /// use actix_web::{App, cookie::Key, get};
 ///
@@ -48,7 +50,7 @@ use crate::registry::{self, Handler};
 ///     .service(home)
 ///     .service(dashboard)
 ///     .wrap(LoginRequired::new().public("/static/"))
-///     .wrap(Permit::new(MemoryBackend::new()).login_url("/login"))
+///     .wrap(Permit::new(MemoryBackend::new()).config(Config::default().login_url("/login")))
 ///     .wrap(SessionMiddleware::new(CookieSessionStore::default(), Key::generate()));
 /// ```
 ///

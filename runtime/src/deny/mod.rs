@@ -34,7 +34,7 @@ mod routes;
 
 pub use login_required::LoginRequired;
 pub use public::{PlainScope, register_public, scope};
-pub use routes::{RESERVED_PREFIX, Reachable, reachable, route_collisions, same_path_sibling};
+pub use routes::{Reachable, reachable, route_collisions};
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 

@@ -180,7 +180,7 @@ async fn sentinel(req: HttpRequest, payload: Payload, route: &'static AuditRoute
     let elements: Vec<&str> = req.match_info().iter().map(|(_, value)| value).collect();
     let sibling = same_path_sibling(&req, path, req.method().as_str(), &elements, route);
     if let Some(entry) = sibling.and_then(|sibling| sibling.entry) {
-        return entry(req, payload).await;
+        return entry(req, payload.into_inner()).await;
     }
     deny_anonymous(&req).await
 }

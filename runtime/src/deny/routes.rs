@@ -10,11 +10,11 @@ use crate::registry::{Handler, Route, handlers};
 
 /// The prefix of the reserved resource names; no resource of the app may
 /// use it.
-pub const RESERVED_PREFIX: &str = "__permit:";
+pub(crate) const RESERVED_PREFIX: &str = "__permit:";
 
 impl Route {
     /// Whether [`Route::id`] is one of the reserved names.
-    pub fn is_reserved(&self) -> bool {
+    pub(crate) fn is_reserved(&self) -> bool {
         self.id.starts_with(RESERVED_PREFIX)
     }
 }
@@ -93,7 +93,7 @@ fn collect_public_routes() -> PublicRoutes {
 /// no guard or middleware of its own, that takes `method` and that the
 /// app registers where the request's path is (its `url_for`, with the
 /// request's segment values `elements`, is `path`).
-pub fn same_path_sibling(
+pub(crate) fn same_path_sibling(
     req: &actix_web::HttpRequest,
     path: &str,
     method: &str,
@@ -138,7 +138,7 @@ pub struct Reachable {
 /// handler registered there directly or in [`scope`](crate::scope)s all
 /// the way down, that the resource map leads a path to first, or that the
 /// sentinel of the route it leads to hands the request to
-/// ([`same_path_sibling`]). Handlers registered inside a `web::scope` are
+/// (a public route of another handler on the same path). Handlers registered inside a `web::scope` are
 /// missing: their scope could carry a guard the middleware cannot see, so
 /// they stay protected. A route with a guard of its own is listed with the
 /// methods it takes when the guard lets the request through.

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use actix_permit::config::Config;
 use actix_permit::{LoginRequired, Permit, login_not_required, permission_required, scope};
 use actix_web::guard::GuardContext;
 use actix_web::http::{Method, StatusCode};
@@ -260,7 +261,10 @@ async fn signed_in_users_reach_every_route_their_checks_allow() {
 #[actix_web::test]
 async fn unmatched_urls_need_a_user_and_then_answer_404() {
     let hits = Arc::new(Hits::default());
-    let app = deny_by_default_app!(hits, Permit::new(backend()).login_url("/login"));
+    let app = deny_by_default_app!(
+        hits,
+        Permit::new(backend()).config(Config::default().login_url("/login"))
+    );
     let plain = login_as(&app, "plain").await;
     for path in ["/nope", "/api/nope", "/api/v1/nope", "/items/1/more"] {
         let seen = get(&app, path, None).await;
@@ -279,7 +283,10 @@ async fn unmatched_urls_need_a_user_and_then_answer_404() {
 #[actix_web::test]
 async fn anonymous_users_get_the_configured_login_redirect() {
     let hits = Arc::new(Hits::default());
-    let app = deny_by_default_app!(hits, Permit::new(backend()).login_url("/accounts/login/"));
+    let app = deny_by_default_app!(
+        hits,
+        Permit::new(backend()).config(Config::default().login_url("/accounts/login/"))
+    );
     let seen = get(&app, "/api/v1/secret?page=2", None).await;
     assert_eq!(seen.status, StatusCode::FOUND);
     assert_eq!(

@@ -6,8 +6,12 @@ use std::sync::atomic::Ordering;
 
 use actix_permit::backend::{Layer, PermsResult};
 use actix_permit::{
-    AuthUser, CurrentUser, PermissionDenied, Permit, PermitError, backend::MemoryBackend,
-    config::Reason, login_required, permission::PermissionSet, permission_required,
+    AuthUser, CurrentUser, PermissionDenied, Permit, PermitError,
+    backend::MemoryBackend,
+    config::{Config, Reason},
+    login_required,
+    permission::PermissionSet,
+    permission_required,
 };
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
@@ -153,20 +157,21 @@ async fn checks_in_code_and_permission_denied() {
 #[actix_rt::test]
 async fn the_render_hook_answers_every_denial() {
     let hits = Arc::new(Hits::default());
-    let permit = Permit::new(backend())
-        .login_url("/accounts/login/")
-        .render_with(|req, denial| {
-            let status = match denial.reason() {
-                Reason::LoginRequired => StatusCode::UNAUTHORIZED,
-                other => other.status(),
-            };
-            HttpResponse::build(status).json(serde_json::json!({
-                "reason": denial.reason().as_str(),
-                "login": denial.login_redirect(),
-                "missing": denial.missing_permissions(),
-                "path": req.path(),
-            }))
-        });
+    let permit =
+        Permit::new(backend()).config(Config::default().login_url("/accounts/login/").render_with(
+            |req, denial| {
+                let status = match denial.reason() {
+                    Reason::LoginRequired => StatusCode::UNAUTHORIZED,
+                    other => other.status(),
+                };
+                HttpResponse::build(status).json(serde_json::json!({
+                    "reason": denial.reason().as_str(),
+                    "login": denial.login_redirect(),
+                    "missing": denial.missing_permissions(),
+                    "path": req.path(),
+                }))
+            },
+        ));
     let app = app(permit, hits.clone(), routes).await;
     let plain = login_as(&app, "plain").await;
 

@@ -6,7 +6,7 @@ use actix_permit::redirect::is_safe_redirect;
 use actix_permit::{
     CurrentUser, LoginRequired, Permit, PermitError, authenticate,
     backend::{CacheState, SqlBackend, SqlUser},
-    config::{Denial, Reason},
+    config::{Config, Denial, Reason},
     login, login_not_required, login_required, logout, permission_required,
     throttle::Throttle,
     user_passes_test,
@@ -164,11 +164,11 @@ pub fn app<Store: SessionStore + 'static>(
     if baseline {
         deny = deny.public(LOAD_BASELINE);
     }
-    let mut permit = site
-        .permit
-        .clone()
-        .login_url("/accounts/login/")
-        .render_with(move |req, denial| render_denial(&pages, req, denial));
+    let mut permit = site.permit.clone().config(
+        Config::default()
+            .login_url("/accounts/login/")
+            .render_with(move |req, denial| render_denial(&pages, req, denial)),
+    );
     if let Some(throttle) = &site.throttle {
         permit = permit.throttle(throttle.clone());
     }
