@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use quote::quote;
 
 use crate::args::{Args, Macro};
-use crate::expand::expand;
+use crate::expand_attribute as expand;
 
 const WORDS: &[&str] = &[
     "any",
