@@ -68,6 +68,31 @@ pub use actix_permit_macros::user_passes_test;
 #[doc = include_str!("../docs/login_not_required.md")]
 pub use actix_permit_macros::login_not_required;
 
+/// The guide: topic pages, in the order an app meets them. Their examples
+/// are compiled (and run, where they need no server) as doctests.
+pub mod guide {
+    #[doc = include_str!("../docs/guide/setup.md")]
+    pub mod setup {}
+    #[doc = include_str!("../docs/guide/backends.md")]
+    pub mod backends {}
+    #[doc = include_str!("../docs/guide/identity.md")]
+    pub mod identity {}
+    #[doc = include_str!("../docs/guide/object_permissions.md")]
+    pub mod object_permissions {}
+    #[doc = include_str!("../docs/guide/deny_by_default.md")]
+    pub mod deny_by_default {}
+    #[doc = include_str!("../docs/guide/openapi.md")]
+    pub mod openapi {}
+    #[doc = include_str!("../docs/guide/matrix.md")]
+    pub mod matrix {}
+    #[doc = include_str!("../docs/guide/several_instances.md")]
+    pub mod several_instances {}
+    #[doc = include_str!("../docs/guide/decisions.md")]
+    pub mod decisions {}
+    #[doc = include_str!("../docs/guide/how_it_is_built.md")]
+    pub mod how_it_is_built {}
+}
+
 /// What the macros' generated code calls. Not a public API: it changes
 /// without notice.
 #[doc(hidden)]

@@ -48,6 +48,21 @@ mod readme {
         assert_eq!(quick_start(CRATE_READMES[0].1), code);
     }
 
+    /// The README's "How it is built" is the guide's page of that name, word
+    /// for word (docs.rs shows the one, the repository the other).
+    #[test]
+    fn the_readme_tells_how_it_is_built_as_the_guide_does() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("## How it is built\n\n").expect("the section")
+            + "## How it is built\n\n".len();
+        let section = &readme[start..];
+        let section = &section[..section.find("\n## ").expect("a next section")];
+        assert_eq!(
+            section.trim(),
+            include_str!("../../runtime/docs/guide/how_it_is_built.md").trim()
+        );
+    }
+
     /// On crates.io a relative link leads nowhere: every link in a crate's
     /// README is absolute.
     #[test]

@@ -696,7 +696,7 @@ fn routes_lists_every_handler_and_what_anonymous_users_reach() {
 
     // The README shows this very table.
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     assert!(
         readme.contains(&table),
         "README.md does not show the current `inventory routes` output:\n{table}"
@@ -1248,7 +1248,7 @@ fn help_lists_every_setting_the_readme_lists() {
     let db = Database::sqlite();
     let help = run_to_end(&db, &["--help"], &[]);
     let help = String::from_utf8_lossy(&help.stdout).into_owned();
-    let readme = include_str!("../../../README.md");
+    let readme = include_str!("../README.md");
     let mut listed = 0;
     for row in readme.lines().filter(|l| l.starts_with("| `PERMIT_")) {
         let variable = row[3..].split('`').next().unwrap();
