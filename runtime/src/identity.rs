@@ -94,23 +94,28 @@ const SESSION_HASH_KEY: &str = "actix_permit.auth_hash";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sessions;
 
-impl IdentitySource for Sessions {
-    async fn identify(&self, req: &HttpRequest) -> Result<Option<Claim>, BackendError> {
+impl Sessions {
+    /// What the session claims; reading it cannot wait or fail.
+    pub(crate) fn claim(req: &HttpRequest) -> Option<Claim> {
         let user_id = match req.get_identity().and_then(|identity| identity.id()) {
             Ok(id) => id,
-            Err(actix_identity::error::GetIdentityError::MissingIdentityError(_)) => {
-                return Ok(None);
-            }
+            Err(actix_identity::error::GetIdentityError::MissingIdentityError(_)) => return None,
             Err(err) => {
                 tracing::warn!(target: "actix_permit", error = %err, "unreadable identity in the session; treating the request as anonymous");
-                return Ok(None);
+                return None;
             }
         };
         let stored = req.get_session().get::<String>(SESSION_HASH_KEY);
-        Ok(Some(Claim {
+        Some(Claim {
             user_id,
             auth_hash: Some(stored.ok().flatten().unwrap_or_default()),
-        }))
+        })
+    }
+}
+
+impl IdentitySource for Sessions {
+    async fn identify(&self, req: &HttpRequest) -> Result<Option<Claim>, BackendError> {
+        Ok(Self::claim(req))
     }
 
     /// The id and the session auth hash go into the session, and the
@@ -153,9 +158,18 @@ impl Source {
         }
     }
 
+    /// The default source's claim at once; `None` when the source is
+    /// another, which [`Source::identify`] asks.
+    pub(crate) fn ready_claim(&self, req: &HttpRequest) -> Option<Option<Claim>> {
+        match self {
+            Self::Sessions => Some(Sessions::claim(req)),
+            Self::Other(_) => None,
+        }
+    }
+
     pub(crate) async fn identify(&self, req: &HttpRequest) -> Result<Option<Claim>, BackendError> {
         match self {
-            Self::Sessions => IdentitySource::identify(&Sessions, req).await,
+            Self::Sessions => Ok(Sessions::claim(req)),
             Self::Other(source) => source.identify(req).await,
         }
     }

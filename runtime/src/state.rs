@@ -105,9 +105,15 @@ impl RequestAuth {
         &self,
         req: &HttpRequest,
     ) -> Result<Option<Arc<dyn AuthUser>>, BackendError> {
-        let claim = self
-            .bounded("identifying the request", self.shared.source.identify(req))
-            .await;
+        // The session is read at once; another source is a call like any
+        // backend call, bounded.
+        let claim = match self.shared.source.ready_claim(req) {
+            Some(claim) => Ok(claim),
+            None => {
+                self.bounded("identifying the request", self.shared.source.identify(req))
+                    .await
+            }
+        };
         let claim = match claim {
             Ok(Some(claim)) => claim,
             Ok(None) => return Ok(None),
