@@ -32,6 +32,8 @@ pub mod audit;
 pub mod backend;
 pub mod config;
 mod deny;
+#[cfg(feature = "django")]
+pub mod django;
 mod error;
 pub mod identity;
 mod middleware;

@@ -95,6 +95,7 @@ mod layers {
     const LAYERS: &[&[&str]] = &[
         &[
             "config",
+            "django",
             "error",
             "password",
             "permission",

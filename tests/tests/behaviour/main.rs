@@ -6,6 +6,7 @@ mod bypasses;
 mod checks;
 mod deny_by_default;
 mod deny_model;
+mod django_auth;
 mod django_redirect;
 mod exact_cache;
 mod extraction;
