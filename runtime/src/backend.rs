@@ -232,6 +232,10 @@ impl<B: Authentication + Authorization> Backend for B {}
 /// [`Introspection`] when the inner backend has it. (An `Arc` of a
 /// backend is the backend, shared.)
 ///
+/// A layer has each method twice, as a `Layer` method and as the
+/// capability's: where `Layer` is imported, call a layer's methods by the
+/// capability's path (`Authorization::user_permissions(&cache, user)`).
+///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use actix_permit::AuthUser;

@@ -7,7 +7,9 @@ Reads one JSON object a line and answers one a line:
   by the Rust side}: what Django's `dumps` writes with the current key and
   with the last key alone, and what its `loads` reads from the Rust side's
   (or an error);
-- {"session_hash": password_field, "secret"}: the session auth hash.
+- {"session_hash": password_field, "secret"}: the session auth hash;
+- {"csrf": [[stored, token], ...], "secret"}: Django's verdict on each pair,
+  and a token Django masks from the secret.
 """
 
 import json
@@ -24,6 +26,7 @@ django.setup()
 
 from django.contrib.auth import hashers  # noqa: E402
 from django.core import signing  # noqa: E402
+from django.middleware import csrf  # noqa: E402
 from django.utils.crypto import salted_hmac  # noqa: E402
 
 HASHERS = {
@@ -66,12 +69,34 @@ def sign(case):
     return answer
 
 
+def csrf_verdict(stored, token):
+    """What Django's CsrfViewMiddleware decides for a stored cookie (or
+    session) value and a submitted token."""
+    try:
+        csrf._check_token_format(stored)
+        if len(stored) == csrf.CSRF_TOKEN_LENGTH:
+            stored = csrf._unmask_cipher_token(stored)
+        csrf._check_token_format(token)
+    except csrf.InvalidTokenFormat:
+        return False
+    return csrf._does_token_match(token, stored)
+
+
+def check_csrf(case):
+    return {
+        "masked": csrf._mask_cipher_secret(case["secret"]),
+        "verdicts": [csrf_verdict(stored, token) for stored, token in case["csrf"]],
+    }
+
+
 for line in sys.stdin:
     case = json.loads(line)
     if "hash" in case:
         answer = {"encoded": encode(case)}
     elif "sign" in case:
         answer = sign(case)
+    elif "csrf" in case:
+        answer = check_csrf(case)
     else:
         hash_ = salted_hmac(
             "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash",

@@ -2,9 +2,10 @@
 //! read and write Django's own auth state. So far: its signing
 //! ([`signing`]: `salted_hmac`, signers with `SECRET_KEY_FALLBACKS`,
 //! `dumps`/`loads`), its password hashers and session auth hash
-//! ([`hashers`]). Each is checked against the installed Django in the test
-//! suite. The identity source that reads Django's sessions and the backend
+//! ([`hashers`]), its CSRF tokens ([`csrf`]). Each is checked against the
+//! installed Django in the test suite. The identity source that reads Django's sessions and the backend
 //! that reads its tables build on these.
 
+pub mod csrf;
 pub mod hashers;
 pub mod signing;

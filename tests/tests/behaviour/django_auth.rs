@@ -7,6 +7,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
+use actix_permit::django::csrf;
 use actix_permit::django::hashers::{HashError, HashLimits, check_password, session_auth_hash};
 use actix_permit::django::signing::{self, SecretKeys, SigningError};
 use proptest::prelude::*;
@@ -209,6 +210,79 @@ fn django_and_we_agree_on_hashes_signatures_and_session_hashes() {
             answer["hash"].as_str().unwrap()
         );
     }
+}
+
+/// Django's CSRF check and ours decide alike: for generated secrets, the
+/// tokens Django masks, the tokens we mask, and tokens altered, cut,
+/// lengthened, of other secrets or of other characters, against a cookie
+/// holding the secret or (as Django before 4.1 wrote it) a masked token.
+#[test]
+fn django_and_we_agree_on_csrf_tokens() {
+    if !django() {
+        return;
+    }
+    let alphabet = "a-zA-Z0-9";
+    let secret = || proptest::string::string_regex(&format!("[{alphabet}]{{32}}")).unwrap();
+    let cases = generated(
+        (
+            secret(),
+            secret(),
+            secret(),
+            proptest::collection::vec(
+                (
+                    any::<prop::sample::Index>(),
+                    prop_oneof!["[a-zA-Z0-9]", "[^a-zA-Z0-9]"],
+                ),
+                0..3,
+            ),
+            0usize..5,
+        ),
+        150,
+    );
+    let mut requests = Vec::new();
+    let mut pairs_per_case = Vec::new();
+    for (secret, mask, other, edits, kind) in &cases {
+        let ours = csrf::mask(secret, mask).unwrap();
+        let mut altered: Vec<char> = ours.chars().collect();
+        for (at, with) in edits {
+            let at = at.index(altered.len());
+            altered[at] = with.chars().next().unwrap();
+        }
+        let token = match kind {
+            0 => altered.iter().collect(),
+            1 => altered.iter().take(40).collect(),
+            2 => altered.iter().chain(['a'].iter()).collect(),
+            3 => other.clone(),
+            _ => secret.clone(),
+        };
+        let pairs = vec![
+            (secret.clone(), token.clone()),
+            (secret.clone(), ours.clone()),
+            (csrf::mask(secret, other).unwrap(), token),
+        ];
+        requests.push(json!({"csrf": pairs, "secret": secret}));
+        pairs_per_case.push(pairs);
+    }
+    let answers = ask_django(&requests);
+    let (mut agreed, mut accepted) = (0, 0);
+    for ((pairs, answer), (secret, ..)) in pairs_per_case.iter().zip(&answers).zip(&cases) {
+        for ((stored, token), verdict) in pairs.iter().zip(answer["verdicts"].as_array().unwrap()) {
+            let django = verdict.as_bool().unwrap();
+            assert_eq!(
+                csrf::token_matches(stored, token),
+                django,
+                "{stored:?} {token:?}"
+            );
+            agreed += 1;
+            accepted += usize::from(django);
+        }
+        let masked = answer["masked"].as_str().unwrap();
+        assert!(csrf::token_matches(secret, masked), "Django's own {masked}");
+    }
+    assert!(
+        accepted > 0 && accepted < agreed,
+        "both answers seen: {accepted} of {agreed}"
+    );
 }
 
 /// The vectors of DJANGO.md (Django 5.2.20), which need no Python.
