@@ -11,6 +11,8 @@ pub use crate::error::{BackendError, BoxFuture};
 use crate::permission::PermissionSet;
 use crate::user::AuthUser;
 
+#[cfg(all(feature = "django", any(feature = "sqlite", feature = "postgres")))]
+mod django;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod exact;
 mod memory;
@@ -19,6 +21,8 @@ mod sql;
 #[cfg(feature = "cache")]
 mod ttl;
 
+#[cfg(all(feature = "django", any(feature = "sqlite", feature = "postgres")))]
+pub use django::{DjangoBackend, DjangoUser, UserTables};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use exact::{CacheState, CacheStats};
 pub use memory::{MemoryBackend, MemoryUser};

@@ -121,7 +121,7 @@ pub fn session_auth_hash(password_hash: &str) -> String {
 /// thread that used it. Spread over the blocking pool's many threads (up to
 /// 512) that memory adds up to gigabytes; on a few fixed threads it stays a
 /// few blocks.
-async fn on_hashing_thread<T: Send + 'static>(
+pub(crate) async fn on_hashing_thread<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Option<T> {
     type Job = Box<dyn FnOnce() + Send>;

@@ -3,8 +3,10 @@
 //! ([`signing`]: `salted_hmac`, signers with `SECRET_KEY_FALLBACKS`,
 //! `dumps`/`loads`), its password hashers and session auth hash
 //! ([`hashers`]), its CSRF tokens ([`csrf`]). Each is checked against the
-//! installed Django in the test suite. The identity source that reads Django's sessions and the backend
-//! that reads its tables build on these.
+//! installed Django in the test suite. `backend::DjangoBackend` (with
+//! `sqlite` or `postgres`) reads the site's users, groups, permissions and
+//! django-guardian grants with them; the identity source that reads
+//! Django's sessions is still to come.
 
 pub mod csrf;
 pub mod hashers;

@@ -7,6 +7,7 @@ mod checks;
 mod deny_by_default;
 mod deny_model;
 mod django_auth;
+mod django_backend;
 mod django_redirect;
 mod exact_cache;
 mod extraction;

@@ -1,0 +1,198 @@
+//! `DjangoBackend` reads a Django site as Django reads it: for generated
+//! sites (users active or not, superusers or not, groups, memberships,
+//! user and group permissions, django-guardian grants to users and groups)
+//! built by Django's ORM in a fresh SQLite database
+//! (`tests/django/grants.py`), every user's flags, permissions, object
+//! permissions, objects, logins and session auth hash are what Django
+//! answers. Needs python3 with Django and django-guardian; says it skipped
+//! without them.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use actix_permit::backend::{Authentication, Authorization, DjangoBackend};
+use actix_permit::django::signing::SecretKeys;
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
+use serde_json::{Value, json};
+
+fn django_and_guardian() -> bool {
+    let found = Command::new("python3")
+        .args(["-I", "-c", "import django, guardian"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(
+        found || std::env::var("PERMIT_DJANGO_TESTS").as_deref() != Ok("require"),
+        "PERMIT_DJANGO_TESTS=require, but python3 cannot import django and guardian"
+    );
+    if !found {
+        eprintln!("skipped: needs python3 with Django and django-guardian");
+    }
+    found
+}
+
+/// A site: users (active, superuser, password), a number of groups, and
+/// who is in what and holds what (permission indices Django resolves).
+fn site() -> impl Strategy<Value = Value> {
+    (1usize..6, 0usize..4).prop_flat_map(|(users, groups)| {
+        let user = (any::<bool>(), prop::bool::weighted(0.2), "[a-zA-Z0-9 é]{1,12}")
+            .prop_map(|(active, superuser, password)| {
+                json!({"active": active, "superuser": superuser, "password": password})
+            });
+        let g = groups.max(1);
+        (
+            proptest::collection::vec(user, users),
+            proptest::collection::vec((0..users, 0..g), 0..8),
+            proptest::collection::vec((0..users, 0usize..40), 0..10),
+            proptest::collection::vec((0..g, 0usize..40), 0..10),
+            proptest::collection::vec((0..users, 0usize..4, 0..g), 0..8),
+            proptest::collection::vec((0..g, 0usize..4, 0..g), 0..8),
+        )
+            .prop_map(
+                move |(users, memberships, user_perms, group_perms, uo, go)| {
+                    let none = groups == 0;
+                    json!({
+                        "users": users,
+                        "groups": groups,
+                        "memberships": if none { vec![] } else { memberships },
+                        "user_perms": user_perms,
+                        "group_perms": if none { vec![] } else { group_perms },
+                        "user_objects": if none { vec![] } else { uo },
+                        "group_objects": if none { vec![] } else { go },
+                    })
+                },
+            )
+    })
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[actix_rt::test]
+async fn a_django_site_reads_as_django_reads_it() {
+    if !django_and_guardian() {
+        return;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/django/grants.py");
+    let mut runner = TestRunner::default();
+    let (mut users_seen, mut granted, mut on_objects) = (0, 0, 0);
+    for case in 0..6 {
+        let spec = site().new_tree(&mut runner).unwrap().current();
+        let dir = std::env::temp_dir().join(format!("permit-django-{}-{case}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("site.sqlite3");
+        let secret = format!("a secret key for case {case}");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(&db)
+            .arg(&secret)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run python3");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(spec.to_string().as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "the Django script failed on {spec}"
+        );
+        let django: Value = serde_json::from_slice(&output.stdout).unwrap();
+
+        let url = format!("sqlite://{}", db.display());
+        let backend = DjangoBackend::connect(&url, SecretKeys::new(secret, []))
+            .await
+            .unwrap();
+        assert!(backend.has_guardian());
+        let all = strings(&django["all_perms"]);
+        for (theirs, spec_user) in django["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(spec["users"].as_array().unwrap())
+        {
+            let id = theirs["id"].as_str().unwrap();
+            let user = backend.get_user(id).await.unwrap().expect("the user");
+            assert_eq!(user.is_active(), theirs["active"].as_bool().unwrap());
+            assert_eq!(user.is_superuser(), theirs["superuser"].as_bool().unwrap());
+            assert_eq!(
+                user.session_auth_hash(),
+                theirs["session_hash"].as_str().unwrap()
+            );
+            let stored = backend.user_permissions(&*user).await.unwrap();
+            let mut ours: Vec<String> = stored.iter().map(str::to_owned).collect();
+            ours.sort();
+            assert_eq!(
+                ours,
+                strings(&theirs["stored"]),
+                "stored permissions of {id} in {spec}"
+            );
+            // Django's has_perm, from what we read and the rules as
+            // documented: inactive holds nothing, an active superuser all.
+            let has: Vec<String> = all
+                .iter()
+                .filter(|p| user.is_active() && (user.is_superuser() || stored.contains(p)))
+                .cloned()
+                .collect();
+            assert_eq!(has, strings(&theirs["has"]), "has_perm of {id}");
+            granted += has.len();
+            // Object grants as guardian answers them; for an inactive user
+            // guardian answers none, as our rules do with what is stored.
+            for (object, perms) in theirs["on_objects"].as_object().unwrap() {
+                let held = backend.object_permissions(&*user, object).await.unwrap();
+                let mut ours: Vec<String> = held.iter().map(str::to_owned).collect();
+                ours.sort();
+                if !user.is_active() {
+                    ours.clear();
+                }
+                assert_eq!(ours, strings(perms), "{id} on group {object} in {spec}");
+                on_objects += ours.len();
+            }
+            // guardian's get_objects_for_user lists grants whether or not
+            // the user is active (its checker answers none for an inactive
+            // one): what is stored, as our backend answers.
+            let may_change = backend
+                .objects_with_permission(&*user, "auth.change_group")
+                .await
+                .unwrap();
+            assert_eq!(
+                may_change,
+                strings(&theirs["may_change"]),
+                "groups {id} may change in {spec}"
+            );
+            let username = theirs["username"].as_str().unwrap();
+            let password = spec_user["password"].as_str().unwrap();
+            let login = backend.authenticate(username, password).await.unwrap();
+            assert_eq!(
+                login.is_some(),
+                theirs["login"].as_bool().unwrap(),
+                "login of {id}"
+            );
+            let wrong = backend
+                .authenticate(username, &format!("{password}x"))
+                .await
+                .unwrap();
+            assert_eq!(wrong.is_some(), theirs["wrong_login"].as_bool().unwrap());
+            users_seen += 1;
+        }
+        assert!(backend.authenticate("nobody", "x").await.unwrap().is_none());
+        drop(backend);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+    assert!(
+        users_seen > 6 && granted > 0 && on_objects > 0,
+        "{users_seen} {granted} {on_objects}"
+    );
+}
