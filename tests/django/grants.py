@@ -3,8 +3,10 @@ tests/tests/behaviour/django_backend.rs.
 
 Reads one JSON spec from stdin (users with flags and passwords, groups,
 memberships, user and group permissions, django-guardian grants on groups
-as objects), builds it with Django's ORM in a fresh SQLite database at
-argv[1] (migrations of contenttypes, auth and guardian), and writes what
+as objects), builds it with Django's ORM in the fresh database argv[1]
+names (JSON: {"engine": "sqlite", "name": path} or {"engine": "postgres",
+"name", "user", "host", "port"}; migrations of contenttypes, auth and
+guardian), and writes what
 Django answers: per user, their permissions, their object permissions on
 each group, the groups they may change, whether a login with the right
 and a wrong password succeeds, and the session auth hash.
@@ -24,8 +26,20 @@ class FastPBKDF2(PBKDF2PasswordHasher):
     iterations = 1000
 
 
+database = json.loads(sys.argv[1])
+if database["engine"] == "sqlite":
+    default = {"ENGINE": "django.db.backends.sqlite3", "NAME": database["name"]}
+else:
+    default = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": database["name"],
+        "USER": database["user"],
+        "HOST": database["host"],
+        "PORT": database["port"],
+    }
+
 settings.configure(
-    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": sys.argv[1]}},
+    DATABASES={"default": default},
     INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "guardian"],
     AUTHENTICATION_BACKENDS=[
         "django.contrib.auth.backends.ModelBackend",

@@ -76,23 +76,118 @@ fn strings(value: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Where a generated site lives: a SQLite file, or a fresh database on the
+/// PostgreSQL server `DATABASE_URL` names (dropped afterwards).
+enum Site {
+    Sqlite(std::path::PathBuf),
+    Postgres { admin: String, name: String },
+}
+
+impl Site {
+    async fn new(case: usize, postgres: Option<&str>) -> Self {
+        let name = format!("permit_django_{}_{case}", std::process::id());
+        match postgres {
+            None => {
+                let dir = std::env::temp_dir().join(&name);
+                std::fs::create_dir_all(&dir).unwrap();
+                Site::Sqlite(dir.join("site.sqlite3"))
+            }
+            Some(admin) => {
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin)
+                    .await
+                    .unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                Site::Postgres {
+                    admin: admin.to_owned(),
+                    name,
+                }
+            }
+        }
+    }
+
+    /// The database as the Django script takes it.
+    fn for_django(&self) -> String {
+        match self {
+            Site::Sqlite(path) => json!({"engine": "sqlite", "name": path}).to_string(),
+            Site::Postgres { admin, name } => {
+                // postgres://user@host:port/db
+                let rest = admin.split_once("://").unwrap().1;
+                let (user, rest) = rest.split_once('@').unwrap();
+                let host_port = rest.split('/').next().unwrap();
+                let (host, port) = host_port.split_once(':').unwrap_or((host_port, "5432"));
+                json!({"engine": "postgres", "name": name, "user": user.split(':').next().unwrap(),
+                       "host": host, "port": port})
+                .to_string()
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Site::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Site::Postgres { admin, name } => {
+                let base = admin.rsplit_once('/').unwrap().0;
+                format!("{base}/{name}")
+            }
+        }
+    }
+
+    async fn remove(self) {
+        match self {
+            Site::Sqlite(path) => {
+                std::fs::remove_dir_all(path.parent().unwrap()).ok();
+            }
+            Site::Postgres { admin, name } => {
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            }
+        }
+    }
+}
+
 #[actix_rt::test]
 async fn a_django_site_reads_as_django_reads_it() {
     if !django_and_guardian() {
         return;
     }
+    read_as_django(None, 6).await;
+}
+
+/// The same on PostgreSQL, when `DATABASE_URL` names a server (`.ci/run`
+/// sets it); it needs psycopg beside Django.
+#[actix_rt::test]
+async fn a_django_site_on_postgresql_reads_as_django_reads_it() {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        eprintln!("skipped: DATABASE_URL names no PostgreSQL server");
+        return;
+    };
+    if !url.starts_with("postgres") || !django_and_guardian() {
+        return;
+    }
+    read_as_django(Some(&url), 3).await;
+}
+
+async fn read_as_django(postgres: Option<&str>, cases: usize) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/django/grants.py");
     let mut runner = TestRunner::default();
     let (mut users_seen, mut granted, mut on_objects) = (0, 0, 0);
-    for case in 0..6 {
+    for case in 0..cases {
         let spec = site().new_tree(&mut runner).unwrap().current();
-        let dir = std::env::temp_dir().join(format!("permit-django-{}-{case}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = dir.join("site.sqlite3");
+        let db = Site::new(case, postgres).await;
         let secret = format!("a secret key for case {case}");
         let mut child = Command::new("python3")
             .arg(script)
-            .arg(&db)
+            .arg(db.for_django())
             .arg(&secret)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -111,7 +206,7 @@ async fn a_django_site_reads_as_django_reads_it() {
         );
         let django: Value = serde_json::from_slice(&output.stdout).unwrap();
 
-        let url = format!("sqlite://{}", db.display());
+        let url = db.url();
         let backend = DjangoBackend::connect(&url, SecretKeys::new(secret, []))
             .await
             .unwrap();
@@ -189,7 +284,7 @@ async fn a_django_site_reads_as_django_reads_it() {
         }
         assert!(backend.authenticate("nobody", "x").await.unwrap().is_none());
         drop(backend);
-        std::fs::remove_dir_all(&dir).ok();
+        db.remove().await;
     }
     assert!(
         users_seen > 6 && granted > 0 && on_objects > 0,
