@@ -77,7 +77,10 @@ async fn several(user: CurrentUser) -> Result<&'static str, PermitError> {
 
 async fn test_login(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
     match authenticate(&req, &name, PASSWORD).await {
-        Ok(Some(user)) if login(&req, &*user).is_ok() => HttpResponse::Ok().finish(),
+        Ok(Some(user)) => match login(&req, &*user).await {
+            Ok(()) => HttpResponse::Ok().finish(),
+            Err(_) => HttpResponse::Unauthorized().finish(),
+        },
         _ => HttpResponse::Unauthorized().finish(),
     }
 }

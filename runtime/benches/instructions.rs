@@ -105,7 +105,10 @@ impl Authorization for Fixed {
 
 async fn sign_in(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
     match actix_permit::authenticate(&req, &name, "").await {
-        Ok(Some(user)) if login(&req, &*user).is_ok() => HttpResponse::Ok().finish(),
+        Ok(Some(user)) => match login(&req, &*user).await {
+            Ok(()) => HttpResponse::Ok().finish(),
+            Err(_) => HttpResponse::Unauthorized().finish(),
+        },
         _ => HttpResponse::Unauthorized().finish(),
     }
 }

@@ -76,11 +76,16 @@ pub trait IdentitySource: Send + Sync + 'static {
 
     /// Records that `user` is now logged in on this request's client (what
     /// [`login`](crate::login) does).
-    fn login(&self, req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError>;
+    fn login(
+        &self,
+        req: &HttpRequest,
+        user: &dyn AuthUser,
+    ) -> impl Future<Output = Result<(), LoginError>>;
 
     /// Ends the claim this request carries (what [`logout`](crate::logout)
-    /// does, and what happens to a claim whose hash no longer matches).
-    fn logout(&self, req: &HttpRequest);
+    /// does, and what happens to a claim whose hash no longer matches); a
+    /// server-side session is deleted here.
+    fn logout(&self, req: &HttpRequest) -> impl Future<Output = ()>;
 }
 
 /// The session key under which the session auth hash is kept.
@@ -122,7 +127,7 @@ impl IdentitySource for Sessions {
     /// session gets a new key (so a session id fixed before login is
     /// useless). When the session belonged to another user, it starts
     /// empty: nothing of theirs carries over (Django flushes it too).
-    fn login(&self, req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
+    async fn login(&self, req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
         let previous = req.get_identity().ok().and_then(|id| id.id().ok());
         if previous.is_some_and(|previous| previous != user.id()) {
             req.get_session().clear();
@@ -135,7 +140,7 @@ impl IdentitySource for Sessions {
     }
 
     /// The whole session is removed, server and client side.
-    fn logout(&self, req: &HttpRequest) {
+    async fn logout(&self, req: &HttpRequest) {
         req.get_session().purge();
     }
 }
@@ -174,17 +179,21 @@ impl Source {
         }
     }
 
-    pub(crate) fn login(&self, req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
+    pub(crate) async fn login(
+        &self,
+        req: &HttpRequest,
+        user: &dyn AuthUser,
+    ) -> Result<(), LoginError> {
         match self {
-            Self::Sessions => IdentitySource::login(&Sessions, req, user),
-            Self::Other(source) => source.login(req, user),
+            Self::Sessions => IdentitySource::login(&Sessions, req, user).await,
+            Self::Other(source) => source.login(req, user).await,
         }
     }
 
-    pub(crate) fn logout(&self, req: &HttpRequest) {
+    pub(crate) async fn logout(&self, req: &HttpRequest) {
         match self {
-            Self::Sessions => IdentitySource::logout(&Sessions, req),
-            Self::Other(source) => source.logout(req),
+            Self::Sessions => IdentitySource::logout(&Sessions, req).await,
+            Self::Other(source) => source.logout(req).await,
         }
     }
 }
@@ -195,8 +204,12 @@ pub(crate) trait Dyn: Send + Sync + 'static {
         &'a self,
         req: &'a HttpRequest,
     ) -> LocalBoxFuture<'a, Result<Option<Claim>, BackendError>>;
-    fn login(&self, req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError>;
-    fn logout(&self, req: &HttpRequest);
+    fn login<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+        user: &'a dyn AuthUser,
+    ) -> LocalBoxFuture<'a, Result<(), LoginError>>;
+    fn logout<'a>(&'a self, req: &'a HttpRequest) -> LocalBoxFuture<'a, ()>;
 }
 
 impl<S: IdentitySource> Dyn for S {
@@ -206,10 +219,14 @@ impl<S: IdentitySource> Dyn for S {
     ) -> LocalBoxFuture<'a, Result<Option<Claim>, BackendError>> {
         Box::pin(IdentitySource::identify(self, req))
     }
-    fn login(&self, req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
-        IdentitySource::login(self, req, user)
+    fn login<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+        user: &'a dyn AuthUser,
+    ) -> LocalBoxFuture<'a, Result<(), LoginError>> {
+        Box::pin(IdentitySource::login(self, req, user))
     }
-    fn logout(&self, req: &HttpRequest) {
-        IdentitySource::logout(self, req);
+    fn logout<'a>(&'a self, req: &'a HttpRequest) -> LocalBoxFuture<'a, ()> {
+        Box::pin(IdentitySource::logout(self, req))
     }
 }

@@ -83,9 +83,9 @@ pub async fn authenticate(
 /// session id fixed before login is useless); when the session belonged to
 /// another user, it starts empty: nothing of theirs carries over (Django
 /// flushes it too).
-pub fn login(req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
+pub async fn login(req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
     let auth = RequestAuth::of(req).map_err(|_| LoginError::MissingMiddleware)?;
-    auth.shared().source.login(req, user)
+    auth.shared().source.login(req, user).await
 }
 
 /// Logs the user out through the app's identity source. With the default,
@@ -103,9 +103,9 @@ pub fn login(req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
 ///
 /// Without the [`Permit`](crate::Permit) middleware, the session is
 /// removed all the same.
-pub fn logout(req: &HttpRequest) {
+pub async fn logout(req: &HttpRequest) {
     match RequestAuth::of(req) {
-        Ok(auth) => auth.shared().source.logout(req),
-        Err(_) => crate::identity::Sessions.logout(req),
+        Ok(auth) => auth.shared().source.logout(req).await,
+        Err(_) => crate::identity::Sessions.logout(req).await,
     }
 }

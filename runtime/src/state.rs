@@ -147,7 +147,7 @@ impl RequestAuth {
             && !constant_time_eq(stored, expected)
         {
             tracing::info!(target: "actix_permit", user = id, "session auth hash does not match (password changed?); ending the session");
-            self.shared.source.logout(req);
+            self.shared.source.logout(req).await;
             return Ok(None);
         }
         Ok(Some(user))

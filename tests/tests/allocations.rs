@@ -80,7 +80,7 @@ async fn open() -> &'static str {
 
 async fn test_login(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
     let user = authenticate(&req, &name, "pw").await.unwrap().unwrap();
-    login(&req, &*user).unwrap();
+    login(&req, &*user).await.unwrap();
     HttpResponse::Ok().finish()
 }
 

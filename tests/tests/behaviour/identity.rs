@@ -48,12 +48,12 @@ impl IdentitySource for Headers {
         }))
     }
 
-    fn login(&self, _: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
+    async fn login(&self, _: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
         self.0.logins.lock().unwrap().push(user.id().to_owned());
         Ok(())
     }
 
-    fn logout(&self, _: &HttpRequest) {
+    async fn logout(&self, _: &HttpRequest) {
         *self.0.logouts.lock().unwrap() += 1;
     }
 }
@@ -93,8 +93,8 @@ async fn enter(
     users: web::Data<Arc<actix_permit::backend::MemoryBackend>>,
 ) -> HttpResponse {
     let user = users.user(&name).unwrap();
-    login(&req, &*user).unwrap();
-    logout(&req);
+    login(&req, &*user).await.unwrap();
+    logout(&req).await;
     HttpResponse::Ok().finish()
 }
 

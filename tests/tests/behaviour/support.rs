@@ -92,7 +92,7 @@ pub fn session() -> SessionMiddleware<CookieSessionStore> {
 
 async fn test_login(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
     match authenticate(&req, &name, PASSWORD).await {
-        Ok(Some(user)) => match login(&req, &*user) {
+        Ok(Some(user)) => match login(&req, &*user).await {
             Ok(()) => HttpResponse::Ok().body(user.id().to_owned()),
             Err(err) => HttpResponse::InternalServerError().body(err.to_string()),
         },
@@ -102,7 +102,7 @@ async fn test_login(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
 }
 
 async fn test_logout(req: HttpRequest) -> HttpResponse {
-    logout(&req);
+    logout(&req).await;
     HttpResponse::Ok().finish()
 }
 
@@ -316,7 +316,9 @@ pub async fn signin(
 ) -> Result<HttpResponse, actix_permit::PermitError> {
     match authenticate(&req, &form.username, &form.password).await? {
         Some(user) => {
-            login(&req, &*user).map_err(|_| actix_permit::PermitError::MissingMiddleware)?;
+            login(&req, &*user)
+                .await
+                .map_err(|_| actix_permit::PermitError::MissingMiddleware)?;
             Ok(HttpResponse::Ok().body("in"))
         }
         None => Ok(HttpResponse::Ok().body("wrong")),

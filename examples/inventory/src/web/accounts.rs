@@ -75,7 +75,7 @@ pub(super) async fn login_submit(
             "Please enter a correct username and password.".to_owned(),
         ));
     };
-    login(&req, &*user)?;
+    login(&req, &*user).await?;
     let hosts: Vec<&str> = site.allowed_hosts.iter().map(String::as_str).collect();
     let target = if is_safe_redirect(&form.next, &hosts, false) {
         form.next.as_str()
@@ -90,7 +90,7 @@ pub(super) async fn login_submit(
 #[login_not_required]
 #[post("/accounts/logout/")]
 pub(super) async fn logout_submit(req: HttpRequest) -> HttpResponse {
-    logout(&req);
+    logout(&req).await;
     see_other("/accounts/login/")
 }
 
@@ -141,7 +141,7 @@ pub(super) async fn password_submit(
         .map_err(admin_error)?;
     // Keep this session: log in again with the new session auth hash.
     if let Some(fresh) = site.backend.user(&name).await.map_err(admin_error)? {
-        login(&req, &fresh)?;
+        login(&req, &fresh).await?;
     }
     Ok(see_other("/items/"))
 }
