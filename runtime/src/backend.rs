@@ -13,6 +13,8 @@ use crate::user::AuthUser;
 
 #[cfg(all(feature = "django", any(feature = "sqlite", feature = "postgres")))]
 mod django;
+#[cfg(all(feature = "django", any(feature = "sqlite", feature = "postgres")))]
+mod django_sessions;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod exact;
 mod memory;
@@ -23,6 +25,8 @@ mod ttl;
 
 #[cfg(all(feature = "django", any(feature = "sqlite", feature = "postgres")))]
 pub use django::{DjangoBackend, DjangoUser, UserTables};
+#[cfg(all(feature = "django", any(feature = "sqlite", feature = "postgres")))]
+pub use django_sessions::DjangoSessions;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use exact::{CacheState, CacheStats};
 pub use memory::{MemoryBackend, MemoryUser};

@@ -43,7 +43,7 @@ impl std::fmt::Debug for Claim {
     }
 }
 
-/// Logging a user in could not be recorded.
+/// Logging a user in or out could not be recorded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoginError {
@@ -84,8 +84,8 @@ pub trait IdentitySource: Send + Sync + 'static {
 
     /// Ends the claim this request carries (what [`logout`](crate::logout)
     /// does, and what happens to a claim whose hash no longer matches); a
-    /// server-side session is deleted here.
-    fn logout(&self, req: &HttpRequest) -> impl Future<Output = ()>;
+    /// server-side session is deleted here, and an error says it was not.
+    fn logout(&self, req: &HttpRequest) -> impl Future<Output = Result<(), LoginError>>;
 }
 
 /// The session key under which the session auth hash is kept.
@@ -140,8 +140,9 @@ impl IdentitySource for Sessions {
     }
 
     /// The whole session is removed, server and client side.
-    async fn logout(&self, req: &HttpRequest) {
+    async fn logout(&self, req: &HttpRequest) -> Result<(), LoginError> {
         req.get_session().purge();
+        Ok(())
     }
 }
 
@@ -190,7 +191,7 @@ impl Source {
         }
     }
 
-    pub(crate) async fn logout(&self, req: &HttpRequest) {
+    pub(crate) async fn logout(&self, req: &HttpRequest) -> Result<(), LoginError> {
         match self {
             Self::Sessions => IdentitySource::logout(&Sessions, req).await,
             Self::Other(source) => source.logout(req).await,
@@ -209,7 +210,7 @@ pub(crate) trait Dyn: Send + Sync + 'static {
         req: &'a HttpRequest,
         user: &'a dyn AuthUser,
     ) -> LocalBoxFuture<'a, Result<(), LoginError>>;
-    fn logout<'a>(&'a self, req: &'a HttpRequest) -> LocalBoxFuture<'a, ()>;
+    fn logout<'a>(&'a self, req: &'a HttpRequest) -> LocalBoxFuture<'a, Result<(), LoginError>>;
 }
 
 impl<S: IdentitySource> Dyn for S {
@@ -226,7 +227,7 @@ impl<S: IdentitySource> Dyn for S {
     ) -> LocalBoxFuture<'a, Result<(), LoginError>> {
         Box::pin(IdentitySource::login(self, req, user))
     }
-    fn logout<'a>(&'a self, req: &'a HttpRequest) -> LocalBoxFuture<'a, ()> {
+    fn logout<'a>(&'a self, req: &'a HttpRequest) -> LocalBoxFuture<'a, Result<(), LoginError>> {
         Box::pin(IdentitySource::logout(self, req))
     }
 }

@@ -103,7 +103,7 @@ pub async fn login(req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginEr
 ///
 /// Without the [`Permit`](crate::Permit) middleware, the session is
 /// removed all the same.
-pub async fn logout(req: &HttpRequest) {
+pub async fn logout(req: &HttpRequest) -> Result<(), LoginError> {
     match RequestAuth::of(req) {
         Ok(auth) => auth.shared().source.logout(req).await,
         Err(_) => crate::identity::Sessions.logout(req).await,

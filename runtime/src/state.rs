@@ -21,7 +21,7 @@ use crate::backend::{BackendError, Dyn};
 use crate::config::Config;
 use crate::error::PermitError;
 use crate::identity::Source;
-use crate::password::{PasswordWork, constant_time_eq};
+use crate::password::PasswordWork;
 use crate::permission::PermissionSet;
 use crate::throttle::Throttle;
 use crate::user::AuthUser;
@@ -141,13 +141,14 @@ impl RequestAuth {
             tracing::debug!(target: "actix_permit", user = id, "the session's user is inactive; anonymous");
             return Ok(None);
         }
-        let expected = user.session_auth_hash();
         if let Some(stored) = &claim.auth_hash
-            && !expected.is_empty()
-            && !constant_time_eq(stored, expected)
+            && !user.session_auth_hash().is_empty()
+            && !user.session_hash_matches(stored)
         {
             tracing::info!(target: "actix_permit", user = id, "session auth hash does not match (password changed?); ending the session");
-            self.shared.source.logout(req).await;
+            if let Err(err) = self.shared.source.logout(req).await {
+                tracing::error!(target: "actix_permit", user = id, error = %err, "could not end the stale session; anonymous all the same");
+            }
             return Ok(None);
         }
         Ok(Some(user))

@@ -30,4 +30,13 @@ pub trait AuthUser: Any + Send + Sync + fmt::Debug {
     /// password changes, the user's other sessions end. Return `""` to opt
     /// out (the session then outlives password changes).
     fn session_auth_hash(&self) -> &str;
+
+    /// Whether `stored`, the hash a login put in a session, still binds it
+    /// to this user: by default, equal to [`session_auth_hash`](Self::session_auth_hash)
+    /// (compared in constant time). A user type whose site rotates secrets
+    /// (Django's `SECRET_KEY_FALLBACKS`) also accepts a hash made with a
+    /// previous secret.
+    fn session_hash_matches(&self, stored: &str) -> bool {
+        crate::password::constant_time_eq(stored, self.session_auth_hash())
+    }
 }

@@ -29,6 +29,8 @@ pub struct DjangoUser {
     active: bool,
     superuser: bool,
     session_hash: String,
+    /// The session auth hash under each of `SECRET_KEY_FALLBACKS`.
+    fallback_hashes: Vec<String>,
 }
 
 impl DjangoUser {
@@ -61,6 +63,17 @@ impl AuthUser for DjangoUser {
     }
     fn session_auth_hash(&self) -> &str {
         &self.session_hash
+    }
+
+    /// Under `SECRET_KEY` or any of its fallbacks, as Django's `get_user`
+    /// accepts it.
+    fn session_hash_matches(&self, stored: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let mut matched = stored.as_bytes().ct_eq(self.session_hash.as_bytes());
+        for hash in &self.fallback_hashes {
+            matched |= stored.as_bytes().ct_eq(hash.as_bytes());
+        }
+        bool::from(matched)
     }
 }
 
@@ -274,6 +287,12 @@ impl DjangoBackend {
         self
     }
 
+    /// The identity source that reads this site's `db` sessions, on the
+    /// same database and keys.
+    pub fn sessions(&self) -> super::DjangoSessions {
+        super::DjangoSessions::new(self.pool.clone(), self.keys.clone())
+    }
+
     /// Whether django-guardian's tables are there (object grants are read
     /// from them; without them nobody holds an object permission).
     pub fn has_guardian(&self) -> bool {
@@ -286,6 +305,12 @@ impl DjangoBackend {
             id: int(row, "id")?.to_string(),
             username: row.try_get("username")?,
             session_hash: session_auth_hash(&password, self.keys.current()),
+            fallback_hashes: self
+                .keys
+                .all()
+                .skip(1)
+                .map(|key| session_auth_hash(&password, key))
+                .collect(),
             password,
             active: flag(row, "is_active")?,
             superuser: flag(row, "is_superuser")?,

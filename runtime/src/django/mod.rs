@@ -5,8 +5,8 @@
 //! ([`hashers`]), its CSRF tokens ([`csrf`]). Each is checked against the
 //! installed Django in the test suite. `backend::DjangoBackend` (with
 //! `sqlite` or `postgres`) reads the site's users, groups, permissions and
-//! django-guardian grants with them; the identity source that reads
-//! Django's sessions is still to come.
+//! django-guardian grants with them, and `backend::DjangoSessions` its `db`
+//! sessions.
 
 pub mod csrf;
 pub mod hashers;

@@ -15,7 +15,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
 
-fn django() -> bool {
+pub fn django() -> bool {
     // `-I`: not from the working directory (see django_redirect.rs).
     let found = Command::new("python3")
         .args(["-I", "-c", "import django, argon2, bcrypt"])

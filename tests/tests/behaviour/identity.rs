@@ -53,8 +53,9 @@ impl IdentitySource for Headers {
         Ok(())
     }
 
-    async fn logout(&self, _: &HttpRequest) {
+    async fn logout(&self, _: &HttpRequest) -> Result<(), LoginError> {
         *self.0.logouts.lock().unwrap() += 1;
+        Ok(())
     }
 }
 
@@ -94,7 +95,7 @@ async fn enter(
 ) -> HttpResponse {
     let user = users.user(&name).unwrap();
     login(&req, &*user).await.unwrap();
-    logout(&req).await;
+    logout(&req).await.unwrap();
     HttpResponse::Ok().finish()
 }
 

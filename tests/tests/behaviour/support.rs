@@ -102,7 +102,7 @@ async fn test_login(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
 }
 
 async fn test_logout(req: HttpRequest) -> HttpResponse {
-    logout(&req).await;
+    logout(&req).await.unwrap();
     HttpResponse::Ok().finish()
 }
 

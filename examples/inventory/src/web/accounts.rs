@@ -90,7 +90,10 @@ pub(super) async fn login_submit(
 #[login_not_required]
 #[post("/accounts/logout/")]
 pub(super) async fn logout_submit(req: HttpRequest) -> HttpResponse {
-    logout(&req).await;
+    if let Err(err) = logout(&req).await {
+        tracing::error!("the logout was not recorded: {err}");
+        return HttpResponse::InternalServerError().finish();
+    }
     see_other("/accounts/login/")
 }
 

@@ -1,0 +1,59 @@
+"""A Django site's logins, made by Django itself, for the comparison in
+tests/tests/behaviour/django_sessions.rs.
+
+argv: the SQLite file, SECRET_KEY, then a command:
+- setup: migrates, makes alice (auth.view_group), bob and carol, logs each
+  in through Django's test client (the `db` session engine) and writes
+  {name: {"id", "cookie"}};
+- logout COOKIE: Django's logout of that session;
+- password NAME NEW: Django's set_password;
+- exists COOKIE: whether the session's row is there.
+"""
+
+import json
+import sys
+
+import django
+from django.conf import settings
+
+settings.configure(
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": sys.argv[1]}},
+    INSTALLED_APPS=[
+        "django.contrib.contenttypes",
+        "django.contrib.auth",
+        "django.contrib.sessions",
+    ],
+    PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+    SECRET_KEY=sys.argv[2],
+    SESSION_ENGINE="django.contrib.sessions.backends.db",
+    USE_TZ=True,
+)
+django.setup()
+
+from django.contrib.auth.models import Permission, User  # noqa: E402
+from django.contrib.sessions.models import Session  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.test import Client  # noqa: E402
+
+command = sys.argv[3]
+if command == "setup":
+    call_command("migrate", verbosity=0)
+    out = {}
+    for name in ["alice", "bob", "carol"]:
+        user = User.objects.create_user(name, password=f"{name} pw")
+        if name == "alice":
+            user.user_permissions.add(Permission.objects.get(codename="view_group"))
+        client = Client()
+        assert client.login(username=name, password=f"{name} pw")
+        out[name] = {"id": str(user.pk), "cookie": client.cookies["sessionid"].value}
+    print(json.dumps(out))
+elif command == "logout":
+    client = Client()
+    client.cookies["sessionid"] = sys.argv[4]
+    client.logout()
+elif command == "password":
+    user = User.objects.get(username=sys.argv[4])
+    user.set_password(sys.argv[5])
+    user.save()
+elif command == "exists":
+    print(json.dumps(Session.objects.filter(session_key=sys.argv[4]).exists()))

@@ -1,0 +1,179 @@
+//! `DjangoSessions`: a login made by Django (its test client, its `db`
+//! session engine) is that user here, with the permissions Django gives
+//! them, until Django logs them out or changes their password; a session
+//! signed under a key the site has moved to its fallbacks still holds, and
+//! not once the key is dropped; our logout ends it for Django too; a
+//! cookie of any other shape is anonymous. Needs python3 with Django.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use actix_permit::backend::DjangoBackend;
+use actix_permit::django::signing::SecretKeys;
+use actix_permit::{Permit, login_not_required, login_required, logout, permission_required};
+use actix_web::cookie::Cookie;
+use actix_web::http::StatusCode;
+use actix_web::{App, HttpRequest, HttpResponse, get, post, test};
+use serde_json::Value;
+
+use crate::support::send;
+
+#[login_required]
+#[get("/me")]
+async fn me(user: actix_permit::CurrentUser) -> HttpResponse {
+    HttpResponse::Ok().body(user.id().unwrap_or_default().to_owned())
+}
+
+#[permission_required("auth.view_group")]
+#[get("/groups")]
+async fn groups() -> HttpResponse {
+    HttpResponse::Ok().body("groups")
+}
+
+#[login_not_required]
+#[post("/out")]
+async fn out(req: HttpRequest) -> HttpResponse {
+    match logout(&req).await {
+        Ok(()) => HttpResponse::Ok().finish(),
+        Err(err) => HttpResponse::InternalServerError().body(err.to_string()),
+    }
+}
+
+fn django(db: &std::path::Path, secret: &str, args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/django/sessions.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .arg(db)
+        .arg(secret)
+        .args(args)
+        .output()
+        .expect("run python3");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+async fn seen(keys: SecretKeys, url: &str, path: &str, cookie: &str) -> (StatusCode, String) {
+    let backend = Arc::new(DjangoBackend::connect(url, keys).await.unwrap());
+    let app = test::init_service(
+        App::new()
+            .service(me)
+            .service(groups)
+            .service(out)
+            .wrap(Permit::new(Arc::clone(&backend)).identity(backend.sessions())),
+    )
+    .await;
+    let method = if path == "/out" {
+        test::TestRequest::post()
+    } else {
+        test::TestRequest::get()
+    };
+    let seen = send(
+        &app,
+        method.uri(path),
+        Some(&Cookie::new("sessionid", cookie.to_owned())),
+    )
+    .await;
+    (seen.status, seen.body)
+}
+
+#[actix_rt::test]
+async fn a_django_login_is_that_user_here_until_django_ends_it() {
+    if !crate::django_auth::django() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("permit-django-sessions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("site.sqlite3");
+    let url = format!("sqlite://{}", db.display());
+    let (old, new) = (
+        "the key sessions were made with",
+        "the key the site moved to",
+    );
+    let users: Value = serde_json::from_str(&django(&db, old, &["setup"])).unwrap();
+    let cookie = |name: &str| users[name]["cookie"].as_str().unwrap().to_owned();
+    let id = |name: &str| users[name]["id"].as_str().unwrap().to_owned();
+    let keys = || SecretKeys::new(old, []);
+
+    // Who Django says, with what Django grants.
+    assert_eq!(
+        seen(keys(), &url, "/me", &cookie("alice")).await,
+        (StatusCode::OK, id("alice"))
+    );
+    assert_eq!(
+        seen(keys(), &url, "/groups", &cookie("alice")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        seen(keys(), &url, "/me", &cookie("bob")).await,
+        (StatusCode::OK, id("bob"))
+    );
+    assert_eq!(
+        seen(keys(), &url, "/groups", &cookie("bob")).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Any other cookie: anonymous.
+    for other in [
+        "",
+        "x",
+        &cookie("alice").to_uppercase(),
+        &format!("{}0", cookie("alice")),
+        "../../etc/passwd",
+        &"a".repeat(4000),
+    ] {
+        assert_eq!(
+            seen(keys(), &url, "/me", other).await.0,
+            StatusCode::FORBIDDEN,
+            "{other:?}"
+        );
+    }
+
+    // The key moved to the fallbacks: still logged in; dropped: not.
+    let rotated = || SecretKeys::new(new, [old.to_owned()]);
+    assert_eq!(
+        seen(rotated(), &url, "/me", &cookie("carol")).await,
+        (StatusCode::OK, id("carol"))
+    );
+    assert_eq!(
+        seen(SecretKeys::new(new, []), &url, "/me", &cookie("carol"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Django logs alice out, changes bob's password: both anonymous here.
+    django(&db, old, &["logout", &cookie("alice")]);
+    assert_eq!(
+        seen(keys(), &url, "/me", &cookie("alice")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    django(&db, old, &["password", "bob", "a new password"]);
+    assert_eq!(
+        seen(keys(), &url, "/me", &cookie("bob")).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Our logout ends carol's session for Django too.
+    assert_eq!(
+        django(&db, old, &["exists", &cookie("carol")]).trim(),
+        "true"
+    );
+    assert_eq!(
+        seen(keys(), &url, "/out", &cookie("carol")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        django(&db, old, &["exists", &cookie("carol")]).trim(),
+        "false"
+    );
+    assert_eq!(
+        seen(keys(), &url, "/me", &cookie("carol")).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    std::fs::remove_dir_all(&dir).ok();
+}
