@@ -146,6 +146,32 @@ impl IdentitySource for Sessions {
     }
 }
 
+/// Cookies a source asked to set on the response ([`set_cookie`]), which
+/// [`Permit`](crate::Permit) adds once the handler has answered.
+#[derive(Default)]
+struct PendingCookies(std::cell::RefCell<Vec<actix_web::cookie::Cookie<'static>>>);
+
+/// Sets `cookie` on the response to `req` (a source's login writing its
+/// session cookie, say); [`Permit`](crate::Permit) adds it once the
+/// handler has answered.
+pub fn set_cookie(req: &HttpRequest, cookie: actix_web::cookie::Cookie<'static>) {
+    let mut extensions = req.extensions_mut();
+    if extensions.get::<PendingCookies>().is_none() {
+        extensions.insert(PendingCookies::default());
+    }
+    if let Some(pending) = extensions.get::<PendingCookies>() {
+        pending.0.borrow_mut().push(cookie);
+    }
+}
+
+/// The cookies sources asked for on this request, taken.
+pub(crate) fn take_cookies(req: &HttpRequest) -> Vec<actix_web::cookie::Cookie<'static>> {
+    req.extensions()
+        .get::<PendingCookies>()
+        .map(|pending| std::mem::take(&mut *pending.0.borrow_mut()))
+        .unwrap_or_default()
+}
+
 type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
 /// The form [`Permit`](crate::Permit) holds a source in: the default

@@ -229,7 +229,10 @@ where
         req.extensions_mut().insert(Rc::clone(&auth));
         let fut = self.service.call(req);
         Box::pin(async move {
-            let res = fut.await?;
+            let mut res = fut.await?;
+            for cookie in crate::identity::take_cookies(res.request()) {
+                res.response_mut().add_cookie(&cookie)?;
+            }
             Ok(render_handler_denial(res, &auth))
         })
     }

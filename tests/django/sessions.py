@@ -7,7 +7,9 @@ argv: the SQLite file, SECRET_KEY, then a command:
   {name: {"id", "cookie"}};
 - logout COOKIE: Django's logout of that session;
 - password NAME NEW: Django's set_password;
-- exists COOKIE: whether the session's row is there.
+- exists COOKIE: whether the session's row is there;
+- whois COOKIE: who Django's get_user says the session is, and whether
+  their last_login is set.
 """
 
 import json
@@ -15,6 +17,14 @@ import sys
 
 import django
 from django.conf import settings
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+
+class FastPBKDF2(PBKDF2PasswordHasher):
+    """Django's default format at a test's cost."""
+
+    iterations = 1000
+
 
 settings.configure(
     DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": sys.argv[1]}},
@@ -23,7 +33,7 @@ settings.configure(
         "django.contrib.auth",
         "django.contrib.sessions",
     ],
-    PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+    PASSWORD_HASHERS=["__main__.FastPBKDF2"],
     SECRET_KEY=sys.argv[2],
     SESSION_ENGINE="django.contrib.sessions.backends.db",
     USE_TZ=True,
@@ -57,3 +67,16 @@ elif command == "password":
     user.save()
 elif command == "exists":
     print(json.dumps(Session.objects.filter(session_key=sys.argv[4]).exists()))
+elif command == "whois":
+    from importlib import import_module
+
+    from django.contrib.auth import get_user
+    from django.http import HttpRequest
+
+    request = HttpRequest()
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(sys.argv[4])
+    user = get_user(request)
+    print(json.dumps({
+        "username": user.get_username() or "anonymous",
+        "last_login": bool(getattr(user, "last_login", None)),
+    }))

@@ -145,6 +145,8 @@ pub struct DjangoBackend {
     limits: HashLimits,
     guardian: bool,
     queries: Arc<Queries>,
+    users: String,
+    sqlite: bool,
 }
 
 impl std::fmt::Debug for DjangoBackend {
@@ -277,6 +279,8 @@ impl DjangoBackend {
             limits: HashLimits::default(),
             guardian,
             queries: Arc::new(queries),
+            users: users.to_owned(),
+            sqlite: url.starts_with("sqlite:"),
         })
     }
 
@@ -290,7 +294,12 @@ impl DjangoBackend {
     /// The identity source that reads this site's `db` sessions, on the
     /// same database and keys.
     pub fn sessions(&self) -> super::DjangoSessions {
-        super::DjangoSessions::new(self.pool.clone(), self.keys.clone())
+        super::DjangoSessions::new(
+            self.pool.clone(),
+            self.keys.clone(),
+            &self.users,
+            self.sqlite,
+        )
     }
 
     /// Whether django-guardian's tables are there (object grants are read

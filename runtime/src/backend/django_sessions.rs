@@ -5,11 +5,14 @@
 use std::sync::Arc;
 
 use actix_web::HttpRequest;
-use sqlx::{AnyPool, Row};
+use actix_web::cookie::{Cookie, SameSite};
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use serde_json::{Map, Value};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
 
 use super::BackendError;
 use crate::django::signing::{self, SecretKeys};
-use crate::identity::{Claim, IdentitySource, LoginError};
+use crate::identity::{Claim, IdentitySource, LoginError, set_cookie};
 use crate::user::AuthUser;
 
 /// The salt Django's database session store signs its data with.
@@ -24,16 +27,24 @@ const DB_SALT: &str = "django.contrib.sessions.SessionStore";
 /// field, under `SECRET_KEY` or a fallback. Anything else is anonymous;
 /// a database that does not answer fails the request closed (503).
 ///
-/// [`logout`](crate::logout) deletes the row, which ends the login for
-/// Django too (with `cached_db`, Django serves its cached copy until that
-/// expires: delete the cache key as well, or use `db`). Logging in through
-/// this service is not supported yet ([`LoginError::Unsupported`]).
+/// [`login`](crate::login) writes a session Django accepts, as Django's
+/// `login()` does: the same user's session gets a new key and keeps its
+/// data, any other session is replaced by an empty one; the three auth
+/// keys are set, the CSRF secret rotated (a new `csrftoken` cookie), and
+/// `last_login` updated. [`logout`](crate::logout) deletes the row, which
+/// ends the login for Django too (with `cached_db`, Django serves its
+/// cached copy until that expires: delete the cache key as well, or use
+/// `db`).
 #[derive(Clone)]
 pub struct DjangoSessions {
     pool: AnyPool,
     keys: SecretKeys,
     cookie: Arc<str>,
     backends: Arc<[String]>,
+    users: Arc<str>,
+    sqlite: bool,
+    age_secs: u32,
+    secure: bool,
 }
 
 impl std::fmt::Debug for DjangoSessions {
@@ -46,12 +57,48 @@ impl std::fmt::Debug for DjangoSessions {
 }
 
 impl DjangoSessions {
-    pub(super) fn new(pool: AnyPool, keys: SecretKeys) -> Self {
+    pub(super) fn new(pool: AnyPool, keys: SecretKeys, users: &str, sqlite: bool) -> Self {
         Self {
             pool,
             keys,
             cookie: Arc::from("sessionid"),
             backends: Arc::from(["django.contrib.auth.backends.ModelBackend".to_owned()]),
+            users: Arc::from(users),
+            sqlite,
+            age_secs: 1_209_600,
+            secure: false,
+        }
+    }
+
+    /// How long a login made here lasts (`SESSION_COOKIE_AGE`; two weeks),
+    /// and whether its cookie is `Secure` (`SESSION_COOKIE_SECURE`; no).
+    pub fn cookie_age(mut self, secs: u32, secure: bool) -> Self {
+        self.age_secs = secs;
+        self.secure = secure;
+        self
+    }
+
+    /// The session's data, when the row is current and signed.
+    async fn data(&self, key: &str) -> Result<Option<Map<String, Value>>, BackendError> {
+        let row = sqlx::query(
+            "SELECT session_data FROM django_session \
+             WHERE session_key = $1 AND expire_date > CURRENT_TIMESTAMP",
+        )
+        .bind(key.to_owned())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(BackendError::new)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let data: String = row.try_get("session_data").map_err(BackendError::new)?;
+        match signing::loads(&data, &self.keys, DB_SALT, None) {
+            Ok(Value::Object(session)) => Ok(Some(session)),
+            Ok(_) => Ok(None),
+            Err(err) => {
+                tracing::info!(target: "actix_permit", error = %err, "a Django session that does not read; anonymous");
+                Ok(None)
+            }
         }
     }
 
@@ -86,24 +133,8 @@ impl IdentitySource for DjangoSessions {
         let Some(key) = self.key(req) else {
             return Ok(None);
         };
-        let row = sqlx::query(
-            "SELECT session_data FROM django_session \
-             WHERE session_key = $1 AND expire_date > CURRENT_TIMESTAMP",
-        )
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(BackendError::new)?;
-        let Some(row) = row else {
+        let Some(session) = self.data(&key).await? else {
             return Ok(None);
-        };
-        let data: String = row.try_get("session_data").map_err(BackendError::new)?;
-        let session = match signing::loads(&data, &self.keys, DB_SALT, None) {
-            Ok(session) => session,
-            Err(err) => {
-                tracing::info!(target: "actix_permit", error = %err, "a Django session that does not read; anonymous");
-                return Ok(None);
-            }
         };
         let field = |name: &str| {
             session
@@ -125,8 +156,87 @@ impl IdentitySource for DjangoSessions {
         }))
     }
 
-    async fn login(&self, _: &HttpRequest, _: &dyn AuthUser) -> Result<(), LoginError> {
-        Err(LoginError::Unsupported)
+    async fn login(&self, req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
+        let failed = |err: &dyn std::fmt::Display| LoginError::Session(err.to_string());
+        let old = self.key(req);
+        let mut session = match &old {
+            Some(key) => self
+                .data(key)
+                .await
+                .map_err(|e| failed(&e))?
+                .unwrap_or_default(),
+            None => Map::new(),
+        };
+        // Another user's session, or one whose hash no longer holds, starts
+        // empty (Django's flush); the same user's keeps its data under a
+        // new key (Django's cycle_key).
+        let hash = session
+            .get("_auth_user_hash")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let same = session.get("_auth_user_id").and_then(Value::as_str) == Some(user.id())
+            && user.session_hash_matches(hash);
+        if !same {
+            session.clear();
+        }
+        session.insert("_auth_user_id".into(), user.id().into());
+        session.insert(
+            "_auth_user_backend".into(),
+            self.backends.first().cloned().unwrap_or_default().into(),
+        );
+        session.insert("_auth_user_hash".into(), user.session_auth_hash().into());
+        let key = random_string(b"abcdefghijklmnopqrstuvwxyz0123456789", 32);
+        let data = signing::dumps(&Value::Object(session), &self.keys, DB_SALT);
+        let expires = if self.sqlite {
+            format!("datetime('now', '+{} seconds')", self.age_secs)
+        } else {
+            format!("CURRENT_TIMESTAMP + interval '{} seconds'", self.age_secs)
+        };
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO django_session (session_key, session_data, expire_date) VALUES ($1, $2, {expires})"
+        )))
+        .bind(key.clone())
+        .bind(data)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| failed(&e))?;
+        if let Some(old) = old {
+            sqlx::query("DELETE FROM django_session WHERE session_key = $1")
+                .bind(old)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| failed(&e))?;
+        }
+        if let Ok(id) = user.id().parse::<i64>() {
+            sqlx::query(AssertSqlSafe(format!(
+                "UPDATE {} SET last_login = CURRENT_TIMESTAMP WHERE id = $1",
+                self.users
+            )))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| failed(&e))?;
+        }
+        let cookie = |name: String, value: String, http_only: bool| {
+            Cookie::build(name, value)
+                .path("/")
+                .http_only(http_only)
+                .secure(self.secure)
+                .same_site(SameSite::Lax)
+                .max_age(actix_web::cookie::time::Duration::seconds(i64::from(
+                    self.age_secs,
+                )))
+                .finish()
+        };
+        set_cookie(req, cookie(self.cookie.to_string(), key, true));
+        // Django rotates the CSRF secret at login (the csrftoken cookie is
+        // readable by the page's scripts, as Django sets it).
+        let csrf = random_string(
+            b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+            crate::django::csrf::SECRET_LENGTH,
+        );
+        set_cookie(req, cookie("csrftoken".to_owned(), csrf, false));
+        Ok(())
     }
 
     /// Deletes the session's row: the login ends for Django too.
@@ -141,4 +251,19 @@ impl IdentitySource for DjangoSessions {
             .map(drop)
             .map_err(|err| LoginError::Session(err.to_string()))
     }
+}
+
+/// `len` characters of `alphabet`, from the operating system's randomness,
+/// without bias (bytes past the last whole multiple are drawn again).
+fn random_string(alphabet: &[u8], len: usize) -> String {
+    let limit = 256 - 256 % alphabet.len();
+    let mut out = String::with_capacity(len);
+    let mut byte = [0u8; 1];
+    while out.len() < len {
+        OsRng.fill_bytes(&mut byte);
+        if usize::from(byte[0]) < limit {
+            out.push(char::from(alphabet[usize::from(byte[0]) % alphabet.len()]));
+        }
+    }
+    out
 }

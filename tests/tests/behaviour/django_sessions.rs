@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use actix_permit::backend::DjangoBackend;
 use actix_permit::django::signing::SecretKeys;
-use actix_permit::{Permit, login_not_required, login_required, logout, permission_required};
+use actix_permit::{
+    Permit, authenticate, login, login_not_required, login_required, logout, permission_required,
+};
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, get, post, test};
@@ -28,6 +30,20 @@ async fn me(user: actix_permit::CurrentUser) -> HttpResponse {
 #[get("/groups")]
 async fn groups() -> HttpResponse {
     HttpResponse::Ok().body("groups")
+}
+
+#[login_not_required]
+#[post("/in/{name}")]
+async fn sign_in(req: HttpRequest, name: actix_web::web::Path<String>) -> HttpResponse {
+    let password = format!("{name} pw");
+    match authenticate(&req, &name, &password).await {
+        Ok(Some(user)) => match login(&req, &*user).await {
+            Ok(()) => HttpResponse::Ok().body(user.id().to_owned()),
+            Err(err) => HttpResponse::InternalServerError().body(err.to_string()),
+        },
+        Ok(None) => HttpResponse::Unauthorized().finish(),
+        Err(err) => HttpResponse::ServiceUnavailable().body(err.to_string()),
+    }
 }
 
 #[login_not_required]
@@ -63,10 +79,11 @@ async fn seen(keys: SecretKeys, url: &str, path: &str, cookie: &str) -> (StatusC
             .service(me)
             .service(groups)
             .service(out)
+            .service(sign_in)
             .wrap(Permit::new(Arc::clone(&backend)).identity(backend.sessions())),
     )
     .await;
-    let method = if path == "/out" {
+    let method = if path == "/out" || path.starts_with("/in/") {
         test::TestRequest::post()
     } else {
         test::TestRequest::get()
@@ -77,6 +94,11 @@ async fn seen(keys: SecretKeys, url: &str, path: &str, cookie: &str) -> (StatusC
         Some(&Cookie::new("sessionid", cookie.to_owned())),
     )
     .await;
+    if path.starts_with("/in/") {
+        // The new session's cookie, as the client gets it.
+        let cookie = seen.cookie.map(|c| format!("{}={}", c.name(), c.value()));
+        return (seen.status, cookie.unwrap_or(seen.body));
+    }
     (seen.status, seen.body)
 }
 
@@ -174,6 +196,33 @@ async fn a_django_login_is_that_user_here_until_django_ends_it() {
         seen(keys(), &url, "/me", &cookie("carol")).await.0,
         StatusCode::FORBIDDEN
     );
+
+    // A login here is a login Django accepts: on top of carol's ended
+    // session, a new session that Django's get_user says is alice, with
+    // her last_login set.
+    let (status, set) = seen(keys(), &url, "/in/alice", &cookie("carol")).await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    let new = set
+        .strip_prefix("sessionid=")
+        .expect("the session cookie")
+        .to_owned();
+    let whois: Value = serde_json::from_str(&django(&db, old, &["whois", &new])).unwrap();
+    assert_eq!(whois["username"], "alice");
+    assert_eq!(whois["last_login"], true);
+    assert_eq!(
+        seen(keys(), &url, "/me", &new).await,
+        (StatusCode::OK, id("alice"))
+    );
+    // Logged in again on top of her own session: a new key, the old row gone.
+    let (_, again) = seen(keys(), &url, "/in/alice", &new).await;
+    let again = again.strip_prefix("sessionid=").unwrap().to_owned();
+    assert_ne!(again, new);
+    assert_eq!(django(&db, old, &["exists", &new]).trim(), "false");
+    let whois: Value = serde_json::from_str(&django(&db, old, &["whois", &again])).unwrap();
+    assert_eq!(whois["username"], "alice");
+    // A wrong password logs nobody in.
+    let (status, _) = seen(keys(), &url, "/in/nobody", "").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     std::fs::remove_dir_all(&dir).ok();
 }
