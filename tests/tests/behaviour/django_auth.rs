@@ -16,20 +16,7 @@ use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
 
 pub fn django() -> bool {
-    // `-I`: not from the working directory (see django_redirect.rs).
-    let found = Command::new("python3")
-        .args(["-I", "-c", "import django, argon2, bcrypt"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    assert!(
-        found || std::env::var("PERMIT_DJANGO_TESTS").as_deref() != Ok("require"),
-        "PERMIT_DJANGO_TESTS=require, but python3 cannot import django, argon2 and bcrypt"
-    );
-    if !found {
-        eprintln!("skipped: needs python3 with Django, argon2-cffi and bcrypt");
-    }
-    found
+    crate::support::python_has(&["django", "argon2", "bcrypt"])
 }
 
 /// Django's answers to `cases`, one each, from one run of the script.

@@ -18,19 +18,7 @@ use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
 
 fn django_and_guardian() -> bool {
-    let found = Command::new("python3")
-        .args(["-I", "-c", "import django, guardian"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    assert!(
-        found || std::env::var("PERMIT_DJANGO_TESTS").as_deref() != Ok("require"),
-        "PERMIT_DJANGO_TESTS=require, but python3 cannot import django and guardian"
-    );
-    if !found {
-        eprintln!("skipped: needs python3 with Django and django-guardian");
-    }
-    found
+    crate::support::python_has(&["django", "guardian"])
 }
 
 /// A site: users (active, superuser, password), a number of groups, and

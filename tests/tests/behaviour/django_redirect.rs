@@ -27,22 +27,7 @@ async fn anything() -> HttpResponse {
 
 /// Whether Django can be run; `None` after saying why not.
 fn django() -> Option<()> {
-    // `-I`: not from the working directory, where `tests/django/` (our
-    // scripts) would pass for the package.
-    let found = Command::new("python3")
-        .args(["-I", "-c", "import django"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if found {
-        return Some(());
-    }
-    assert!(
-        std::env::var("PERMIT_DJANGO_TESTS").as_deref() != Ok("require"),
-        "PERMIT_DJANGO_TESTS=require, but python3 cannot import django"
-    );
-    eprintln!("skipped: the Django comparison needs python3 with Django (pip install django)");
-    None
+    crate::support::python_has(&["django"]).then_some(())
 }
 
 #[derive(Debug, Clone)]

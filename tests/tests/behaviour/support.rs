@@ -387,3 +387,24 @@ pub fn counting_body(req: test::TestRequest, chunks: usize, read: &Rc<Cell<usize
     let stream: actix_http::BoxedPayloadStream = Box::pin(body);
     req.to_request().replace_payload(stream.into()).0
 }
+
+/// Whether python3 imports every one of `modules` (a comparison with
+/// Django needs them); with `PERMIT_DJANGO_TESTS=require` (`.ci/run`), a
+/// missing one fails the test instead of skipping it. `-I`: not from the
+/// working directory, where `tests/django/` (our scripts) would pass for
+/// the package.
+pub fn python_has(modules: &[&str]) -> bool {
+    let found = std::process::Command::new("python3")
+        .args(["-I", "-c", &format!("import {}", modules.join(", "))])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(
+        found || std::env::var("PERMIT_DJANGO_TESTS").as_deref() != Ok("require"),
+        "PERMIT_DJANGO_TESTS=require, but python3 cannot import {modules:?}"
+    );
+    if !found {
+        eprintln!("skipped: needs python3 with {modules:?} (pip install)");
+    }
+    found
+}
