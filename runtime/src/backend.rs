@@ -13,8 +13,6 @@ use crate::user::AuthUser;
 
 #[cfg(all(feature = "django", any(feature = "sqlite", feature = "postgres")))]
 mod django;
-#[cfg(all(feature = "django", any(feature = "sqlite", feature = "postgres")))]
-mod django_sessions;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod exact;
 mod memory;
@@ -24,9 +22,7 @@ mod sql;
 mod ttl;
 
 #[cfg(all(feature = "django", any(feature = "sqlite", feature = "postgres")))]
-pub use django::{DjangoBackend, DjangoUser, UserTables};
-#[cfg(all(feature = "django", any(feature = "sqlite", feature = "postgres")))]
-pub use django_sessions::DjangoSessions;
+pub use django::{DjangoBackend, DjangoOptions, DjangoSessions, DjangoUser, UserTables};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use exact::{CacheState, CacheStats};
 pub use memory::{MemoryBackend, MemoryUser};

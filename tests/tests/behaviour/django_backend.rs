@@ -75,13 +75,13 @@ fn strings(value: &Value) -> Vec<String> {
 
 /// Where a generated site lives: a SQLite file, or a fresh database on the
 /// PostgreSQL server `DATABASE_URL` names (dropped afterwards).
-enum Site {
+pub(crate) enum Site {
     Sqlite(std::path::PathBuf),
     Postgres { admin: String, name: String },
 }
 
 impl Site {
-    async fn new(case: usize, postgres: Option<&str>) -> Self {
+    pub(crate) async fn new(case: usize, postgres: Option<&str>) -> Self {
         let name = format!("permit_django_{}_{case}", std::process::id());
         match postgres {
             None => {
@@ -106,7 +106,7 @@ impl Site {
     }
 
     /// The database as the Django script takes it.
-    fn for_django(&self) -> String {
+    pub(crate) fn for_django(&self) -> String {
         match self {
             Site::Sqlite(path) => json!({"engine": "sqlite", "name": path}).to_string(),
             Site::Postgres { admin, name } => {
@@ -122,7 +122,7 @@ impl Site {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         match self {
             Site::Sqlite(path) => format!("sqlite://{}", path.display()),
             Site::Postgres { admin, name } => {
@@ -132,7 +132,7 @@ impl Site {
         }
     }
 
-    async fn remove(self) {
+    pub(crate) async fn remove(self) {
         match self {
             Site::Sqlite(path) => {
                 std::fs::remove_dir_all(path.parent().unwrap()).ok();

@@ -8,6 +8,7 @@ mod deny_by_default;
 mod deny_model;
 mod django_auth;
 mod django_backend;
+mod django_cache;
 mod django_redirect;
 mod django_sessions;
 mod exact_cache;

@@ -57,6 +57,8 @@ struct Entries {
     perms: HashMap<String, Arc<PermissionSet>>,
     /// Object permissions per user, then per object.
     objects: HashMap<String, HashMap<String, Arc<PermissionSet>>>,
+    /// A Django site's sessions, by session key.
+    sessions: HashMap<String, Arc<CachedSession>>,
     /// What the entries cost, as counted against the cache's bound.
     bytes: usize,
 }
@@ -78,6 +80,25 @@ fn perms_bytes(id: &str, set: &PermissionSet) -> usize {
 
 fn object_bytes(id: &str, object: &str, set: &PermissionSet) -> usize {
     set_bytes(set) + ENTRY_BYTES + id.len() + object.len()
+}
+
+/// What a Django session says, as the exact cache keeps it: who, through
+/// which backend, with which password hash, until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CachedSession {
+    pub(crate) user_id: String,
+    pub(crate) backend: String,
+    pub(crate) auth_hash: String,
+    /// `expire_date`, in seconds since the Unix epoch.
+    pub(crate) expires: i64,
+}
+
+fn session_bytes(key: &str, session: &CachedSession) -> usize {
+    ENTRY_BYTES
+        + key.len()
+        + session.user_id.len()
+        + session.backend.len()
+        + session.auth_hash.len()
 }
 
 /// The cache proper; shared by the backend's clones and its watcher.
@@ -169,6 +190,14 @@ impl ExactCache {
         set
     }
 
+    pub(crate) fn session(&self, key: &str) -> Option<Arc<CachedSession>> {
+        let session = self.read().sessions.get(key).cloned();
+        if session.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        session
+    }
+
     pub(crate) fn object_perms(&self, id: &str, object: &str) -> Option<Arc<PermissionSet>> {
         let set = self.read().objects.get(id)?.get(object).cloned();
         if set.is_some() {
@@ -246,6 +275,26 @@ impl ExactCache {
         });
     }
 
+    pub(crate) fn put_session(&self, stamp: Stamp, key: &str, session: Arc<CachedSession>) {
+        let bytes = session_bytes(key, &session);
+        self.put(stamp, bytes, |entries| {
+            entries
+                .sessions
+                .insert(key.to_owned(), session)
+                .map_or(0, |old| session_bytes(key, &old))
+        });
+    }
+
+    /// Forgets one session (its row changed or went).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn invalidate_session(&self, key: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let mut entries = self.write();
+        if let Some(old) = entries.sessions.remove(key) {
+            entries.bytes -= session_bytes(key, &old);
+        }
+    }
+
     /// Forgets one user's row, permission set and object permissions.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn invalidate(&self, id: &str) {
@@ -270,12 +319,13 @@ impl ExactCache {
         *self.write() = Entries::default();
     }
 
-    /// Applies a `permit_auth` notification: `u:<id>` or `*` (anything
-    /// else is taken as `*`).
+    /// Applies a `permit_auth` notification: `u:<id>` (a user), `s:<key>`
+    /// (a Django session) or `*` (anything else is taken as `*`).
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn apply(&self, payload: &str) {
-        match payload.strip_prefix("u:") {
-            Some(id) if !id.is_empty() => self.invalidate(id),
+        match payload.split_once(':') {
+            Some(("u", id)) if !id.is_empty() => self.invalidate(id),
+            Some(("s", key)) if !key.is_empty() => self.invalidate_session(key),
             _ => self.invalidate_all(),
         }
     }
@@ -298,8 +348,66 @@ pub(crate) enum Watch {
 }
 
 impl Exact {
-    pub(crate) fn new(cache: Arc<ExactCache>, watch: Watch) -> Self {
-        Self { cache, watch }
+    /// A cache of at most `bytes` for the database `pool` connects to,
+    /// with what keeps it exact there: on SQLite a look at the file at
+    /// most once per `interval`, on PostgreSQL a listener on `url`.
+    pub(crate) async fn open(
+        pool: &sqlx::AnyPool,
+        url: &str,
+        bytes: usize,
+        interval: std::time::Duration,
+    ) -> Result<Self, crate::backend::BackendError> {
+        use crate::backend::BackendError;
+        let cache = Arc::new(ExactCache::new(bytes));
+        let watch = if url.starts_with("sqlite:") {
+            #[cfg(feature = "sqlite")]
+            {
+                use sqlx::Row;
+                let row = sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                    .fetch_one(pool)
+                    .await
+                    .map_err(BackendError::new)?;
+                let file: String = row.try_get("file").map_err(BackendError::new)?;
+                let check = DataVersion::open(&file, interval).map_err(BackendError::new)?;
+                cache.up();
+                Watch::DataVersion(check)
+            }
+            #[cfg(not(feature = "sqlite"))]
+            return Err(BackendError::new("no SQLite driver is built in"));
+        } else {
+            let _ = (pool, interval);
+            #[cfg(feature = "postgres")]
+            {
+                Watch::Listener(spawn_listener(url.to_owned(), &cache).map_err(BackendError::new)?)
+            }
+            #[cfg(not(feature = "postgres"))]
+            return Err(BackendError::new("no PostgreSQL driver is built in"));
+        };
+        Ok(Self { cache, watch })
+    }
+
+    /// Answers a lookup from the cache when it may (`get`), otherwise runs
+    /// `query` (counted) and keeps its answer (`put`) unless something
+    /// changed while it ran. Without a cache, just the query.
+    pub(crate) async fn through<T: Clone, E>(
+        exact: Option<&Self>,
+        get: impl FnOnce(&ExactCache) -> Option<T>,
+        query: impl std::future::Future<Output = Result<T, E>>,
+        put: impl FnOnce(&ExactCache, Stamp, T),
+    ) -> Result<T, E> {
+        let cache = exact.and_then(Exact::trusted);
+        if let Some(hit) = cache.and_then(get) {
+            return Ok(hit);
+        }
+        let stamp = cache.map(ExactCache::stamp);
+        if let Some(exact) = exact {
+            exact.cache.note_query();
+        }
+        let answer = query.await?;
+        if let (Some(cache), Some(stamp)) = (cache, stamp) {
+            put(cache, stamp, answer.clone());
+        }
+        Ok(answer)
     }
 
     /// The cache, when it may be used for this lookup; `None` means query

@@ -12,7 +12,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row, SqlSafeStr};
 
-use super::exact::{CacheState, CacheStats, Exact, ExactCache, Watch};
+use super::exact::{CacheState, CacheStats, Exact, ExactCache};
 use super::{
     AdminError, Authentication, Authorization, BackendError, Introspection, PermissionSource,
     PermsResult, StoredUser, UserResult,
@@ -231,28 +231,14 @@ impl SqlBackend {
 
     /// Sets up what keeps the exact cache exact for this database.
     async fn watch(&self, url: &str, options: &SqlOptions) -> Result<Exact, AdminError> {
-        let cache = Arc::new(ExactCache::new(options.cache_bytes));
-        let watch = match self.dialect {
-            #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => {
-                let row = sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'")
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(database)?;
-                let file: String = row.try_get("file").map_err(database)?;
-                let check = super::exact::DataVersion::open(&file, options.sqlite_interval)
-                    .map_err(database)?;
-                cache.up();
-                Watch::DataVersion(check)
-            }
-            #[cfg(feature = "postgres")]
-            Dialect::Postgres => Watch::Listener(
-                super::exact::spawn_listener(url.to_owned(), &cache).map_err(database)?,
-            ),
-            #[allow(unreachable_patterns)]
-            _ => return Err(database(format!("no driver for {url:?} is built in"))),
-        };
-        Ok(Exact::new(cache, watch))
+        Exact::open(
+            &self.pool,
+            url,
+            options.cache_bytes,
+            options.sqlite_interval,
+        )
+        .await
+        .map_err(AdminError::Database)
     }
 
     /// What the exact cache is doing.

@@ -10,7 +10,8 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use serde_json::{Map, Value};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
-use super::BackendError;
+use crate::backend::BackendError;
+use crate::backend::exact::{CachedSession, Exact};
 use crate::django::signing::{self, SecretKeys};
 use crate::identity::{Claim, IdentitySource, LoginError, set_cookie};
 use crate::user::AuthUser;
@@ -26,6 +27,8 @@ const DB_SALT: &str = "django.contrib.sessions.SessionStore";
 /// the session's `_auth_user_hash` checked against the user's password
 /// field, under `SECRET_KEY` or a fallback. Anything else is anonymous;
 /// a database that does not answer fails the request closed (503).
+/// With the backend's exact cache on, a session read once is kept (until
+/// its row changes or goes, or it expires) and a request makes no query.
 ///
 /// [`login`](crate::login) writes a session Django accepts, as Django's
 /// `login()` does: the same user's session gets a new key and keeps its
@@ -45,6 +48,7 @@ pub struct DjangoSessions {
     sqlite: bool,
     age_secs: u32,
     secure: bool,
+    exact: Option<Arc<Exact>>,
 }
 
 impl std::fmt::Debug for DjangoSessions {
@@ -57,7 +61,13 @@ impl std::fmt::Debug for DjangoSessions {
 }
 
 impl DjangoSessions {
-    pub(super) fn new(pool: AnyPool, keys: SecretKeys, users: &str, sqlite: bool) -> Self {
+    pub(super) fn new(
+        pool: AnyPool,
+        keys: SecretKeys,
+        users: &str,
+        sqlite: bool,
+        exact: Option<Arc<Exact>>,
+    ) -> Self {
         Self {
             pool,
             keys,
@@ -67,6 +77,7 @@ impl DjangoSessions {
             sqlite,
             age_secs: 1_209_600,
             secure: false,
+            exact,
         }
     }
 
@@ -78,12 +89,18 @@ impl DjangoSessions {
         self
     }
 
-    /// The session's data, when the row is current and signed.
-    async fn data(&self, key: &str) -> Result<Option<Map<String, Value>>, BackendError> {
-        let row = sqlx::query(
-            "SELECT session_data FROM django_session \
-             WHERE session_key = $1 AND expire_date > CURRENT_TIMESTAMP",
-        )
+    /// The session's data and when it expires (seconds since the Unix
+    /// epoch), when the row is current and signed.
+    async fn data(&self, key: &str) -> Result<Option<(Map<String, Value>, i64)>, BackendError> {
+        let expires = if self.sqlite {
+            "CAST(strftime('%s', expire_date) AS INTEGER)"
+        } else {
+            "CAST(FLOOR(EXTRACT(EPOCH FROM expire_date)) AS BIGINT)"
+        };
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT session_data, {expires} AS expires FROM django_session \
+             WHERE session_key = $1 AND expire_date > CURRENT_TIMESTAMP"
+        )))
         .bind(key.to_owned())
         .fetch_optional(&self.pool)
         .await
@@ -92,13 +109,59 @@ impl DjangoSessions {
             return Ok(None);
         };
         let data: String = row.try_get("session_data").map_err(BackendError::new)?;
+        let expires: i64 = row.try_get("expires").map_err(BackendError::new)?;
         match signing::loads(&data, &self.keys, DB_SALT, None) {
-            Ok(Value::Object(session)) => Ok(Some(session)),
+            Ok(Value::Object(session)) => Ok(Some((session, expires))),
             Ok(_) => Ok(None),
             Err(err) => {
                 tracing::info!(target: "actix_permit", error = %err, "a Django session that does not read; anonymous");
                 Ok(None)
             }
+        }
+    }
+
+    /// Who the session says, when it names a user: from the exact cache
+    /// when it may answer, otherwise from the row (and kept).
+    async fn auth(&self, key: &str) -> Result<Option<Arc<CachedSession>>, BackendError> {
+        let read = async {
+            let Some((session, expires)) = self.data(key).await? else {
+                return Ok(None);
+            };
+            let field = |name: &str| session.get(name).and_then(Value::as_str).map(str::to_owned);
+            let (Some(user_id), Some(backend)) =
+                (field("_auth_user_id"), field("_auth_user_backend"))
+            else {
+                return Ok(None);
+            };
+            Ok(Some(Arc::new(CachedSession {
+                user_id,
+                backend,
+                auth_hash: field("_auth_user_hash").unwrap_or_default(),
+                expires,
+            })))
+        };
+        let session = Exact::through(
+            self.exact.as_deref(),
+            |cache| cache.session(key).map(Some),
+            read,
+            |cache, stamp, session| {
+                if let Some(session) = session {
+                    cache.put_session(stamp, key, session);
+                }
+            },
+        )
+        .await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        Ok(session.filter(|session| session.expires > now))
+    }
+
+    /// Forgets a session this instance changed, at once (other instances
+    /// hear of it through the triggers).
+    fn forget(&self, key: &str) {
+        if let Some(exact) = &self.exact {
+            exact.cache.invalidate_session(key);
         }
     }
 
@@ -133,26 +196,16 @@ impl IdentitySource for DjangoSessions {
         let Some(key) = self.key(req) else {
             return Ok(None);
         };
-        let Some(session) = self.data(&key).await? else {
+        let Some(session) = self.auth(&key).await? else {
             return Ok(None);
         };
-        let field = |name: &str| {
-            session
-                .get(name)
-                .and_then(|v| v.as_str())
-                .map(str::to_owned)
-        };
-        let (Some(user_id), Some(backend)) = (field("_auth_user_id"), field("_auth_user_backend"))
-        else {
-            return Ok(None);
-        };
-        if !self.backends.contains(&backend) {
-            tracing::debug!(target: "actix_permit", backend, "a Django session of a backend this site does not allow; anonymous");
+        if !self.backends.contains(&session.backend) {
+            tracing::debug!(target: "actix_permit", backend = session.backend, "a Django session of a backend this site does not allow; anonymous");
             return Ok(None);
         }
         Ok(Some(Claim {
-            user_id,
-            auth_hash: Some(field("_auth_user_hash").unwrap_or_default()),
+            user_id: session.user_id.clone(),
+            auth_hash: Some(session.auth_hash.clone()),
         }))
     }
 
@@ -164,6 +217,7 @@ impl IdentitySource for DjangoSessions {
                 .data(key)
                 .await
                 .map_err(|e| failed(&e))?
+                .map(|(data, _)| data)
                 .unwrap_or_default(),
             None => Map::new(),
         };
@@ -201,11 +255,12 @@ impl IdentitySource for DjangoSessions {
         .await
         .map_err(|e| failed(&e))?;
         if let Some(old) = old {
-            sqlx::query("DELETE FROM django_session WHERE session_key = $1")
-                .bind(old)
+            let deleted = sqlx::query("DELETE FROM django_session WHERE session_key = $1")
+                .bind(old.clone())
                 .execute(&self.pool)
-                .await
-                .map_err(|e| failed(&e))?;
+                .await;
+            self.forget(&old);
+            deleted.map_err(|e| failed(&e))?;
         }
         if let Ok(id) = user.id().parse::<i64>() {
             sqlx::query(AssertSqlSafe(format!(
@@ -244,10 +299,13 @@ impl IdentitySource for DjangoSessions {
         let Some(key) = self.key(req) else {
             return Ok(());
         };
-        sqlx::query("DELETE FROM django_session WHERE session_key = $1")
-            .bind(key)
+        let deleted = sqlx::query("DELETE FROM django_session WHERE session_key = $1")
+            .bind(key.clone())
             .execute(&self.pool)
-            .await
+            .await;
+        // After the row went: a read that raced the delete keeps nothing.
+        self.forget(&key);
+        deleted
             .map(drop)
             .map_err(|err| LoginError::Session(err.to_string()))
     }

@@ -5,10 +5,12 @@
 //! never write one Django would re-hash).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
+use super::exact::{CacheState, CacheStats, Exact};
 use super::{
     AdminError, Authentication, Authorization, BackendError, Introspection, PermissionSource,
     PermsResult, UserResult,
@@ -17,6 +19,11 @@ use crate::django::hashers::{HashError, HashLimits, check_password, session_auth
 use crate::django::signing::SecretKeys;
 use crate::permission::PermissionSet;
 use crate::user::AuthUser;
+
+mod sessions;
+mod triggers;
+
+pub use sessions::DjangoSessions;
 
 /// A user of the Django site, as `auth_user` holds them. Its session auth
 /// hash is Django's, under the site's `SECRET_KEY`; its `Debug` leaves the
@@ -104,6 +111,72 @@ impl Default for UserTables {
     }
 }
 
+/// How a [`DjangoBackend`] connects: the user model's tables, the exact
+/// cache, the bounds on stored hashes.
+#[derive(Debug, Clone)]
+pub struct DjangoOptions {
+    tables: UserTables,
+    exact_cache: bool,
+    cache_bytes: usize,
+    sqlite_interval: Duration,
+    limits: HashLimits,
+}
+
+impl Default for DjangoOptions {
+    fn default() -> Self {
+        Self {
+            tables: UserTables::default(),
+            exact_cache: true,
+            cache_bytes: 64 << 20,
+            sqlite_interval: Duration::from_millis(1),
+            limits: HashLimits::default(),
+        }
+    }
+}
+
+impl DjangoOptions {
+    /// The defaults: Django's tables, the exact cache on (when the
+    /// triggers are installed), [`HashLimits::default`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The tables of a custom user model.
+    pub fn tables(mut self, tables: UserTables) -> Self {
+        self.tables = tables;
+        self
+    }
+
+    /// Whether to keep users, permissions and sessions in memory, exact by
+    /// the triggers ([`DjangoBackend::install_triggers`]); on by default.
+    /// Without the triggers it stays off, and the backend says so when it
+    /// connects.
+    pub fn exact_cache(mut self, on: bool) -> Self {
+        self.exact_cache = on;
+        self
+    }
+
+    /// The most the exact cache keeps, in bytes (64 MiB by default).
+    pub fn cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache_bytes = bytes;
+        self
+    }
+
+    /// On SQLite, how often at most the file is looked at for changes
+    /// (1 ms by default; zero: before every lookup). A change Django
+    /// commits holds here within this interval.
+    pub fn sqlite_check_interval(mut self, interval: Duration) -> Self {
+        self.sqlite_interval = interval;
+        self
+    }
+
+    /// Bounds the work a stored hash may ask for.
+    pub fn hash_limits(mut self, limits: HashLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
 /// A table or column name, as written into the queries: letters, digits
 /// and `_` only, so that a configured name cannot inject SQL.
 fn identifier(name: &str) -> Result<&str, AdminError> {
@@ -139,14 +212,28 @@ struct Queries {
 /// Passwords are checked with Django's hashers, on the hashing threads and
 /// with their parameters bounded ([`HashLimits`]); for an unknown username
 /// the default hasher runs all the same, as Django does.
+///
+/// # The exact cache
+/// With the triggers installed on the site's tables
+/// ([`DjangoBackend::install_triggers`], or the script of
+/// [`DjangoBackend::trigger_sql`] in a Django migration), users,
+/// permission sets, object grants and sessions are kept in memory, and a
+/// change made in Django (its admin, the ORM, a shell, a logout) empties
+/// what it touches before the next request on PostgreSQL (`LISTEN`), and
+/// within [`DjangoOptions::sqlite_check_interval`] on SQLite: a protected
+/// request in steady state makes no query. Without them every request
+/// queries (two to four queries), and [`DjangoBackend::connect`] logs a
+/// warning saying so.
 pub struct DjangoBackend {
     pool: AnyPool,
     keys: SecretKeys,
     limits: HashLimits,
     guardian: bool,
+    sessions_table: bool,
     queries: Arc<Queries>,
-    users: String,
+    tables: UserTables,
     sqlite: bool,
+    exact: Option<Arc<Exact>>,
 }
 
 impl std::fmt::Debug for DjangoBackend {
@@ -184,15 +271,17 @@ impl DjangoBackend {
     /// `SECRET_KEY` and fallbacks, the default user model and Django's
     /// default tables.
     pub async fn connect(url: &str, keys: SecretKeys) -> Result<Self, AdminError> {
-        Self::connect_with(url, keys, UserTables::default()).await
+        Self::connect_with(url, keys, DjangoOptions::default()).await
     }
 
-    /// [`DjangoBackend::connect`] with the tables of a custom user model.
+    /// [`DjangoBackend::connect`] with options (a custom user model's
+    /// tables, the cache, the hash limits).
     pub async fn connect_with(
         url: &str,
         keys: SecretKeys,
-        tables: UserTables,
+        options: DjangoOptions,
     ) -> Result<Self, AdminError> {
+        let tables = &options.tables;
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
             .max_connections(8)
@@ -273,32 +362,163 @@ impl DjangoBackend {
         .fetch_optional(&pool)
         .await
         .is_ok();
-        Ok(Self {
+        let sessions_table = sqlx::query("SELECT 1 FROM django_session WHERE 1 = 0")
+            .fetch_optional(&pool)
+            .await
+            .is_ok();
+        let mut backend = Self {
             pool,
             keys,
-            limits: HashLimits::default(),
+            limits: options.limits,
             guardian,
+            sessions_table,
             queries: Arc::new(queries),
-            users: users.to_owned(),
+            tables: options.tables.clone(),
             sqlite: url.starts_with("sqlite:"),
-        })
+            exact: None,
+        };
+        if options.exact_cache {
+            backend.exact = backend.watch(url, &options).await;
+        }
+        Ok(backend)
     }
 
-    /// Bounds the work a stored hash may ask for ([`HashLimits::default`]
-    /// otherwise).
-    pub fn hash_limits(mut self, limits: HashLimits) -> Self {
-        self.limits = limits;
-        self
+    /// The cache, when the triggers are all there and the database can be
+    /// watched; otherwise none, and a warning that says why.
+    async fn watch(&self, url: &str, options: &DjangoOptions) -> Option<Arc<Exact>> {
+        let missing = match self.missing_triggers().await {
+            Ok(missing) => missing,
+            Err(err) => {
+                tracing::warn!(target: "actix_permit", error = %err, "cannot list the Django tables' triggers: the exact cache is off, every request queries the database");
+                return None;
+            }
+        };
+        if !missing.is_empty() {
+            tracing::warn!(
+                target: "actix_permit",
+                missing = missing.join(", "),
+                "the Django tables lack actix-permit's change triggers: the exact cache is off, every request queries the database (install them with DjangoBackend::install_triggers or the script of DjangoBackend::trigger_sql, then restart)"
+            );
+            return None;
+        }
+        match Exact::open(
+            &self.pool,
+            url,
+            options.cache_bytes,
+            options.sqlite_interval,
+        )
+        .await
+        {
+            Ok(exact) => Some(Arc::new(exact)),
+            Err(err) => {
+                tracing::warn!(target: "actix_permit", error = %err, "cannot watch the Django database for changes: the exact cache is off");
+                None
+            }
+        }
     }
 
-    /// The identity source that reads this site's `db` sessions, on the
-    /// same database and keys.
-    pub fn sessions(&self) -> super::DjangoSessions {
-        super::DjangoSessions::new(
+    fn site(&self) -> triggers::Site<'_> {
+        triggers::Site {
+            users: &self.tables.users,
+            groups: &self.tables.groups,
+            permissions: &self.tables.permissions,
+            user_column: &self.tables.user_column,
+            guardian: self.guardian,
+            sessions: self.sessions_table,
+            postgres: !self.sqlite,
+        }
+    }
+
+    /// The triggers the exact cache needs that the database lacks, as
+    /// `table.trigger`.
+    async fn missing_triggers(&self) -> Result<Vec<String>, BackendError> {
+        let list = if self.sqlite {
+            "SELECT tbl_name AS t, name AS n FROM sqlite_master              WHERE type = 'trigger' AND name LIKE 'permit_django_%'"
+        } else {
+            "SELECT c.relname::text AS t, g.tgname::text AS n FROM pg_trigger g              JOIN pg_class c ON c.oid = g.tgrelid              WHERE g.tgname IN ('permit_django_changed', 'permit_django_truncated')              AND pg_catalog.pg_table_is_visible(c.oid)"
+        };
+        let rows = sqlx::query(list)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(BackendError::new)?;
+        let present = rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<String, _>("t")?,
+                    row.try_get::<String, _>("n")?,
+                ))
+            })
+            .collect::<Result<std::collections::HashSet<_>, sqlx::Error>>()
+            .map_err(BackendError::new)?;
+        Ok(self
+            .site()
+            .expected()
+            .into_iter()
+            .filter(|name| !present.contains(name))
+            .map(|(table, name)| format!("{table}.{name}"))
+            .collect())
+    }
+
+    /// The SQL that installs the exact cache's triggers on this database
+    /// (its dialect, its tables, guardian's and the sessions' when they
+    /// are there), for a Django migration (`migrations.RunSQL`) or a DBA.
+    /// Run again, it replaces them.
+    pub fn trigger_sql(&self) -> String {
+        self.site().install()
+    }
+
+    /// The SQL that removes them.
+    pub fn remove_trigger_sql(&self) -> String {
+        self.site().remove()
+    }
+
+    /// Installs the triggers ([`DjangoBackend::trigger_sql`]) in one
+    /// transaction. Instances connected before keep running uncached
+    /// until they restart. On SQLite, a Django migration that rebuilds
+    /// one of these tables drops its triggers: install them again after
+    /// `migrate` (an instance that starts without them says so).
+    pub async fn install_triggers(&self) -> Result<(), AdminError> {
+        self.run_script(self.trigger_sql()).await
+    }
+
+    /// Removes the triggers.
+    pub async fn remove_triggers(&self) -> Result<(), AdminError> {
+        self.run_script(self.remove_trigger_sql()).await
+    }
+
+    async fn run_script(&self, sql: String) -> Result<(), AdminError> {
+        let mut tx = self.pool.begin().await.map_err(database)?;
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut *tx)
+            .await
+            .map_err(database)?;
+        tx.commit().await.map_err(database)
+    }
+
+    /// What the exact cache is doing.
+    pub fn cache_state(&self) -> CacheState {
+        self.exact
+            .as_ref()
+            .map_or(CacheState::Off, |exact| exact.state())
+    }
+
+    /// How many lookups (users, permissions, sessions) the exact cache
+    /// answered and how many queried, since the backend was connected
+    /// (`None` with the cache off).
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.exact.as_ref().map(|exact| exact.cache.stats())
+    }
+
+    /// The identity source that reads this site's `db` (or `cached_db`)
+    /// sessions, on the same database, keys and exact cache.
+    pub fn sessions(&self) -> DjangoSessions {
+        DjangoSessions::new(
             self.pool.clone(),
             self.keys.clone(),
-            &self.users,
+            &self.tables.users,
             self.sqlite,
+            self.exact.clone(),
         )
     }
 
@@ -375,15 +595,28 @@ impl Authentication for DjangoBackend {
         let Ok(number) = id.parse::<i64>() else {
             return Ok(None);
         };
-        let row = sqlx::query(AssertSqlSafe(Arc::clone(&self.queries.user_by_id)))
-            .bind(number)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(BackendError::new)?;
-        let user = row.map(|row| self.user_from(&row)).transpose();
-        Ok(user
-            .map_err(BackendError::new)?
-            .map(|u| Arc::new(u) as Arc<dyn AuthUser>))
+        let query = async {
+            let row = sqlx::query(AssertSqlSafe(Arc::clone(&self.queries.user_by_id)))
+                .bind(number)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(BackendError::new)?;
+            let user = row.map(|row| self.user_from(&row)).transpose();
+            Ok(user
+                .map_err(BackendError::new)?
+                .map(|u| Arc::new(u) as Arc<dyn AuthUser>))
+        };
+        Exact::through(
+            self.exact.as_deref(),
+            |cache| cache.user(id).map(Some),
+            query,
+            |cache, stamp, user| {
+                if let Some(user) = user {
+                    cache.put_user(stamp, id, user);
+                }
+            },
+        )
+        .await
     }
 
     /// Django's `ModelBackend.authenticate`: the username as stored (exact
@@ -409,26 +642,47 @@ impl Authorization for DjangoBackend {
         let Ok(id) = user.id().parse::<i64>() else {
             return Ok(Arc::default());
         };
-        let rows = sqlx::query(AssertSqlSafe(Arc::clone(&self.queries.permissions)))
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(BackendError::new)?;
-        let set = rows
-            .iter()
-            .map(|row| row.try_get::<String, _>("perm"))
-            .collect::<Result<PermissionSet, _>>()
-            .map_err(BackendError::new)?;
-        Ok(Arc::new(set))
+        let query = async {
+            let rows = sqlx::query(AssertSqlSafe(Arc::clone(&self.queries.permissions)))
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(BackendError::new)?;
+            let set = rows
+                .iter()
+                .map(|row| row.try_get::<String, _>("perm"))
+                .collect::<Result<PermissionSet, _>>()
+                .map_err(BackendError::new)?;
+            Ok(Arc::new(set))
+        };
+        Exact::through(
+            self.exact.as_deref(),
+            |cache| cache.perms(user.id()),
+            query,
+            |cache, stamp, set| cache.put_perms(stamp, user.id(), set),
+        )
+        .await
     }
 
     /// django-guardian's grants on the object whose `object_pk` is
     /// `object`, to the user and to their groups.
     async fn object_permissions(&self, user: &dyn AuthUser, object: &str) -> PermsResult {
-        let held = self
-            .object_rows(&self.queries.object_permissions, user, object)
-            .await?;
-        Ok(Arc::new(held.iter().map(String::as_str).collect()))
+        if !self.guardian {
+            return Ok(Arc::default());
+        }
+        let query = async {
+            let held = self
+                .object_rows(&self.queries.object_permissions, user, object)
+                .await?;
+            Ok(Arc::new(held.iter().map(String::as_str).collect()))
+        };
+        Exact::through(
+            self.exact.as_deref(),
+            |cache| cache.object_perms(user.id(), object),
+            query,
+            |cache, stamp, set| cache.put_object_perms(stamp, user.id(), object, set),
+        )
+        .await
     }
 
     /// The `object_pk`s on which guardian grants `perm` to the user or to
