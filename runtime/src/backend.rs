@@ -22,7 +22,9 @@ mod sql;
 mod ttl;
 
 #[cfg(all(feature = "django", any(feature = "sqlite", feature = "postgres")))]
-pub use django::{DjangoBackend, DjangoOptions, DjangoSessions, DjangoUser, UserTables};
+pub use django::{
+    CsrfService, DjangoBackend, DjangoCsrf, DjangoOptions, DjangoSessions, DjangoUser, UserTables,
+};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use exact::{CacheState, CacheStats};
 pub use memory::{MemoryBackend, MemoryUser};

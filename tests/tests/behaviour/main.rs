@@ -9,6 +9,7 @@ mod deny_model;
 mod django_auth;
 mod django_backend;
 mod django_cache;
+mod django_csrf;
 mod django_redirect;
 mod django_sessions;
 mod exact_cache;

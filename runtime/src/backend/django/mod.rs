@@ -20,9 +20,11 @@ use crate::django::signing::SecretKeys;
 use crate::permission::PermissionSet;
 use crate::user::AuthUser;
 
+mod csrf;
 mod sessions;
 mod triggers;
 
+pub use csrf::{CsrfService, DjangoCsrf};
 pub use sessions::DjangoSessions;
 
 /// A user of the Django site, as `auth_user` holds them. Its session auth

@@ -183,11 +183,20 @@ impl DjangoSessions {
     fn key(&self, req: &HttpRequest) -> Option<String> {
         let cookie = req.cookie(&self.cookie)?;
         let key = cookie.value();
-        let valid = (8..=40).contains(&key.len())
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        valid.then(|| key.to_owned())
+        well_formed(key).then(|| key.to_owned())
+    }
+
+    /// One value of a session's data (`_csrftoken`, say), read from its
+    /// row: none when the key is not Django's form or the session is gone,
+    /// expired or unsigned.
+    pub(super) async fn value(&self, key: &str, name: &str) -> Result<Option<Value>, BackendError> {
+        if !well_formed(key) {
+            return Ok(None);
+        }
+        Ok(self
+            .data(key)
+            .await?
+            .and_then(|(mut data, _)| data.remove(name)))
     }
 }
 
@@ -309,6 +318,14 @@ impl IdentitySource for DjangoSessions {
             .map(drop)
             .map_err(|err| LoginError::Session(err.to_string()))
     }
+}
+
+/// A session key of Django's form: lower-case letters and digits, 8 to 40.
+fn well_formed(key: &str) -> bool {
+    (8..=40).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// `len` characters of `alphabet`, from the operating system's randomness,
