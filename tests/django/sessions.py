@@ -1,7 +1,8 @@
 """A Django site's logins, made by Django itself, for the comparison in
 tests/tests/behaviour/django_sessions.rs.
 
-argv: the SQLite file, SECRET_KEY, then a command:
+argv: the SQLite file, SECRET_KEY, then a command (the session engine is
+`db`, or PERMIT_SESSION_ENGINE's: `signed_cookies`):
 - setup: migrates, makes alice (auth.view_group), bob and carol, logs each
   in through Django's test client (the `db` session engine) and writes
   {name: {"id", "cookie"}};
@@ -9,8 +10,13 @@ argv: the SQLite file, SECRET_KEY, then a command:
 - password NAME NEW: Django's set_password;
 - exists COOKIE: whether the session's row is there;
 - whois COOKIE: who Django's get_user says the session is, and whether
-  their last_login is set.
+  their last_login is set, and the session's "note";
+- note COOKIE TEXT: stores TEXT in the session as "note", writes the
+  session's cookie afterwards (a signed cookie changes with its data);
+- aged NAME DAYS: a session of NAME's signed DAYS days ago, as its cookie.
 """
+
+import os
 
 import json
 import sys
@@ -35,7 +41,8 @@ settings.configure(
     ],
     PASSWORD_HASHERS=["__main__.FastPBKDF2"],
     SECRET_KEY=sys.argv[2],
-    SESSION_ENGINE="django.contrib.sessions.backends.db",
+    SESSION_ENGINE="django.contrib.sessions.backends."
+    + os.environ.get("PERMIT_SESSION_ENGINE", "db"),
     USE_TZ=True,
 )
 django.setup()
@@ -79,4 +86,27 @@ elif command == "whois":
     print(json.dumps({
         "username": user.get_username() or "anonymous",
         "last_login": bool(getattr(user, "last_login", None)),
+        "note": request.session.get("note"),
     }))
+elif command in ("note", "aged"):
+    import time
+    from importlib import import_module
+    from unittest import mock
+
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    if command == "note":
+        session = store(sys.argv[4])
+        session["note"] = sys.argv[5]
+        session.save()
+    else:
+        user = User.objects.get(username=sys.argv[4])
+        session = store()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        then = time.time() - float(sys.argv[5]) * 86400
+        with mock.patch("time.time", return_value=then):
+            session.save()
+    print(session.session_key)

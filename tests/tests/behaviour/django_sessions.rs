@@ -8,7 +8,7 @@
 use std::process::Command;
 use std::sync::Arc;
 
-use actix_permit::backend::DjangoBackend;
+use actix_permit::backend::{DjangoBackend, DjangoSessions};
 use actix_permit::django::signing::SecretKeys;
 use actix_permit::{
     Permit, authenticate, login, login_not_required, login_required, logout, permission_required,
@@ -56,8 +56,14 @@ async fn out(req: HttpRequest) -> HttpResponse {
 }
 
 fn django(db: &std::path::Path, secret: &str, args: &[&str]) -> String {
+    django_engine("db", db, secret, args)
+}
+
+fn django_engine(engine: &str, db: &std::path::Path, secret: &str, args: &[&str]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/django/sessions.py");
     let output = Command::new("python3")
+        .arg("-I")
+        .env("PERMIT_SESSION_ENGINE", engine)
         .arg(script)
         .arg(db)
         .arg(secret)
@@ -73,6 +79,18 @@ fn django(db: &std::path::Path, secret: &str, args: &[&str]) -> String {
 }
 
 async fn seen(keys: SecretKeys, url: &str, path: &str, cookie: &str) -> (StatusCode, String) {
+    seen_through(|sessions| sessions, keys, url, path, cookie).await
+}
+
+/// What a request with the session cookie `cookie` gets, from an app whose
+/// sessions `engine` configures.
+async fn seen_through(
+    engine: fn(DjangoSessions) -> DjangoSessions,
+    keys: SecretKeys,
+    url: &str,
+    path: &str,
+    cookie: &str,
+) -> (StatusCode, String) {
     let backend = Arc::new(DjangoBackend::connect(url, keys).await.unwrap());
     let app = test::init_service(
         App::new()
@@ -80,7 +98,7 @@ async fn seen(keys: SecretKeys, url: &str, path: &str, cookie: &str) -> (StatusC
             .service(groups)
             .service(out)
             .service(sign_in)
-            .wrap(Permit::new(Arc::clone(&backend)).identity(backend.sessions())),
+            .wrap(Permit::new(Arc::clone(&backend)).identity(engine(backend.sessions()))),
     )
     .await;
     let method = if path == "/out" || path.starts_with("/in/") {
@@ -224,5 +242,142 @@ async fn a_django_login_is_that_user_here_until_django_ends_it() {
     let (status, _) = seen(keys(), &url, "/in/nobody", "").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[actix_rt::test]
+async fn signed_cookie_sessions_are_read_and_written_as_django_does() {
+    if !crate::django_auth::django() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("permit-django-signed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("site.sqlite3");
+    let _ = std::fs::remove_file(&db);
+    let url = format!("sqlite://{}", db.display());
+    let (old, new) = ("the key cookies were signed with", "the key after it");
+    let django = |args: &[&str]| django_engine("signed_cookies", &db, old, args);
+    let users: Value = serde_json::from_str(&django(&["setup"])).unwrap();
+    let cookie = |name: &str| users[name]["cookie"].as_str().unwrap().to_owned();
+    let id = |name: &str| users[name]["id"].as_str().unwrap().to_owned();
+    let signed = |sessions: DjangoSessions| sessions.signed_cookies();
+    let keys = || SecretKeys::new(old, []);
+    let seen = |keys: SecretKeys, path: &'static str, cookie: String| {
+        let url = url.clone();
+        async move { seen_through(signed, keys, &url, path, &cookie).await }
+    };
+
+    // Django's cookie is that user here, with what Django grants.
+    assert_eq!(
+        seen(keys(), "/me", cookie("alice")).await,
+        (StatusCode::OK, id("alice"))
+    );
+    assert_eq!(
+        seen(keys(), "/groups", cookie("alice")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        seen(keys(), "/groups", cookie("bob")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    // The same cookie read as a `db` session key: anonymous.
+    assert_eq!(
+        seen_through(|s| s, keys(), &url, "/me", &cookie("alice"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    // Rotated into the fallbacks: still in; dropped: out.
+    assert_eq!(
+        seen(
+            SecretKeys::new(new, [old.to_owned()]),
+            "/me",
+            cookie("carol")
+        )
+        .await,
+        (StatusCode::OK, id("carol"))
+    );
+    assert_eq!(
+        seen(SecretKeys::new(new, []), "/me", cookie("carol"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    // Older than the cookie age (two weeks): out; younger: in.
+    let aged = |days: &str| django(&["aged", "carol", days]).trim().to_owned();
+    assert_eq!(
+        seen(keys(), "/me", aged("13")).await,
+        (StatusCode::OK, id("carol"))
+    );
+    assert_eq!(
+        seen(keys(), "/me", aged("15")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    // Tampered with, anywhere: out.
+    let alice = cookie("alice");
+    for at in [0, alice.len() / 2, alice.len() - 1] {
+        let mut bytes = alice.clone().into_bytes();
+        bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(bytes).unwrap();
+        assert_eq!(
+            seen(keys(), "/me", tampered).await.0,
+            StatusCode::FORBIDDEN,
+            "{at}"
+        );
+    }
+    // Django's password change ends bob's cookie here.
+    django(&["password", "bob", "a new password"]);
+    assert_eq!(
+        seen(keys(), "/me", cookie("bob")).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // A login here, on top of alice's own session holding a non-ASCII value
+    // Django stored: a cookie Django reads as alice, the value kept, her
+    // last_login set; and Django's value set on our cookie reads back.
+    let noted = django(&["note", &cookie("alice"), "café ☕ 𝄞"])
+        .trim()
+        .to_owned();
+    let (status, set) = seen(keys(), "/in/alice", noted).await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    let ours = set
+        .strip_prefix("sessionid=")
+        .expect("the cookie")
+        .to_owned();
+    let whois: Value = serde_json::from_str(&django(&["whois", &ours])).unwrap();
+    assert_eq!(
+        (&whois["username"], &whois["last_login"], &whois["note"]),
+        (
+            &Value::from("alice"),
+            &Value::from(true),
+            &Value::from("café ☕ 𝄞")
+        )
+    );
+    assert_eq!(
+        seen(keys(), "/me", ours.clone()).await,
+        (StatusCode::OK, id("alice"))
+    );
+    // Our logout removes the cookie.
+    let backend = Arc::new(DjangoBackend::connect(&url, keys()).await.unwrap());
+    let app = test::init_service(
+        App::new()
+            .service(out)
+            .wrap(Permit::new(Arc::clone(&backend)).identity(backend.sessions().signed_cookies())),
+    )
+    .await;
+    let res = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri("/out")
+            .cookie(Cookie::new("sessionid", ours))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let removal = res.response().cookies().find(|c| c.name() == "sessionid");
+    assert_eq!(
+        removal.map(|c| (c.value().to_owned(), c.max_age())),
+        Some((String::new(), Some(actix_web::cookie::time::Duration::ZERO)))
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -19,6 +19,23 @@ use crate::user::AuthUser;
 /// The salt Django's database session store signs its data with.
 const DB_SALT: &str = "django.contrib.sessions.SessionStore";
 
+/// The salt of the `signed_cookies` engine's cookie.
+const COOKIE_SALT: &str = "django.contrib.sessions.backends.signed_cookies";
+
+/// The longest `signed_cookies` cookie read (browsers keep 4 KiB).
+const MAX_COOKIE_BYTES: usize = 4096;
+
+/// Where the site keeps its sessions (`SESSION_ENGINE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Engine {
+    /// `django.contrib.sessions.backends.db` (and `cached_db`, whose rows
+    /// are the truth its cache copies).
+    Db,
+    /// `django.contrib.sessions.backends.signed_cookies`: the data is the
+    /// cookie, signed.
+    SignedCookies,
+}
+
 /// Who a request is, by the Django site's session cookie (`sessionid`,
 /// Django's `db` and `cached_db` engines): the row in `django_session`
 /// must exist and not have expired, its data must carry Django's signature
@@ -49,12 +66,14 @@ pub struct DjangoSessions {
     age_secs: u32,
     secure: bool,
     exact: Option<Arc<Exact>>,
+    engine: Engine,
 }
 
 impl std::fmt::Debug for DjangoSessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DjangoSessions")
             .field("cookie", &self.cookie)
+            .field("engine", &self.engine)
             .field("backends", &self.backends)
             .finish_non_exhaustive()
     }
@@ -78,7 +97,21 @@ impl DjangoSessions {
             age_secs: 1_209_600,
             secure: false,
             exact,
+            engine: Engine::Db,
         }
+    }
+
+    /// Reads and writes the `signed_cookies` engine's sessions instead of
+    /// rows: the cookie holds the data, signed under `SECRET_KEY` (or a
+    /// fallback), and lasts `SESSION_COOKIE_AGE` from its signature (see
+    /// [`cookie_age`](Self::cookie_age)). As in Django, nothing on the
+    /// server can end such a session before then: a logout here (or in
+    /// Django) removes the browser's cookie, and a password change ends it
+    /// through the auth hash; a copy of the cookie kept elsewhere lives
+    /// until it expires.
+    pub fn signed_cookies(mut self) -> Self {
+        self.engine = Engine::SignedCookies;
+        self
     }
 
     /// How long a login made here lasts (`SESSION_COOKIE_AGE`; two weeks),
@@ -90,8 +123,12 @@ impl DjangoSessions {
     }
 
     /// The session's data and when it expires (seconds since the Unix
-    /// epoch), when the row is current and signed.
+    /// epoch), when it is current and signed: from its row, or from the
+    /// cookie itself with `signed_cookies`.
     async fn data(&self, key: &str) -> Result<Option<(Map<String, Value>, i64)>, BackendError> {
+        if self.engine == Engine::SignedCookies {
+            return Ok(self.cookie_data(key));
+        }
         let expires = if self.sqlite {
             "CAST(strftime('%s', expire_date) AS INTEGER)"
         } else {
@@ -120,6 +157,25 @@ impl DjangoSessions {
         }
     }
 
+    /// A `signed_cookies` session's data: signed under a key of the site's
+    /// and younger than the cookie age. It cannot be changed before it
+    /// expires, so it is read, not cached.
+    fn cookie_data(&self, cookie: &str) -> Option<(Map<String, Value>, i64)> {
+        match signing::loads(
+            cookie,
+            &self.keys,
+            COOKIE_SALT,
+            Some(u64::from(self.age_secs)),
+        ) {
+            Ok(Value::Object(session)) => Some((session, i64::MAX)),
+            Ok(_) => None,
+            Err(err) => {
+                tracing::info!(target: "actix_permit", error = %err, "a Django session cookie that does not read; anonymous");
+                None
+            }
+        }
+    }
+
     /// Who the session says, when it names a user: from the exact cache
     /// when it may answer, otherwise from the row (and kept).
     async fn auth(&self, key: &str) -> Result<Option<Arc<CachedSession>>, BackendError> {
@@ -140,8 +196,12 @@ impl DjangoSessions {
                 expires,
             })))
         };
+        let exact = match self.engine {
+            Engine::Db => self.exact.as_deref(),
+            Engine::SignedCookies => None,
+        };
         let session = Exact::through(
-            self.exact.as_deref(),
+            exact,
             |cache| cache.session(key).map(Some),
             read,
             |cache, stamp, session| {
@@ -183,14 +243,28 @@ impl DjangoSessions {
     fn key(&self, req: &HttpRequest) -> Option<String> {
         let cookie = req.cookie(&self.cookie)?;
         let key = cookie.value();
-        well_formed(key).then(|| key.to_owned())
+        self.well_formed(key).then(|| key.to_owned())
+    }
+
+    /// A session key of this engine's form: Django's (lower-case letters
+    /// and digits, 8 to 40) for rows, at most 4 KiB for a signed cookie.
+    fn well_formed(&self, key: &str) -> bool {
+        match self.engine {
+            Engine::Db => {
+                (8..=40).contains(&key.len())
+                    && key
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            }
+            Engine::SignedCookies => !key.is_empty() && key.len() <= MAX_COOKIE_BYTES,
+        }
     }
 
     /// One value of a session's data (`_csrftoken`, say), read from its
     /// row: none when the key is not Django's form or the session is gone,
     /// expired or unsigned.
     pub(super) async fn value(&self, key: &str, name: &str) -> Result<Option<Value>, BackendError> {
-        if !well_formed(key) {
+        if !self.well_formed(key) {
             return Ok(None);
         }
         Ok(self
@@ -248,29 +322,15 @@ impl IdentitySource for DjangoSessions {
             self.backends.first().cloned().unwrap_or_default().into(),
         );
         session.insert("_auth_user_hash".into(), user.session_auth_hash().into());
-        let key = random_string(b"abcdefghijklmnopqrstuvwxyz0123456789", 32);
-        let data = signing::dumps(&Value::Object(session), &self.keys, DB_SALT);
-        let expires = if self.sqlite {
-            format!("datetime('now', '+{} seconds')", self.age_secs)
-        } else {
-            format!("CURRENT_TIMESTAMP + interval '{} seconds'", self.age_secs)
+        let key = match self.engine {
+            Engine::Db => self
+                .write_row(old.as_deref(), session)
+                .await
+                .map_err(|e| failed(&e))?,
+            Engine::SignedCookies => {
+                signing::dumps(&Value::Object(session), &self.keys, COOKIE_SALT)
+            }
         };
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO django_session (session_key, session_data, expire_date) VALUES ($1, $2, {expires})"
-        )))
-        .bind(key.clone())
-        .bind(data)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| failed(&e))?;
-        if let Some(old) = old {
-            let deleted = sqlx::query("DELETE FROM django_session WHERE session_key = $1")
-                .bind(old.clone())
-                .execute(&self.pool)
-                .await;
-            self.forget(&old);
-            deleted.map_err(|e| failed(&e))?;
-        }
         if let Ok(id) = user.id().parse::<i64>() {
             sqlx::query(AssertSqlSafe(format!(
                 "UPDATE {} SET last_login = CURRENT_TIMESTAMP WHERE id = $1",
@@ -303,8 +363,17 @@ impl IdentitySource for DjangoSessions {
         Ok(())
     }
 
-    /// Deletes the session's row: the login ends for Django too.
+    /// Deletes the session's row: the login ends for Django too. With
+    /// `signed_cookies`, removes the browser's cookie.
     async fn logout(&self, req: &HttpRequest) -> Result<(), LoginError> {
+        if self.engine == Engine::SignedCookies {
+            let mut removal = Cookie::build(self.cookie.to_string(), "")
+                .path("/")
+                .finish();
+            removal.make_removal();
+            set_cookie(req, removal);
+            return Ok(());
+        }
         let Some(key) = self.key(req) else {
             return Ok(());
         };
@@ -320,12 +389,38 @@ impl IdentitySource for DjangoSessions {
     }
 }
 
-/// A session key of Django's form: lower-case letters and digits, 8 to 40.
-fn well_formed(key: &str) -> bool {
-    (8..=40).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+impl DjangoSessions {
+    /// Writes `session` under a new key, deletes the `old` row, and answers
+    /// the new key.
+    async fn write_row(
+        &self,
+        old: Option<&str>,
+        session: Map<String, Value>,
+    ) -> Result<String, sqlx::Error> {
+        let key = random_string(b"abcdefghijklmnopqrstuvwxyz0123456789", 32);
+        let data = signing::dumps(&Value::Object(session), &self.keys, DB_SALT);
+        let expires = if self.sqlite {
+            format!("datetime('now', '+{} seconds')", self.age_secs)
+        } else {
+            format!("CURRENT_TIMESTAMP + interval '{} seconds'", self.age_secs)
+        };
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO django_session (session_key, session_data, expire_date) VALUES ($1, $2, {expires})"
+        )))
+        .bind(key.clone())
+        .bind(data)
+        .execute(&self.pool)
+        .await?;
+        if let Some(old) = old {
+            let deleted = sqlx::query("DELETE FROM django_session WHERE session_key = $1")
+                .bind(old.to_owned())
+                .execute(&self.pool)
+                .await;
+            self.forget(old);
+            deleted?;
+        }
+        Ok(key)
+    }
 }
 
 /// `len` characters of `alphabet`, from the operating system's randomness,
