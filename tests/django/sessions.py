@@ -2,7 +2,8 @@
 tests/tests/behaviour/django_sessions.rs.
 
 argv: the SQLite file, SECRET_KEY, then a command (the session engine is
-`db`, or PERMIT_SESSION_ENGINE's: `signed_cookies`):
+`db`, or PERMIT_SESSION_ENGINE's: `signed_cookies`, or `cached_db` with its
+cache in Redis at PERMIT_REDIS_URL under KEY_PREFIX PERMIT_KEY_PREFIX):
 - setup: migrates, makes alice (auth.view_group), bob and carol, logs each
   in through Django's test client (the `db` session engine) and writes
   {name: {"id", "cookie"}};
@@ -13,12 +14,13 @@ argv: the SQLite file, SECRET_KEY, then a command (the session engine is
   their last_login is set, and the session's "note";
 - note COOKIE TEXT: stores TEXT in the session as "note", writes the
   session's cookie afterwards (a signed cookie changes with its data);
-- aged NAME DAYS: a session of NAME's signed DAYS days ago, as its cookie.
+- aged NAME DAYS: a session of NAME's signed DAYS days ago, as its cookie;
+- cached COOKIE: whether the cache holds the session (`cached_db`);
+- forget COOKIE...: deletes the sessions' cached copies (a test's cleanup).
 """
 
-import os
-
 import json
+import os
 import sys
 
 import django
@@ -32,7 +34,17 @@ class FastPBKDF2(PBKDF2PasswordHasher):
     iterations = 1000
 
 
+engine = os.environ.get("PERMIT_SESSION_ENGINE", "db")
+caches = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if engine == "cached_db":
+    caches = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ["PERMIT_REDIS_URL"],
+        "KEY_PREFIX": os.environ["PERMIT_KEY_PREFIX"],
+    }}
+
 settings.configure(
+    CACHES=caches,
     DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": sys.argv[1]}},
     INSTALLED_APPS=[
         "django.contrib.contenttypes",
@@ -41,8 +53,7 @@ settings.configure(
     ],
     PASSWORD_HASHERS=["__main__.FastPBKDF2"],
     SECRET_KEY=sys.argv[2],
-    SESSION_ENGINE="django.contrib.sessions.backends."
-    + os.environ.get("PERMIT_SESSION_ENGINE", "db"),
+    SESSION_ENGINE="django.contrib.sessions.backends." + engine,
     USE_TZ=True,
 )
 django.setup()
@@ -72,6 +83,20 @@ elif command == "password":
     user = User.objects.get(username=sys.argv[4])
     user.set_password(sys.argv[5])
     user.save()
+elif command == "cached":
+    from importlib import import_module
+
+    from django.core.cache import cache
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore(sys.argv[4])
+    print(json.dumps(cache.get(store.cache_key) is not None))
+elif command == "forget":
+    from importlib import import_module
+
+    from django.core.cache import cache
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    cache.delete_many([store(key).cache_key for key in sys.argv[4:]])
 elif command == "exists":
     print(json.dumps(Session.objects.filter(session_key=sys.argv[4]).exists()))
 elif command == "whois":

@@ -381,3 +381,125 @@ async fn signed_cookie_sessions_are_read_and_written_as_django_does() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Django's `cached_db` engine with its cache in Redis: a logout here
+/// removes the row and Django's cached copy, so Django's views stop
+/// seeing the user too; a login's new key takes the old one's copy away.
+/// Needs `REDIS_URL` (and python3's `redis`); says it skipped without.
+#[actix_rt::test]
+async fn a_logout_here_ends_a_cached_db_session_for_django_too() {
+    if !crate::django_auth::django() {
+        return;
+    }
+    let Ok(redis) = std::env::var("REDIS_URL") else {
+        eprintln!("skipped: REDIS_URL is not set (Django's cached_db sessions in Redis)");
+        return;
+    };
+    let prefix = format!("permit-test-{}", std::process::id());
+    let dir = std::env::temp_dir().join(format!("permit-django-cached-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("site.sqlite3");
+    let _ = std::fs::remove_file(&db);
+    let url = format!("sqlite://{}", db.display());
+    let secret = "the site's key";
+    let django = |args: &[&str]| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/django/sessions.py");
+        let output = Command::new("python3")
+            .arg("-I")
+            .arg(script)
+            .arg(&db)
+            .arg(secret)
+            .args(args)
+            .env("PERMIT_SESSION_ENGINE", "cached_db")
+            .env("PERMIT_REDIS_URL", &redis)
+            .env("PERMIT_KEY_PREFIX", &prefix)
+            .output()
+            .expect("run python3");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    let users: Value = serde_json::from_str(&django(&["setup"])).unwrap();
+    let cookie = |name: &str| users[name]["cookie"].as_str().unwrap().to_owned();
+    let backend = Arc::new(
+        DjangoBackend::connect(&url, SecretKeys::new(secret, []))
+            .await
+            .unwrap(),
+    );
+    let sessions = backend.sessions().cached_db(&redis, &prefix, 1).unwrap();
+    let app = test::init_service(
+        App::new()
+            .service(me)
+            .service(out)
+            .service(sign_in)
+            .wrap(Permit::new(Arc::clone(&backend)).identity(sessions)),
+    )
+    .await;
+    let post = |path: &str, key: String| {
+        test::TestRequest::post()
+            .uri(path)
+            .cookie(Cookie::new("sessionid", key))
+    };
+
+    // Django's login, seen here; Django holds it in its cache.
+    assert_eq!(django(&["cached", &cookie("alice")]), "true");
+    let seen = send(
+        &app,
+        test::TestRequest::get().uri("/me"),
+        Some(&Cookie::new("sessionid", cookie("alice"))),
+    )
+    .await;
+    assert_eq!(seen.status, StatusCode::OK);
+
+    // Our logout: no row, no cached copy, and Django's get_user is anonymous.
+    let seen = send(&app, post("/out", cookie("alice")), None).await;
+    assert_eq!(seen.status, StatusCode::OK, "{}", seen.body);
+    assert_eq!(django(&["exists", &cookie("alice")]), "false");
+    assert_eq!(django(&["cached", &cookie("alice")]), "false");
+    let whois: Value = serde_json::from_str(&django(&["whois", &cookie("alice")])).unwrap();
+    assert_eq!(whois["username"], "anonymous");
+
+    // Our login on top of bob's session: his old key's copy is gone too, and
+    // Django sees the new session.
+    assert_eq!(django(&["cached", &cookie("bob")]), "true");
+    let seen = send(&app, post("/in/bob", cookie("bob")), None).await;
+    assert_eq!(seen.status, StatusCode::OK, "{}", seen.body);
+    let new = seen
+        .cookie
+        .expect("a new session cookie")
+        .value()
+        .to_owned();
+    assert_eq!(django(&["cached", &cookie("bob")]), "false");
+    let whois: Value = serde_json::from_str(&django(&["whois", &new])).unwrap();
+    assert_eq!(whois["username"], "bob");
+
+    // A Redis that does not answer fails the logout (the row still goes).
+    let down = app_down(&backend, &prefix).await;
+    let seen = send(&down, post("/out", cookie("carol")), None).await;
+    assert_eq!(seen.status, StatusCode::INTERNAL_SERVER_ERROR);
+    django(&["forget", &cookie("carol"), &new]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+async fn app_down(
+    backend: &Arc<DjangoBackend>,
+    prefix: &str,
+) -> impl actix_web::dev::Service<
+    actix_http::Request,
+    Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+    Error = actix_web::Error,
+> {
+    let sessions = backend
+        .sessions()
+        .cached_db("redis://127.0.0.1:1", prefix, 1)
+        .unwrap();
+    test::init_service(
+        App::new()
+            .service(out)
+            .wrap(Permit::new(Arc::clone(backend)).identity(sessions)),
+    )
+    .await
+}

@@ -1,6 +1,6 @@
 //! [`DjangoSessions`]: the identity source that reads a Django site's own
-//! logins, from its `db` session engine (`django_session`), as Django's
-//! `get_user` reads them.
+//! logins, from its `db` or `cached_db` session engine (`django_session`)
+//! or its `signed_cookies`, as Django's `get_user` reads them.
 
 use std::sync::Arc;
 
@@ -53,8 +53,9 @@ enum Engine {
 /// keys are set, the CSRF secret rotated (a new `csrftoken` cookie), and
 /// `last_login` updated. [`logout`](crate::logout) deletes the row, which
 /// ends the login for Django too (with `cached_db`, Django serves its
-/// cached copy until that expires: delete the cache key as well, or use
-/// `db`).
+/// cached copy until that expires, unless [`cached_db`](Self::cached_db),
+/// feature `redis`, deletes it too). [`signed_cookies`](Self::signed_cookies)
+/// reads and writes Django's cookie-held sessions instead.
 #[derive(Clone)]
 pub struct DjangoSessions {
     pool: AnyPool,
@@ -67,6 +68,18 @@ pub struct DjangoSessions {
     secure: bool,
     exact: Option<Arc<Exact>>,
     engine: Engine,
+    #[cfg(feature = "redis")]
+    cache: Option<Arc<RedisCache>>,
+}
+
+/// The Redis cache of Django's `cached_db` engine: where Django keeps a
+/// copy of each session, under `KEY_PREFIX:VERSION:` and the engine's own
+/// prefix.
+#[cfg(feature = "redis")]
+#[derive(Debug)]
+struct RedisCache {
+    client: redis::Client,
+    prefix: String,
 }
 
 impl std::fmt::Debug for DjangoSessions {
@@ -98,7 +111,55 @@ impl DjangoSessions {
             secure: false,
             exact,
             engine: Engine::Db,
+            #[cfg(feature = "redis")]
+            cache: None,
         }
+    }
+
+    /// Django's `cached_db` engine with its cache in Redis (`redis://…`,
+    /// `CACHES["default"]` with Django's `RedisCache` or django-redis):
+    /// sessions are read from their rows, which Django keeps current, and
+    /// a logout or a login's new key here deletes Django's cached copy as
+    /// well as the row, so that Django stops serving it too. `key_prefix`
+    /// and `version` are the cache's `KEY_PREFIX` and `VERSION` (`""` and
+    /// `1` by default). A Redis that does not answer fails the logout.
+    ///
+    /// # Errors
+    /// When `url` is not a Redis URL.
+    #[cfg(feature = "redis")]
+    pub fn cached_db(
+        mut self,
+        url: &str,
+        key_prefix: &str,
+        version: u32,
+    ) -> Result<Self, BackendError> {
+        let client = redis::Client::open(url).map_err(BackendError::new)?;
+        self.engine = Engine::Db;
+        self.cache = Some(Arc::new(RedisCache {
+            client,
+            prefix: format!("{key_prefix}:{version}:django.contrib.sessions.cached_db"),
+        }));
+        Ok(self)
+    }
+
+    /// Deletes Django's cached copy of a session, with `cached_db`.
+    async fn uncache(&self, key: &str) -> Result<(), BackendError> {
+        #[cfg(feature = "redis")]
+        if let Some(cache) = &self.cache {
+            let mut redis = cache
+                .client
+                .get_multiplexed_async_connection()
+                .await
+                .map_err(BackendError::new)?;
+            let () = redis::cmd("DEL")
+                .arg(format!("{}{key}", cache.prefix))
+                .query_async(&mut redis)
+                .await
+                .map_err(BackendError::new)?;
+        }
+        #[cfg(not(feature = "redis"))]
+        let _ = key;
+        Ok(())
     }
 
     /// Reads and writes the `signed_cookies` engine's sessions instead of
@@ -383,8 +444,9 @@ impl IdentitySource for DjangoSessions {
             .await;
         // After the row went: a read that raced the delete keeps nothing.
         self.forget(&key);
-        deleted
-            .map(drop)
+        deleted.map_err(|err| LoginError::Session(err.to_string()))?;
+        self.uncache(&key)
+            .await
             .map_err(|err| LoginError::Session(err.to_string()))
     }
 }
@@ -396,7 +458,7 @@ impl DjangoSessions {
         &self,
         old: Option<&str>,
         session: Map<String, Value>,
-    ) -> Result<String, sqlx::Error> {
+    ) -> Result<String, BackendError> {
         let key = random_string(b"abcdefghijklmnopqrstuvwxyz0123456789", 32);
         let data = signing::dumps(&Value::Object(session), &self.keys, DB_SALT);
         let expires = if self.sqlite {
@@ -410,14 +472,16 @@ impl DjangoSessions {
         .bind(key.clone())
         .bind(data)
         .execute(&self.pool)
-        .await?;
+        .await
+        .map_err(BackendError::new)?;
         if let Some(old) = old {
             let deleted = sqlx::query("DELETE FROM django_session WHERE session_key = $1")
                 .bind(old.to_owned())
                 .execute(&self.pool)
                 .await;
             self.forget(old);
-            deleted?;
+            deleted.map_err(BackendError::new)?;
+            self.uncache(old).await?;
         }
         Ok(key)
     }
