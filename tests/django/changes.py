@@ -18,7 +18,9 @@ and answers one JSON line when the change has committed:
   group]: django-guardian's assign_perm / remove_perm on a group as the
   object;
 - ["active", user, true|false]; ["password", user, new];
-- ["logout", cookie]: Django's logout of that session.
+- ["logout", cookie]: Django's logout of that session;
+- ["login", user]: a new login through Django's test client; answers its
+  session cookie.
 """
 
 import json
@@ -93,6 +95,12 @@ def setup():
     return out
 
 
+def login(name):
+    client = Client()
+    assert client.login(username=name, password=f"{name} pw")
+    return client.cookies["sessionid"].value
+
+
 def logout(cookie):
     client = Client()
     client.cookies["sessionid"] = cookie
@@ -126,9 +134,10 @@ COMMANDS = {
     "active": active,
     "password": password,
     "logout": logout,
+    "login": login,
 }
 
 for line in sys.stdin:
     command, *args = json.loads(line)
     answer = COMMANDS[command](*args)
-    print(json.dumps(answer if command == "setup" else None), flush=True)
+    print(json.dumps(answer if command in ("setup", "login") else None), flush=True)
