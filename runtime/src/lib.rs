@@ -89,6 +89,8 @@ pub mod guide {
     pub mod matrix {}
     #[doc = include_str!("../docs/guide/several_instances.md")]
     pub mod several_instances {}
+    #[doc = include_str!("../docs/guide/beside_django.md")]
+    pub mod beside_django {}
     #[doc = include_str!("../docs/guide/decisions.md")]
     pub mod decisions {}
     #[doc = include_str!("../docs/guide/how_it_is_built.md")]

@@ -265,15 +265,15 @@ struct QuestionText {
     question_text: String,
 }
 
-/// The model's rule: `CharField(max_length=200)`, and not blank.
-fn valid(text: &str) -> Result<(), HttpResponse> {
+/// The model's rule: `CharField(max_length=200)`, and not blank; the 400
+/// that says so otherwise.
+fn invalid(text: &str) -> Option<HttpResponse> {
     let length = text.chars().count();
-    if text.trim().is_empty() || length > 200 {
-        return Err(HttpResponse::BadRequest().json(json!({
+    (text.trim().is_empty() || length > 200).then(|| {
+        HttpResponse::BadRequest().json(json!({
             "error": "question_text must hold 1 to 200 characters",
-        })));
-    }
-    Ok(())
+        }))
+    })
 }
 
 #[permission_required("polls.add_question")]
@@ -286,7 +286,7 @@ async fn add_question(
         web::Either::Left(json) => json.into_inner().question_text,
         web::Either::Right(form) => form.into_inner().question_text,
     };
-    if let Err(response) = valid(&text) {
+    if let Some(response) = invalid(&text) {
         return response;
     }
     let row = sqlx::query(
@@ -310,7 +310,7 @@ async fn change_question(
     id: web::Path<i64>,
     body: web::Json<QuestionText>,
 ) -> HttpResponse {
-    if let Err(response) = valid(&body.question_text) {
+    if let Some(response) = invalid(&body.question_text) {
         return response;
     }
     let row = sqlx::query(

@@ -596,9 +596,12 @@ fn run(db: Database) {
     let page = zoe.get(&format!("{django}/polls/new/"));
     assert_eq!(page.status, 200);
     assert!(
-        page.body.contains(r#"action="/api/questions/""#) || page.body.contains("/api/questions/")
+        page.body.contains(r#"action="/api/questions/""#),
+        "{}",
+        page.body
     );
     let token = form_token(&page.body);
+    let mut created = None;
     eventually("a permission granted", || {
         let seen = zoe.post_form(
             &api("/api/questions/"),
@@ -608,8 +611,18 @@ fn run(db: Database) {
                 ("csrfmiddlewaretoken", &token),
             ],
         );
-        seen.status == 201
+        created = (seen.status == 201).then(|| seen.json());
+        created.is_some()
     });
+    let created = created.unwrap();
+    assert_eq!(created["question_text"], "Qui a posé ça ?");
+    let q3 = created["id"].as_i64().unwrap();
+    let blank = zoe.post_form(
+        &api("/api/questions/"),
+        &django,
+        &[("question_text", " "), ("csrfmiddlewaretoken", &token)],
+    );
+    assert_eq!(blank.status, 400, "{}", blank.body);
     let without = zoe.post_form(
         &api("/api/questions/"),
         &django,
@@ -637,6 +650,30 @@ fn run(db: Database) {
         changelist.body
     );
     assert!(!changelist.body.contains("sans jeton"));
+
+    // Deleting: a guardian grant on one question, to a group zoë is in,
+    // lets her delete that one and no other.
+    let zoe = browsers.get_mut("zoë").unwrap();
+    let delete = |browser: &mut Browser, id: i64| {
+        browser
+            .script(
+                "DELETE",
+                &api(&format!("/api/questions/{id}")),
+                &django,
+                None,
+            )
+            .status
+    };
+    assert_eq!(delete(zoe, q3), 403);
+    sites.orm(&format!(
+        "assign_perm('polls.delete_question', Group.objects.get(name='editors'), Question.objects.get(pk={q3}))"
+    ));
+    eventually("a group's guardian grant", || delete(zoe, q3) == 204);
+    assert_eq!(delete(zoe, q1), 403);
+    assert_eq!(
+        sites.orm(&format!("print(Question.objects.filter(pk={q3}).exists())")),
+        "False"
+    );
 
     // Django's logout ends the session here.
     let bob = browsers.get_mut("bob").unwrap();
