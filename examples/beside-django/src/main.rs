@@ -62,6 +62,12 @@ struct Cli {
     /// The cache's KEY_PREFIX, for `cached_db` sessions.
     #[arg(long, env = "DJANGO_CACHE_KEY_PREFIX", default_value = "")]
     cache_key_prefix: String,
+    /// The header a reverse proxy in front puts the client's address in
+    /// (`X-Forwarded-For`), for the login throttle; unset: the peer
+    /// address (behind a proxy without it, every client shares the
+    /// proxy's).
+    #[arg(long, env = "PERMIT_CLIENT_HEADER")]
+    client_header: Option<actix_web::http::header::HeaderName>,
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:8001")]
     bind: String,
@@ -151,7 +157,10 @@ async fn serve(cli: &Cli, backend: DjangoBackend) -> anyhow::Result<()> {
         csrf = csrf.use_sessions(sessions.clone());
     }
     let backend = Arc::new(backend);
-    let throttle = Throttle::new(MemoryThrottle::new());
+    let mut throttle = Throttle::new(MemoryThrottle::new());
+    if let Some(header) = &cli.client_header {
+        throttle = throttle.client_header(header.clone());
+    }
     let data = web::Data::new(Site {
         pool,
         backend: Arc::clone(&backend),
