@@ -75,10 +75,13 @@ struct Cli {
     command: Option<Command>,
 }
 
+/// `SESSION_ENGINE`'s last part, spelt as Django spells it.
 #[derive(Clone, Copy, ValueEnum)]
 enum Engine {
     Db,
+    #[value(name = "cached_db")]
     CachedDb,
+    #[value(name = "signed_cookies")]
     SignedCookies,
 }
 

@@ -135,11 +135,21 @@ struct Sites {
 
 impl Sites {
     fn start(db: Database) -> Self {
-        let env = vec![
+        Self::start_with(db, &[])
+    }
+
+    /// Both servers with these settings besides the database and the key.
+    fn start_with(db: Database, settings: &[(&str, &str)]) -> Self {
+        let mut env = vec![
             ("DJANGO_DATABASE_URL".to_owned(), db.url.clone()),
             ("DJANGO_SECRET_KEY".to_owned(), KEY.to_owned()),
             ("DJANGO_SECRET_KEY_FALLBACKS".to_owned(), String::new()),
         ];
+        env.extend(
+            settings
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let mut sites = Self {
             env,
             django: String::new(),
@@ -799,4 +809,96 @@ fn the_api_beside_django_sees_what_django_sees_on_postgresql() {
         return;
     };
     run(Database::new("postgres", Some(&server)));
+}
+
+/// The example configured for Django's other session engines, as its
+/// README says: `signed_cookies`, and `cached_db` with its cache in Redis
+/// (with `REDIS_URL`; says it skipped without). A Django login is seen
+/// here, our login is seen by Django, our logout ends the login for
+/// Django (with `cached_db`, its cached copy too; a signed cookie is taken
+/// from the browser), and Django's password change ends ours.
+#[test]
+fn the_other_session_engines_hold_beside_django() {
+    if !have_python() {
+        return;
+    }
+    let prefix = format!("beside-django-{}", std::process::id());
+    let mut engines: Vec<(&str, Vec<(&str, String)>)> = vec![("signed_cookies", vec![])];
+    match std::env::var("REDIS_URL") {
+        Ok(redis) => engines.push((
+            "cached_db",
+            vec![
+                ("REDIS_URL", redis),
+                ("DJANGO_CACHE_KEY_PREFIX", prefix.clone()),
+            ],
+        )),
+        Err(_) => eprintln!("skipped cached_db: REDIS_URL is not set"),
+    }
+    for (engine, extra) in engines {
+        let mut settings = vec![("DJANGO_SESSION_ENGINE", engine)];
+        settings.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
+        let mut sites =
+            Sites::start_with(Database::new(&format!("engine-{engine}"), None), &settings);
+        sites.start_api(KEY, "");
+        let (django, rust) = (sites.django.clone(), sites.rust.clone());
+        let api = |path: &str| format!("{rust}{path}");
+        sites.orm(
+            "User.objects.create_user('ana', password='ana pw').user_permissions.add(perm('view_question'))",
+        );
+
+        // Django's login, seen here.
+        let mut browser = Browser::new();
+        browser.django_login(&django, "ana", "ana pw");
+        let me = browser.get(&api("/api/me"));
+        assert_eq!(
+            (me.status, me.json()["username"].as_str()),
+            (200, Some("ana")),
+            "{engine}"
+        );
+        assert_eq!(browser.get(&api("/api/questions/")).status, 200, "{engine}");
+
+        // Our logout ends it for Django.
+        let cookie = browser.cookie("sessionid");
+        let out = browser.script("POST", &api("/api/logout"), &django, None);
+        assert_eq!(out.status, 200, "{engine}: {}", out.body);
+        if engine == "signed_cookies" {
+            assert_eq!(browser.cookie("sessionid"), "", "the cookie is taken away");
+        } else {
+            browser.jar.insert("sessionid".into(), cookie);
+            assert_eq!(browser.whoami(&django)["username"], Value::Null, "{engine}");
+        }
+
+        // Our login, seen by Django; Django's password change ends it.
+        let mut ours = Browser::new();
+        let login = ours.send(
+            "POST",
+            &api("/api/login"),
+            &[],
+            Some((
+                "application/json",
+                json!({"username": "ana", "password": "ana pw"}).to_string(),
+            )),
+        );
+        assert_eq!(login.status, 200, "{engine}: {}", login.body);
+        assert_eq!(ours.whoami(&django)["username"], "ana", "{engine}");
+        sites.orm(
+            "ana = User.objects.get(username='ana'); ana.set_password('ana new pw'); ana.save()",
+        );
+        eventually("a password change", || {
+            ours.get(&api("/api/me")).status == 403
+        });
+        assert_eq!(ours.whoami(&django)["username"], Value::Null, "{engine}");
+
+        if engine == "cached_db" {
+            // Django's cached copies of what is left.
+            sites.orm(
+                "from importlib import import_module\n\
+                 from django.conf import settings\n\
+                 from django.contrib.sessions.models import Session\n\
+                 from django.core.cache import cache\n\
+                 store = import_module(settings.SESSION_ENGINE).SessionStore\n\
+                 cache.delete_many([store(s.session_key).cache_key for s in Session.objects.all()])",
+            );
+        }
+    }
 }
