@@ -470,3 +470,36 @@ fn over_generated_requests_the_handler_runs_exactly_when_django_s_rules_allow() 
         panic!("{err}");
     }
 }
+
+/// A form too large to look in is refused having read at most the limit
+/// and a chunk, and nothing at all when its declared length says so.
+#[actix_rt::test]
+async fn a_form_past_the_limit_is_refused_without_reading_it_all() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use crate::support::{CHUNK, counting_body};
+
+    let app = test::init_service(
+        App::new()
+            .default_service(web::to(|| async { HttpResponse::Ok().body("ran") }))
+            .wrap(DjangoCsrf::new().form_limit(2 * CHUNK)),
+    )
+    .await;
+    for declared in [None, Some(10 * CHUNK)] {
+        let read = Rc::new(Cell::new(0));
+        let mut req = test::TestRequest::post()
+            .uri("/")
+            .insert_header(("host", "testserver"))
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .cookie(Cookie::new("sessionid", "abcdefgh12345678"))
+            .cookie(Cookie::new("csrftoken", "a".repeat(32)));
+        if let Some(length) = declared {
+            req = req.insert_header(("content-length", length.to_string()));
+        }
+        let res = test::call_service(&app, counting_body(req, 10, &read)).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        let most = if declared.is_some() { 0 } else { 3 * CHUNK };
+        assert!(read.get() <= most, "{declared:?}: read {}", read.get());
+    }
+}

@@ -344,12 +344,21 @@ impl Settings {
     /// The form's `csrfmiddlewaretoken` (empty when absent); the body is
     /// read up to the limit and put back for the handler.
     async fn form_token(&self, req: &mut ServiceRequest) -> Result<String, Refusal> {
+        const TOO_LARGE: Refusal = "the form is larger than the limit for finding its CSRF token.";
+        // A declared length past the limit is refused before a byte is read.
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > self.form_limit as u64) {
+            return Err(TOO_LARGE);
+        }
         let mut payload = req.take_payload();
         let mut body = BytesMut::new();
         while let Some(chunk) = poll_fn(|cx| Pin::new(&mut payload).poll_next(cx)).await {
             let chunk = chunk.map_err(|_| "the form could not be read.")?;
             if body.len() + chunk.len() > self.form_limit {
-                return Err("the form is larger than the limit for finding its CSRF token.");
+                return Err(TOO_LARGE);
             }
             body.extend_from_slice(&chunk);
         }
