@@ -171,8 +171,23 @@ async fn serve(cli: &Cli, backend: DjangoBackend) -> anyhow::Result<()> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .app_data(web::JsonConfig::default().limit(16_384))
-            .app_data(web::FormConfig::default().limit(16_384))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(16_384)
+                    .error_handler(|err, _| bad_request(err)),
+            )
+            .app_data(
+                web::FormConfig::default()
+                    .limit(16_384)
+                    .error_handler(|err, _| bad_request(err)),
+            )
+            .app_data(web::PathConfig::default().error_handler(|_, _| {
+                actix_web::error::InternalError::from_response(
+                    "no such question",
+                    HttpResponse::NotFound().json(json!({"error": "no such question"})),
+                )
+                .into()
+            }))
             .service(me)
             .service(questions)
             .service(add_question)
@@ -204,6 +219,18 @@ fn json_denial(_: &HttpRequest, denial: &Denial<'_>) -> HttpResponse {
         "error": denial.reason().as_str(),
         "missing": denial.missing_permissions(),
     }))
+}
+
+/// A body that does not read (malformed, too large, of another type):
+/// 400 (or 413, 415) with a JSON body, as every answer here.
+fn bad_request(err: impl actix_web::ResponseError + 'static) -> actix_web::Error {
+    let status = err.status_code();
+    let detail = err.to_string();
+    actix_web::error::InternalError::from_response(
+        err,
+        HttpResponse::build(status).json(json!({"error": "bad_request", "detail": detail})),
+    )
+    .into()
 }
 
 struct Site {

@@ -558,6 +558,43 @@ fn run(db: Database) {
         patch(browsers.get_mut("bob").unwrap(), q2, "Où sont-ils ?"),
         200
     );
+    // What does not read is answered in JSON too: a malformed body (400),
+    // an id that is no number (404), after the checks passed.
+    let bob = browsers.get_mut("bob").unwrap();
+    let token = bob.cookie("csrftoken");
+    let headers = [("origin", django.as_str()), ("x-csrftoken", token.as_str())];
+    for (path, body, status) in [
+        (format!("/api/questions/{q2}"), "{not json", 400),
+        (
+            format!("/api/questions/{q2}"),
+            r#"{"question_text": 7}"#,
+            400,
+        ),
+        (
+            "/api/questions/x".to_owned(),
+            r#"{"question_text": "x"}"#,
+            404,
+        ),
+    ] {
+        let seen = bob.send(
+            "PATCH",
+            &api(&path),
+            &headers,
+            Some(("application/json", body.to_owned())),
+        );
+        assert_eq!(seen.status, status, "{path} {body}: {}", seen.body);
+        assert!(seen.json()["error"].is_string());
+    }
+    let seen = Browser::new().send(
+        "POST",
+        &api("/api/login"),
+        &[],
+        Some(("application/json", "{".to_owned())),
+    );
+    assert_eq!(
+        (seen.status, seen.json()["error"].as_str()),
+        (400, Some("bad_request"))
+    );
     assert_eq!(
         patch(browsers.get_mut("carol").unwrap(), q1, "carol's"),
         403
