@@ -168,6 +168,11 @@ async fn serve(cli: &Cli, backend: DjangoBackend) -> anyhow::Result<()> {
         pool,
         backend: Arc::clone(&backend),
     });
+    // Built once: every worker shares its password-hashing threads.
+    let permit = Permit::new(Arc::clone(&backend))
+        .identity(sessions)
+        .throttle(throttle)
+        .config(Config::default().render_with(json_denial));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -195,12 +200,7 @@ async fn serve(cli: &Cli, backend: DjangoBackend) -> anyhow::Result<()> {
             .service(delete_question)
             .service(api_login)
             .service(api_logout)
-            .wrap(
-                Permit::new(Arc::clone(&backend))
-                    .identity(sessions.clone())
-                    .throttle(throttle.clone())
-                    .config(Config::default().render_with(json_denial)),
-            )
+            .wrap(permit.clone())
             .wrap(csrf.clone())
     })
     .bind(&cli.bind)?;
