@@ -438,14 +438,7 @@ impl IdentitySource for DjangoSessions {
         let Some(key) = self.key(req) else {
             return Ok(());
         };
-        let deleted = sqlx::query("DELETE FROM django_session WHERE session_key = $1")
-            .bind(key.clone())
-            .execute(&self.pool)
-            .await;
-        // After the row went: a read that raced the delete keeps nothing.
-        self.forget(&key);
-        deleted.map_err(|err| LoginError::Session(err.to_string()))?;
-        self.uncache(&key)
+        self.delete_row(&key)
             .await
             .map_err(|err| LoginError::Session(err.to_string()))
     }
@@ -475,15 +468,22 @@ impl DjangoSessions {
         .await
         .map_err(BackendError::new)?;
         if let Some(old) = old {
-            let deleted = sqlx::query("DELETE FROM django_session WHERE session_key = $1")
-                .bind(old.to_owned())
-                .execute(&self.pool)
-                .await;
-            self.forget(old);
-            deleted.map_err(BackendError::new)?;
-            self.uncache(old).await?;
+            self.delete_row(old).await?;
         }
         Ok(key)
+    }
+
+    /// Ends a session for every reader: its row, this instance's cached
+    /// copy, and Django's cached copy with `cached_db`.
+    async fn delete_row(&self, key: &str) -> Result<(), BackendError> {
+        let deleted = sqlx::query("DELETE FROM django_session WHERE session_key = $1")
+            .bind(key.to_owned())
+            .execute(&self.pool)
+            .await;
+        // After the row went: a read that raced the delete keeps nothing.
+        self.forget(key);
+        deleted.map_err(BackendError::new)?;
+        self.uncache(key).await
     }
 }
 
