@@ -386,6 +386,17 @@ impl Browser {
         )
     }
 
+    /// A login through the API, as a script posts it (JSON, no token).
+    fn api_login(&mut self, rust: &str, username: &str, password: &str) -> Seen {
+        let body = json!({"username": username, "password": password}).to_string();
+        self.send(
+            "POST",
+            &format!("{rust}/api/login"),
+            &[],
+            Some(("application/json", body)),
+        )
+    }
+
     /// Logs in through Django's LoginView.
     fn django_login(&mut self, django: &str, username: &str, password: &str) {
         let page = self.get(&format!("{django}/accounts/login/"));
@@ -744,15 +755,7 @@ fn run(db: Database) {
     let hash = || sites.orm("print(User.objects.get(username='bob').password)");
     let before = hash();
     let mut rust_bob = Browser::new();
-    let seen = rust_bob.send(
-        "POST",
-        &api("/api/login"),
-        &[],
-        Some((
-            "application/json",
-            json!({"username": "bob", "password": "bob pw"}).to_string(),
-        )),
-    );
+    let seen = rust_bob.api_login(&rust, "bob", "bob pw");
     assert_eq!(seen.status, 200, "{}", seen.body);
     assert_eq!(rust_bob.whoami(&django)["username"], "bob");
     let token = rust_bob.cookie("csrftoken");
@@ -778,15 +781,7 @@ fn run(db: Database) {
         (Some("bob"), Some("café ☕ 𝄞"))
     );
     assert_eq!(hash(), before);
-    let wrong = Browser::new().send(
-        "POST",
-        &api("/api/login"),
-        &[],
-        Some((
-            "application/json",
-            json!({"username": "bob", "password": "no"}).to_string(),
-        )),
-    );
+    let wrong = Browser::new().api_login(&rust, "bob", "no");
     assert_eq!(wrong.status, 401);
 
     // Django's password change (bob, in another browser) ends the API's
@@ -919,15 +914,7 @@ fn the_other_session_engines_hold_beside_django() {
 
         // Our login, seen by Django; Django's password change ends it.
         let mut ours = Browser::new();
-        let login = ours.send(
-            "POST",
-            &api("/api/login"),
-            &[],
-            Some((
-                "application/json",
-                json!({"username": "ana", "password": "ana pw"}).to_string(),
-            )),
-        );
+        let login = ours.api_login(&rust, "ana", "ana pw");
         assert_eq!(login.status, 200, "{engine}: {}", login.body);
         assert_eq!(ours.whoami(&django)["username"], "ana", "{engine}");
         sites.orm(
