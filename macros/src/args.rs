@@ -12,6 +12,9 @@ mod kw {
 /// The keys every macro but `login_not_required` accepts.
 const KEYS: &[&str] = &["login_url", "redirect_field", "crate"];
 
+/// The keys of `recent_login_required`.
+const RECENT_KEYS: &[&str] = &["max_age", "login_url", "redirect_field", "crate"];
+
 /// The keys of the macros that can check an object (`object = "id"`).
 const OBJECT_KEYS: &[&str] = &["login_url", "redirect_field", "object", "crate"];
 
@@ -105,6 +108,8 @@ pub(crate) enum Require {
     /// Each inner list needs one of its permissions.
     Perms(Vec<Vec<LitStr>>),
     Test(Path),
+    /// The password proved at most this many seconds ago.
+    RecentLogin(u64),
     Public,
 }
 
@@ -125,6 +130,7 @@ pub(crate) enum Macro {
     PermissionRequired,
     UserPassesTest,
     LoginNotRequired,
+    RecentLoginRequired,
 }
 
 impl Macro {
@@ -134,6 +140,7 @@ impl Macro {
             "permission_required" => Some(Self::PermissionRequired),
             "user_passes_test" => Some(Self::UserPassesTest),
             "login_not_required" => Some(Self::LoginNotRequired),
+            "recent_login_required" => Some(Self::RecentLoginRequired),
             _ => None,
         }
     }
@@ -144,6 +151,7 @@ impl Macro {
             Self::PermissionRequired => "permission_required",
             Self::UserPassesTest => "user_passes_test",
             Self::LoginNotRequired => "login_not_required",
+            Self::RecentLoginRequired => "recent_login_required",
         }
     }
 }
@@ -215,9 +223,24 @@ impl Args {
         let mut errors = Errors::default();
         let mut perms: Vec<Vec<LitStr>> = Vec::new();
         let mut predicate: Option<Path> = None;
+        let mut max_age: Option<u64> = None;
+        let mut max_age_given = false;
         let mut args = Args::bare(Require::Login);
         for item in items {
             match item {
+                Item::Key(key, value) if key == "max_age" && which == Macro::RecentLoginRequired => {
+                    if max_age_given {
+                        errors.at(key.span(), "`max_age` is given twice");
+                        continue;
+                    }
+                    max_age_given = true;
+                    if let Some(lit) = string_value("max_age", value, &mut errors) {
+                        match parse_max_age(&lit.value()) {
+                            Ok(secs) => max_age = Some(secs),
+                            Err(msg) => errors.at(lit.span(), msg),
+                        }
+                    }
+                }
                 Item::Perm(lit) if which == Macro::PermissionRequired => {
                     check_perm(&lit, &mut errors);
                     perms.push(vec![lit]);
@@ -274,6 +297,14 @@ impl Args {
                 ),
                 None => {}
             },
+            Macro::RecentLoginRequired => match max_age {
+                Some(secs) => args.require = Require::RecentLogin(secs),
+                None if !max_age_given && errors.0.is_none() => errors.at(
+                    Span::call_site(),
+                    "`recent_login_required` needs `max_age`: #[recent_login_required(max_age = \"10m\")]",
+                ),
+                None => {}
+            },
             Macro::LoginRequired | Macro::LoginNotRequired => {}
         }
         errors.finish(args)
@@ -323,6 +354,10 @@ impl Args {
                     Macro::PermissionRequired | Macro::UserPassesTest => (
                         OBJECT_KEYS,
                         "`login_url`, `redirect_field`, `object` or `crate`",
+                    ),
+                    Macro::RecentLoginRequired => (
+                        RECENT_KEYS,
+                        "`max_age`, `login_url`, `redirect_field` or `crate`",
                     ),
                     _ => (KEYS, "`login_url`, `redirect_field` or `crate`"),
                 };
@@ -399,12 +434,16 @@ fn example(key: &str) -> &'static str {
         "login_url" => "/accounts/login/",
         "redirect_field" => "next",
         "object" => "id",
+        "max_age" => "10m",
         _ => "::actix_permit",
     }
 }
 
 fn unexpected(which: Macro, what: &str) -> String {
     match which {
+        Macro::RecentLoginRequired => format!(
+            "`recent_login_required` takes `max_age = \"10m\"` and optional `login_url`, `redirect_field`, `crate`; found {what}"
+        ),
         Macro::LoginRequired => format!(
             "`login_required` takes only `login_url`, `redirect_field` and `crate`, found {what}; to require permissions use #[permission_required(\"app_label.codename\")]"
         ),
@@ -416,6 +455,55 @@ fn unexpected(which: Macro, what: &str) -> String {
             which.name()
         ),
     }
+}
+
+/// The most a `max_age` may be: one year (a longer one is a mistake, not a
+/// policy; the login itself lasts weeks).
+const MAX_AGE_LIMIT: u64 = 366 * 86_400;
+
+/// `max_age`: one or more `<digits><unit>`, the units `d`, `h`, `m`, `s`
+/// in that order, each at most once (`10m`, `1h30m`, `90s`), in seconds;
+/// never zero, at most a year.
+pub(crate) fn parse_max_age(text: &str) -> std::result::Result<u64, String> {
+    let malformed = || {
+        format!(
+            "expected a duration like \"10m\", \"90s\" or \"1h30m\" (digits, then `d`, `h`, `m` or `s`, largest first), found {text:?}"
+        )
+    };
+    let units = [('d', 86_400_u64), ('h', 3_600), ('m', 60), ('s', 1)];
+    let mut next_unit = 0;
+    let mut total: u64 = 0;
+    let mut rest = text;
+    if rest.is_empty() {
+        return Err(malformed());
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(malformed());
+        }
+        let Some(unit) = rest[digits..].chars().next() else {
+            return Err(malformed());
+        };
+        let Some(offset) = units[next_unit..].iter().position(|(u, _)| *u == unit) else {
+            return Err(malformed());
+        };
+        let secs = units[next_unit + offset].1;
+        next_unit += offset + 1;
+        let count: u64 = rest[..digits].parse().map_err(|_| malformed())?;
+        total = count
+            .checked_mul(secs)
+            .and_then(|add| total.checked_add(add))
+            .filter(|total| *total <= MAX_AGE_LIMIT)
+            .ok_or_else(|| format!("`max_age` {text:?} is longer than a year"))?;
+        rest = &rest[digits + unit.len_utf8()..];
+    }
+    if total == 0 {
+        return Err(format!(
+            "`max_age` {text:?} is zero: no login would ever be recent enough; give a duration like \"10m\""
+        ));
+    }
+    Ok(total)
 }
 
 /// The rules of `actix_permit::permission::validate`, applied at compile time.
@@ -609,6 +697,65 @@ mod tests {
         assert!(matches!(
             parse(Macro::LoginNotRequired, quote!()).unwrap().require,
             Require::Public
+        ));
+    }
+
+    #[test]
+    fn max_age_reads_durations() {
+        for (text, secs) in [
+            ("10m", 600),
+            ("90s", 90),
+            ("1h30m", 5_400),
+            ("1d", 86_400),
+            ("2h5s", 7_205),
+            ("366d", 366 * 86_400),
+        ] {
+            assert_eq!(parse_max_age(text), Ok(secs), "{text}");
+        }
+        for bad in [
+            "", "10", "m", "10x", "1m1h", "1m1m", "-1m", "1.5h", "10 m", "1m ", "１m", "10M",
+        ] {
+            assert!(
+                parse_max_age(bad)
+                    .unwrap_err()
+                    .starts_with("expected a duration"),
+                "{bad:?}"
+            );
+        }
+        assert!(parse_max_age("0s").unwrap_err().contains("is zero"));
+        assert!(parse_max_age("0h0m").unwrap_err().contains("is zero"));
+        assert!(
+            parse_max_age("367d")
+                .unwrap_err()
+                .contains("longer than a year")
+        );
+        assert!(parse_max_age("99999999999999999999s").is_err());
+        assert!(message(Macro::RecentLoginRequired, quote!()).contains("needs `max_age`"));
+        assert!(message(Macro::RecentLoginRequired, quote!("a.b")).contains("takes `max_age"));
+        assert!(
+            message(Macro::RecentLoginRequired, quote!(max_age = 10))
+                .starts_with("expected a string literal for `max_age`")
+        );
+        assert_eq!(
+            message(
+                Macro::RecentLoginRequired,
+                quote!(max_age = "1m", max_age = "2m")
+            ),
+            "`max_age` is given twice"
+        );
+        assert!(
+            message(Macro::LoginRequired, quote!(max_age = "1m"))
+                .starts_with("unknown argument `max_age`")
+        );
+        assert!(
+            message(Macro::RecentLoginRequired, quote!(max_ag = "1m"))
+                .contains("did you mean `max_age`?")
+        );
+        assert!(matches!(
+            parse(Macro::RecentLoginRequired, quote!(max_age = "10m"))
+                .unwrap()
+                .require,
+            Require::RecentLogin(600)
         ));
     }
 

@@ -99,6 +99,7 @@ pub(crate) fn generate(stack: &Stack, mut func: HandlerFn, _site: &str) -> Token
                     let name = path.to_token_stream().to_string().replace(' ', "");
                     quote!(#private::Require::Test(#name))
                 }
+                Require::RecentLogin(secs) => quote!(#private::Require::RecentLogin(#secs)),
             };
             quote! {
                 #private::Rule {

@@ -79,11 +79,12 @@ fn stream() -> impl Strategy<Value = TokenStream> {
     proptest::collection::vec(token(2), 0..12).prop_map(|tokens| tokens.into_iter().collect())
 }
 
-const MACROS: [Macro; 4] = [
+const MACROS: [Macro; 5] = [
     Macro::LoginRequired,
     Macro::PermissionRequired,
     Macro::UserPassesTest,
     Macro::LoginNotRequired,
+    Macro::RecentLoginRequired,
 ];
 
 proptest! {

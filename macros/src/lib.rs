@@ -75,6 +75,12 @@ pub fn user_passes_test(args: TokenStream, item: TokenStream) -> TokenStream {
     run(Macro::UserPassesTest, args, item)
 }
 
+/// See `actix_permit::recent_login_required`.
+#[proc_macro_attribute]
+pub fn recent_login_required(args: TokenStream, item: TokenStream) -> TokenStream {
+    run(Macro::RecentLoginRequired, args, item)
+}
+
 /// See `actix_permit::login_not_required`.
 #[proc_macro_attribute]
 pub fn login_not_required(args: TokenStream, item: TokenStream) -> TokenStream {

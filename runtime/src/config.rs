@@ -21,23 +21,31 @@ pub enum Reason {
     Error,
     /// Too many failed logins for a username or from a client.
     Throttled,
+    /// The user is logged in, but `#[recent_login_required]` wants their
+    /// password proved more recently than they last did.
+    ReauthenticationRequired,
 }
 
 impl Reason {
     /// The status the default rendering answers with: 403 for
-    /// `LoginRequired` without a login URL and for `Forbidden`, 503 for
+    /// `LoginRequired` without a login URL, for `Forbidden` and for
+    /// `ReauthenticationRequired` without a URL to send the user to, 503 for
     /// `Unavailable`, 500 for `Error`, 429 for `Throttled`. (A configured login URL turns
     /// `LoginRequired` into a 302.)
     pub fn status(self) -> StatusCode {
         match self {
-            Self::LoginRequired | Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::LoginRequired | Self::Forbidden | Self::ReauthenticationRequired => {
+                StatusCode::FORBIDDEN
+            }
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Error => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Throttled => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
-    /// A short name for logs: `login_required`, `forbidden`, `unavailable`, `error`.
+    /// A short name for logs and API bodies: `login_required`,
+    /// `forbidden`, `unavailable`, `error`, `throttled`,
+    /// `reauthentication_required`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::LoginRequired => "login_required",
@@ -45,6 +53,7 @@ impl Reason {
             Self::Unavailable => "unavailable",
             Self::Error => "error",
             Self::Throttled => "throttled",
+            Self::ReauthenticationRequired => "reauthentication_required",
         }
     }
 }
@@ -71,7 +80,10 @@ impl Denial<'_> {
     }
 
     /// For [`Reason::LoginRequired`] with a login URL configured: where to
-    /// send the user (`/accounts/login/?next=/where/they/were`).
+    /// send the user (`/accounts/login/?next=/where/they/were`). For
+    /// [`Reason::ReauthenticationRequired`]: the re-authentication URL
+    /// ([`Config::reauthentication_url`], else the login URL) with the
+    /// same `next`.
     pub fn login_redirect(&self) -> Option<&str> {
         self.login_redirect.as_deref()
     }
@@ -100,6 +112,7 @@ pub struct Config {
     pub(crate) login_url: Option<String>,
     pub(crate) redirect_field: String,
     pub(crate) site_origin: Option<String>,
+    pub(crate) reauthentication_url: Option<String>,
     pub(crate) renderer: Option<Renderer>,
 }
 
@@ -109,6 +122,7 @@ impl Default for Config {
             login_url: None,
             redirect_field: "next".to_owned(),
             site_origin: None,
+            reauthentication_url: None,
             renderer: None,
         }
     }
@@ -120,6 +134,7 @@ impl fmt::Debug for Config {
             .field("login_url", &self.login_url)
             .field("redirect_field", &self.redirect_field)
             .field("site_origin", &self.site_origin)
+            .field("reauthentication_url", &self.reauthentication_url)
             .field("renderer", &self.renderer.as_ref().map(|_| "custom"))
             .finish()
     }
@@ -154,6 +169,16 @@ impl Config {
         self
     }
 
+    /// Where `#[recent_login_required]` sends a signed-in user whose
+    /// password proof is too old (302, with `next` as for the login URL):
+    /// a form that calls [`reauthenticate`](crate::reauthenticate). Unset,
+    /// the login URL serves (logging in again proves the password too);
+    /// with neither, the answer is a 403.
+    pub fn reauthentication_url(mut self, url: impl Into<String>) -> Self {
+        self.reauthentication_url = Some(url.into());
+        self
+    }
+
     /// Renders every denial (403, login redirect, 503, 500) with `render`,
     /// so an API can answer JSON and a site an HTML page. The hook sees the
     /// request and the [`Denial`]; [`Denial::login_redirect`] holds the
@@ -174,13 +199,16 @@ impl Config {
     }
 }
 
-/// The default rendering: a 302 to the login redirect when there is one,
-/// otherwise a short plain-text response with the reason's status.
+/// The default rendering: a 302 to the login (or re-authentication)
+/// redirect when there is one, otherwise a short plain-text response with
+/// the reason's status.
 pub fn default_response(denial: &Denial<'_>) -> HttpResponse {
     match (&denial.reason, &denial.login_redirect) {
-        (Reason::LoginRequired, Some(location)) => HttpResponse::Found()
-            .insert_header((header::LOCATION, location.as_str()))
-            .finish(),
+        (Reason::LoginRequired | Reason::ReauthenticationRequired, Some(location)) => {
+            HttpResponse::Found()
+                .insert_header((header::LOCATION, location.as_str()))
+                .finish()
+        }
         _ => plain_response(denial.reason),
     }
 }

@@ -12,6 +12,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_identity::{Identity, IdentityExt};
 use actix_session::SessionExt;
@@ -20,8 +21,11 @@ use actix_web::{HttpMessage, HttpRequest, ResponseError};
 use crate::error::BackendError;
 use crate::user::AuthUser;
 
-/// Who a request says it is.
+/// Who a request says it is. Built with [`Claim::new`] (and
+/// [`Claim::password_proved_at`]); its fields are read-only outside this
+/// crate, so that what a claim carries can grow.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Claim {
     /// The [`AuthUser::id`] to load.
     pub user_id: String,
@@ -32,6 +36,30 @@ pub struct Claim {
     /// matches. `None`: the claim is not bound to the password (as an API
     /// token, which outlives password changes).
     pub auth_hash: Option<String>,
+    /// When the user last proved their password on this claim: at login,
+    /// or at a [`reauthenticate`](crate::reauthenticate). What
+    /// `#[recent_login_required]` compares with its `max_age`. `None`:
+    /// unknown, which never counts as recent.
+    pub proved_at: Option<SystemTime>,
+}
+
+impl Claim {
+    /// A claim for `user_id`, bound to the session auth hash `auth_hash`
+    /// (see [`Claim::auth_hash`]), with no password proof on record.
+    pub fn new(user_id: impl Into<String>, auth_hash: Option<String>) -> Self {
+        Self {
+            user_id: user_id.into(),
+            auth_hash,
+            proved_at: None,
+        }
+    }
+
+    /// The claim, with the user's password proved at `at`.
+    #[must_use]
+    pub fn password_proved_at(mut self, at: SystemTime) -> Self {
+        self.proved_at = Some(at);
+        self
+    }
 }
 
 /// The id only: never the hash.
@@ -86,10 +114,38 @@ pub trait IdentitySource: Send + Sync + 'static {
     /// does, and what happens to a claim whose hash no longer matches); a
     /// server-side session is deleted here, and an error says it was not.
     fn logout(&self, req: &HttpRequest) -> impl Future<Output = Result<(), LoginError>>;
+
+    /// Records that the user of this request's claim proved their password
+    /// now (what [`reauthenticate`](crate::reauthenticate) does once the
+    /// password checked out), so that the next [`identify`](IdentitySource::identify)
+    /// carries it in [`Claim::proved_at`]. The claim's user stays the
+    /// same. A source that cannot record it answers
+    /// [`LoginError::Unsupported`] (the default), and
+    /// `#[recent_login_required]` then never passes on its claims.
+    fn password_proved(&self, req: &HttpRequest) -> impl Future<Output = Result<(), LoginError>> {
+        let _ = req;
+        async { Err(LoginError::Unsupported) }
+    }
 }
 
 /// The session key under which the session auth hash is kept.
 const SESSION_HASH_KEY: &str = "actix_permit.auth_hash";
+
+/// The session key under which the time of the last password proof is
+/// kept, in milliseconds since the Unix epoch.
+const SESSION_PROVED_KEY: &str = "actix_permit.proved_at";
+
+/// The time `millis` milliseconds after the Unix epoch, if it is one.
+pub(crate) fn from_millis(millis: u64) -> Option<SystemTime> {
+    UNIX_EPOCH.checked_add(Duration::from_millis(millis))
+}
+
+/// Now, in milliseconds since the Unix epoch (0 before it).
+pub(crate) fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
 
 /// The default source: the user id that actix-identity keeps in the
 /// actix-session session, and the session auth hash stored beside it at
@@ -110,10 +166,18 @@ impl Sessions {
                 return None;
             }
         };
-        let stored = req.get_session().get::<String>(SESSION_HASH_KEY);
+        let session = req.get_session();
+        let stored = session.get::<String>(SESSION_HASH_KEY);
+        // Unreadable (a value of another type): no proof on record.
+        let proved_at = session
+            .get::<u64>(SESSION_PROVED_KEY)
+            .ok()
+            .flatten()
+            .and_then(from_millis);
         Some(Claim {
             user_id,
             auth_hash: Some(stored.ok().flatten().unwrap_or_default()),
+            proved_at,
         })
     }
 }
@@ -136,13 +200,28 @@ impl IdentitySource for Sessions {
             .map_err(|e| LoginError::Session(e.to_string()))?;
         req.get_session()
             .insert(SESSION_HASH_KEY, user.session_auth_hash())
-            .map_err(|e| LoginError::Session(e.to_string()))
+            .map_err(|e| LoginError::Session(e.to_string()))?;
+        Self::record_proof(req)
     }
 
     /// The whole session is removed, server and client side.
     async fn logout(&self, req: &HttpRequest) -> Result<(), LoginError> {
         req.get_session().purge();
         Ok(())
+    }
+
+    /// The time goes into the session beside the id; the session keeps
+    /// its key and its user.
+    async fn password_proved(&self, req: &HttpRequest) -> Result<(), LoginError> {
+        Self::record_proof(req)
+    }
+}
+
+impl Sessions {
+    fn record_proof(req: &HttpRequest) -> Result<(), LoginError> {
+        req.get_session()
+            .insert(SESSION_PROVED_KEY, now_millis())
+            .map_err(|e| LoginError::Session(e.to_string()))
     }
 }
 
@@ -223,6 +302,13 @@ impl Source {
             Self::Other(source) => source.logout(req).await,
         }
     }
+
+    pub(crate) async fn password_proved(&self, req: &HttpRequest) -> Result<(), LoginError> {
+        match self {
+            Self::Sessions => IdentitySource::password_proved(&Sessions, req).await,
+            Self::Other(source) => source.password_proved(req).await,
+        }
+    }
 }
 
 /// [`IdentitySource`] with its future boxed.
@@ -237,6 +323,10 @@ pub(crate) trait Dyn: Send + Sync + 'static {
         user: &'a dyn AuthUser,
     ) -> LocalBoxFuture<'a, Result<(), LoginError>>;
     fn logout<'a>(&'a self, req: &'a HttpRequest) -> LocalBoxFuture<'a, Result<(), LoginError>>;
+    fn password_proved<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+    ) -> LocalBoxFuture<'a, Result<(), LoginError>>;
 }
 
 impl<S: IdentitySource> Dyn for S {
@@ -255,5 +345,11 @@ impl<S: IdentitySource> Dyn for S {
     }
     fn logout<'a>(&'a self, req: &'a HttpRequest) -> LocalBoxFuture<'a, Result<(), LoginError>> {
         Box::pin(IdentitySource::logout(self, req))
+    }
+    fn password_proved<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+    ) -> LocalBoxFuture<'a, Result<(), LoginError>> {
+        Box::pin(IdentitySource::password_proved(self, req))
     }
 }

@@ -55,7 +55,7 @@ pub use deny::{LoginRequired, PlainScope, scope};
 pub use error::{PermissionDenied, PermitError};
 pub use identity::LoginError;
 pub use middleware::Permit;
-pub use session::{authenticate, login, logout};
+pub use session::{authenticate, login, logout, reauthenticate};
 pub use user::AuthUser;
 
 #[doc = include_str!("../docs/login_required.md")]
@@ -66,6 +66,9 @@ pub use actix_permit_macros::permission_required;
 
 #[doc = include_str!("../docs/user_passes_test.md")]
 pub use actix_permit_macros::user_passes_test;
+
+#[doc = include_str!("../docs/recent_login_required.md")]
+pub use actix_permit_macros::recent_login_required;
 
 #[doc = include_str!("../docs/login_not_required.md")]
 pub use actix_permit_macros::login_not_required;

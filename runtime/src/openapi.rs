@@ -216,9 +216,11 @@ fn describe(op: &mut Operation, access: &Access, options: &SecureOptions) {
     };
     let mut all = Vec::new();
     let mut predicates = Vec::new();
+    let mut recent: Option<u64> = None;
     for rule in rules {
         match rule.require {
             Require::Login => {}
+            Require::RecentLogin(secs) => recent = Some(recent.map_or(secs, |r| r.min(secs))),
             Require::Perms(groups) => {
                 all.extend(groups.iter().map(|any| match rule.object {
                     // Held on every object, or on the one this segment names.
@@ -237,6 +239,10 @@ fn describe(op: &mut Operation, access: &Access, options: &SecureOptions) {
     if !all.is_empty() {
         ext = ext.add("x-permissions", json!({ "all": all }));
     }
+    if let Some(secs) = recent {
+        // The strictest `max_age`, in seconds.
+        ext = ext.add("x-recent-login", json!({ "max_age": secs }));
+    }
     match predicates.as_slice() {
         [] => {}
         [one] => ext = ext.add("x-predicate", *one),
@@ -250,11 +256,22 @@ fn describe(op: &mut Operation, access: &Access, options: &SecureOptions) {
     } else {
         "Not allowed: the user lacks a required permission or fails the test"
     };
+    // A status the document gives is kept as written; one added here
+    // twice (403 for anonymous clients and for a denial) says both.
+    let mut added: Vec<String> = Vec::new();
     let mut add = |status: String, description: String| {
-        op.responses
-            .responses
-            .entry(status)
-            .or_insert_with(|| RefOr::T(Response::new(description)));
+        let ours = added.contains(&status);
+        match op.responses.responses.entry(status.clone()) {
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(RefOr::T(Response::new(description)));
+                added.push(status);
+            }
+            std::collections::btree_map::Entry::Occupied(mut entry) => {
+                if let (true, RefOr::T(response)) = (ours, entry.get_mut()) {
+                    response.description = format!("{}. {description}", response.description);
+                }
+            }
+        }
     };
     // A macro's own `login_url` wins over the app's rendering.
     let anonymous = rules.iter().find_map(|rule| rule.login_url).map_or_else(
@@ -267,6 +284,18 @@ fn describe(op: &mut Operation, access: &Access, options: &SecureOptions) {
             format!("Not signed in: redirected to {url} with the URL asked for in `next`"),
         ),
         Anonymous::Status(status) => add(status.to_string(), "Not signed in".to_owned()),
+    }
+    if let Some(secs) = recent {
+        let stale = format!(
+            "the password was last entered over {} ago: enter it again (`reauthentication_required`)",
+            crate::registry::MaxAge(secs)
+        );
+        let description = if all.is_empty() && predicates.is_empty() {
+            format!("Signed in, but {stale}")
+        } else {
+            format!("{denied}; or {stale}")
+        };
+        add("403".to_owned(), description);
     }
     if !all.is_empty() || !predicates.is_empty() {
         add("403".to_owned(), denied.to_owned());

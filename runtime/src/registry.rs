@@ -171,6 +171,7 @@ impl fmt::Display for Require {
         match self {
             Require::Login => f.write_str("login"),
             Require::Test(path) => write!(f, "test: {path}"),
+            Require::RecentLogin(secs) => write!(f, "recent login: {}", MaxAge(*secs)),
             Require::Perms(groups) => {
                 f.write_str("perms: ")?;
                 for (i, any) in groups.iter().enumerate() {
@@ -189,6 +190,25 @@ impl fmt::Display for Require {
                 Ok(())
             }
         }
+    }
+}
+
+/// A `max_age` as the attribute writes it: `10m`, `1h30m`, `45s`.
+pub(crate) struct MaxAge(pub(crate) u64);
+
+impl fmt::Display for MaxAge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        if rest == 0 {
+            return f.write_str("0s");
+        }
+        for (unit, secs) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+            if rest >= secs {
+                write!(f, "{}{unit}", rest / secs)?;
+                rest %= secs;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -4,6 +4,8 @@
 //! all decide here, so they cannot drift apart. (OpenAPI only describes
 //! the requirements; it decides nothing.)
 
+use std::time::{Duration, SystemTime};
+
 use crate::permission::PermissionSet;
 use crate::user::AuthUser;
 
@@ -70,6 +72,19 @@ pub(crate) fn on_every_object(standing: Standing, held: &PermissionSet, perm: &s
     has_all(standing, held, &[perm])
 }
 
+/// Whether a password proved at `proved_at` is recent at `now`: no older
+/// than `max_age`. Unknown, or later than `now` (a clock that went back),
+/// is not recent.
+pub(crate) fn proved_within(
+    proved_at: Option<SystemTime>,
+    now: SystemTime,
+    max_age: Duration,
+) -> bool {
+    proved_at
+        .and_then(|at| now.duration_since(at).ok())
+        .is_some_and(|age| age <= max_age)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +133,32 @@ mod tests {
             Some(&["a.z"][..])
         );
         assert_eq!(first_unmet(&[&["a.y", "a.x"]], |p| held.contains(p)), None);
+    }
+
+    /// Over generated proof times and ages: recent exactly when the proof
+    /// is known, not in the future, and no older than `max_age`.
+    #[test]
+    fn a_proof_is_recent_up_to_max_age() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..2_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let max_age = Duration::from_millis(seed % 10_000);
+            let offset = i64::try_from(seed % 30_000).unwrap_or(0) - 10_000;
+            let at = if offset >= 0 {
+                now - Duration::from_millis(offset.unsigned_abs())
+            } else {
+                now + Duration::from_millis(offset.unsigned_abs())
+            };
+            let expected = offset >= 0 && offset.unsigned_abs() <= max_age.as_millis() as u64;
+            assert_eq!(
+                proved_within(Some(at), now, max_age),
+                expected,
+                "{offset} {max_age:?}"
+            );
+            assert!(!proved_within(None, now, max_age));
+        }
     }
 }

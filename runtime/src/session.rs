@@ -1,4 +1,5 @@
-//! Logging in and out: [`authenticate`], [`login`], [`logout`].
+//! Logging in and out: [`authenticate`], [`login`], [`logout`], and
+//! proving the password again: [`reauthenticate`].
 
 use std::sync::Arc;
 
@@ -29,6 +30,59 @@ pub async fn authenticate(
     password: &str,
 ) -> Result<Option<Arc<dyn AuthUser>>, PermitError> {
     let auth = RequestAuth::of(req)?;
+    check_password(req, &auth, username, password, None).await
+}
+
+/// Checks that the signed-in user of `req` knows their password (their
+/// `username` and `password`, as [`authenticate`] checks them), and if so
+/// records the proof with the identity source: `#[recent_login_required]`
+/// then lets them through for its `max_age`. `Ok(true)` when recorded;
+/// `Ok(false)` for a wrong password, or the username and password of
+/// another account (which never changes who is signed in: the request's
+/// user stays theirs).
+///
+/// An attempt is counted by the [`Throttle`](crate::throttle::Throttle)
+/// as a login is (a failure stays counted, another account's password
+/// included), and waits for a turn of the password hashing bound.
+/// [`PermitError::LoginRequired`] when nobody is signed in;
+/// [`PermitError::Backend`] when the source cannot record the proof (a
+/// source without [`IdentitySource::password_proved`]).
+pub async fn reauthenticate(
+    req: &HttpRequest,
+    username: &str,
+    password: &str,
+) -> Result<bool, PermitError> {
+    let auth = RequestAuth::of(req)?;
+    let Some(user) = auth.principal(req).await? else {
+        return Err(PermitError::LoginRequired);
+    };
+    if check_password(req, &auth, username, password, Some(user.id()))
+        .await?
+        .is_none()
+    {
+        tracing::info!(target: "actix_permit", user = user.id(), "re-authentication refused: wrong password");
+        return Ok(false);
+    }
+    auth.shared()
+        .source
+        .password_proved(req)
+        .await
+        .map_err(|err| {
+            tracing::error!(target: "actix_permit", user = user.id(), error = %err, "could not record the re-authentication");
+            crate::error::BackendError::new(err)
+        })?;
+    Ok(true)
+}
+
+/// [`authenticate`], and with `expect`, a success only for that user id:
+/// another account's right password is a failure, counted as one.
+async fn check_password(
+    req: &HttpRequest,
+    auth: &RequestAuth,
+    username: &str,
+    password: &str,
+    expect: Option<&str>,
+) -> Result<Option<Arc<dyn AuthUser>>, PermitError> {
     let shared = auth.shared();
     let throttled = match &shared.throttle {
         None => None,
@@ -65,6 +119,10 @@ pub async fn authenticate(
             }
             return Err(PermitError::Overloaded);
         }
+    };
+    let outcome = match (outcome, expect) {
+        (Ok(Some(user)), Some(expect)) if user.id() != expect => Ok(None),
+        (outcome, _) => outcome,
     };
     if let Some((throttle, keys)) = &throttled {
         // A failure stays counted; a success, or a check that never

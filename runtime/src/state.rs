@@ -5,14 +5,14 @@
 //! Below the decision (`access`) and the middleware; above the model, the
 //! backends and the identity sources.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use actix_web::{HttpMessage, HttpRequest};
 use tokio::sync::OnceCell;
@@ -46,6 +46,9 @@ pub(crate) struct RequestAuth {
     /// request asks about one object, rarely a few); at most
     /// [`MAX_OBJECT_BYTES`] of ids are kept.
     objects: RefCell<Vec<(Box<str>, Rc<ObjectPerms>)>>,
+    /// When the user proved their password, as the claim said; set with
+    /// the user.
+    proved_at: Cell<Option<SystemTime>>,
 }
 
 /// The most bytes of object ids one request keeps answers for: past it
@@ -63,6 +66,7 @@ impl RequestAuth {
             user: OnceCell::new(),
             perms: OnceCell::new(),
             objects: RefCell::default(),
+            proved_at: Cell::new(None),
         }
     }
 
@@ -151,7 +155,15 @@ impl RequestAuth {
             }
             return Ok(None);
         }
+        self.proved_at.set(claim.proved_at);
         Ok(Some(user))
+    }
+
+    /// When the loaded user last proved their password on this request's
+    /// claim; `None` before [`RequestAuth::principal`] answered a user,
+    /// or when the source keeps no record.
+    pub(crate) fn proved_at(&self) -> Option<SystemTime> {
+        self.proved_at.get()
     }
 
     /// Runs a backend call under the timeout, turning a panic or a timeout

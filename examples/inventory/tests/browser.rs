@@ -574,3 +574,76 @@ fn forms_on_other_sites_and_origins_cannot_act_for_the_user() {
         same_site.stop().await;
     });
 }
+
+/// A login older than ten minutes, in a real browser: deleting an item
+/// goes through the password form and back to the same question, and the
+/// item goes only after the password was confirmed.
+#[test]
+fn deleting_after_a_while_asks_for_the_password_again_and_comes_back() {
+    scenario(|driver, server| async move {
+        let browser = driver.session().await;
+        log_in(&browser, &server, "alice").await;
+        let item = item_path(&browser, &server).await;
+
+        // Eleven minutes pass: the session's proof is aged with the
+        // server's key, as the clock would have aged it.
+        let name = "inventory_session";
+        let cookie = browser
+            .get_named_cookie(name)
+            .await
+            .expect("the session cookie");
+        let aged = common::aged_session(
+            &format!("{name}={}", cookie.value()),
+            Duration::from_secs(11 * 60),
+        );
+        let value = aged.split_once('=').unwrap().1.to_owned();
+        browser.delete_cookie(name).await.unwrap();
+        let mut replaced = fantoccini::cookies::Cookie::new(name, value);
+        replaced.set_path("/");
+        replaced.set_domain(cookie.domain().unwrap_or("127.0.0.1").to_owned());
+        replaced.set_http_only(true);
+        replaced.set_same_site(cookie.same_site());
+        browser.add_cookie(replaced).await.unwrap();
+
+        browser
+            .goto(&format!("{}{item}", server.base))
+            .await
+            .unwrap();
+        click_and_wait(&browser, "form[action$='/delete/'] button").await;
+        let delete = format!("{item}delete/");
+        assert_eq!(
+            location(&browser).await,
+            format!("/accounts/reauthenticate/?next={delete}")
+        );
+        let page = text(&browser).await;
+        assert!(page.contains("Confirm your password"), "{page}");
+        screenshot(&browser, "reauthenticate").await;
+
+        // A wrong password: the form again, nothing deleted.
+        let password = browser
+            .find(Locator::Css("input[name=password]"))
+            .await
+            .expect("the password field");
+        password.send_keys("not it").await.unwrap();
+        click_and_wait(&browser, "main button").await;
+        assert!(text(&browser).await.contains("That is not your password."));
+
+        // The right one: back to the question, which now goes through.
+        browser
+            .find(Locator::Css("input[name=password]"))
+            .await
+            .unwrap()
+            .send_keys(PASSWORD)
+            .await
+            .unwrap();
+        click_and_wait(&browser, "main button").await;
+        assert_eq!(location(&browser).await, delete);
+        let page = text(&browser).await;
+        assert!(page.contains(&format!("Delete {ITEM}?")), "{page}");
+        assert!(page.contains("Logged in as alice"), "{page}");
+        click_and_wait(&browser, "main form button").await;
+        assert_eq!(location(&browser).await, "/items/");
+        assert!(!text(&browser).await.contains(ITEM));
+        browser.close().await.unwrap();
+    });
+}

@@ -608,7 +608,7 @@ fn a_permission_missing_from_the_database_is_reported_at_start() {
         assert!(
             stderr.contains(
                 "refusing to start: handlers name permissions the database does not define:\n  \
-                 inventory.delete_item (named by inventory::web::api::api_delete, inventory::web::items::delete_item)"
+                 inventory.delete_item (named by inventory::web::api::api_delete, inventory::web::items::confirm_delete, inventory::web::items::delete_item)"
             ),
             "{stderr}"
         );
@@ -647,7 +647,7 @@ fn routes_lists_every_handler_and_what_anonymous_users_reach() {
     };
     assert_eq!(
         row("items::delete_item"),
-        "inventory::web::items::delete_item POST /items/{id}/delete/ perms: inventory.delete_item (or on {id}) no"
+        "inventory::web::items::delete_item POST /items/{id}/delete/ perms: inventory.delete_item (or on {id}); recent login: 10m no"
     );
     assert_eq!(
         row("api::api_me"),
@@ -1023,6 +1023,15 @@ fn the_openapi_document_states_what_each_route_requires() {
                     }
                     None => assert!(op.get("x-predicate").is_none(), "{method} {path}"),
                 }
+                // `recent login: 10m` is `x-recent-login: {"max_age": 600}`.
+                match requires.contains("recent login: 10m") {
+                    true => assert_eq!(
+                        op["x-recent-login"],
+                        serde_json::json!({ "max_age": 600 }),
+                        "{method} {path}"
+                    ),
+                    false => assert!(op.get("x-recent-login").is_none(), "{method} {path}"),
+                }
                 if !public {
                     assert_eq!(op["security"], serde_json::json!([{"session": []}]));
                     assert!(op["responses"]["403"].is_object(), "{method} {path}");
@@ -1032,7 +1041,13 @@ fn the_openapi_document_states_what_each_route_requires() {
             }
         }
     }
-    assert_eq!(compared, 6, "every /api/ route compared");
+    assert_eq!(compared, 7, "every /api/ route compared");
+    assert!(
+        doc["paths"]["/api/items/{id}"]["delete"]["responses"]["403"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("reauthentication_required")
+    );
 
     let file = db.dir.join("openapi.json");
     std::fs::write(&file, &seen.body).unwrap();
@@ -1259,4 +1274,111 @@ fn help_lists_every_setting_the_readme_lists() {
         listed += 1;
     }
     assert!(listed >= 12, "read the README's settings ({listed})");
+}
+
+/// Deleting and changing the password want the password entered within ten
+/// minutes: an older login is sent to confirm it (pages) or told so (API),
+/// the form checks only the signed-in user's password and goes back to
+/// `next`, and nothing is deleted until then.
+#[test]
+fn sensitive_actions_ask_for_the_password_again() {
+    let db = Database::sqlite();
+    let server = Server::start(&db);
+    let mut carol = as_user(&server, "carol");
+    let page_item = item_id(&carol.post_json("/api/items", r#"{"name": "lamp", "quantity": 1}"#));
+    let api_item = item_id(&carol.post_json("/api/items", r#"{"name": "desk", "quantity": 1}"#));
+    let fresh = carol.cookie.clone().unwrap();
+    let eleven_minutes = std::time::Duration::from_secs(11 * 60);
+    carol.cookie = Some(aged_session(&fresh, eleven_minutes));
+
+    // Pages: sent to the form, with where they were; nothing deleted.
+    let delete = format!("/items/{page_item}/delete/");
+    let seen = carol.post_form(&delete, &[]);
+    let form = format!("/accounts/reauthenticate/?next={}", encode(&delete));
+    assert_eq!(
+        (seen.status, seen.location.as_deref()),
+        (302, Some(form.as_str()))
+    );
+    assert_eq!(carol.get(&format!("/items/{page_item}/")).status, 200);
+    let seen = carol.get("/accounts/password/");
+    assert_eq!(
+        seen.location.as_deref(),
+        Some("/accounts/reauthenticate/?next=/accounts/password/")
+    );
+    // Nine minutes is recent enough.
+    let mut nine = server.client();
+    nine.cookie = Some(aged_session(&fresh, std::time::Duration::from_secs(9 * 60)));
+    assert_eq!(nine.get("/accounts/password/").status, 200);
+
+    // The form: a wrong password changes nothing.
+    let page = carol.get(&form);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Confirm your password"), "{}", page.body);
+    let seen = carol.post_form(
+        "/accounts/reauthenticate/",
+        &[("password", "wrong"), ("next", &delete)],
+    );
+    assert!(
+        seen.body.contains("That is not your password."),
+        "{}",
+        seen.body
+    );
+    assert_eq!(carol.post_form(&delete, &[]).status, 302);
+    // The right one goes back to `next`: the delete asks again, and goes.
+    let seen = carol.post_form(
+        "/accounts/reauthenticate/",
+        &[("password", PASSWORD), ("next", &delete)],
+    );
+    assert_eq!(
+        (seen.status, seen.location.as_deref()),
+        (303, Some(delete.as_str()))
+    );
+    let me: serde_json::Value = serde_json::from_str(&carol.get("/api/me").body).unwrap();
+    assert_eq!(me["username"], "carol");
+    let confirm = carol.get(&delete);
+    assert!(confirm.body.contains("Delete lamp?"), "{}", confirm.body);
+    assert_eq!(
+        carol.post_form(&delete, &[]).location.as_deref(),
+        Some("/items/")
+    );
+    assert_eq!(carol.get(&format!("/items/{page_item}/")).status, 404);
+    // A `next` elsewhere is not followed.
+    carol.cookie = Some(aged_session(
+        carol.cookie.as_deref().unwrap(),
+        eleven_minutes,
+    ));
+    let seen = carol.post_form(
+        "/accounts/reauthenticate/",
+        &[("password", PASSWORD), ("next", "https://evil.example/")],
+    );
+    assert_eq!(seen.location.as_deref(), Some("/items/"));
+
+    // The API: a JSON 403 that says why, then `POST /api/reauthenticate`.
+    carol.cookie = Some(aged_session(
+        carol.cookie.as_deref().unwrap(),
+        eleven_minutes,
+    ));
+    let path = format!("/api/items/{api_item}");
+    let seen = carol.delete(&path);
+    assert_eq!(
+        (seen.status, seen.body.as_str()),
+        (403, r#"{"error":"reauthentication_required"}"#)
+    );
+    let seen = carol.post_json("/api/reauthenticate", r#"{"password": "wrong"}"#);
+    assert_eq!(
+        (seen.status, seen.body.as_str()),
+        (403, r#"{"error":"wrong_password"}"#)
+    );
+    assert_eq!(carol.delete(&path).status, 403);
+    let body = serde_json::json!({ "password": PASSWORD }).to_string();
+    assert_eq!(carol.post_json("/api/reauthenticate", &body).status, 204);
+    assert_eq!(carol.delete(&path).status, 204);
+    // Anonymous clients have nothing to confirm.
+    assert_eq!(
+        server
+            .client()
+            .post_json("/api/reauthenticate", &body)
+            .status,
+        403
+    );
 }

@@ -92,8 +92,14 @@ pub(super) fn render(
     redirect_field: Option<&str>,
 ) -> HttpResponse {
     let config = auth.config();
-    let login_redirect = match (reason, login_url.or(config.login_url.as_deref())) {
-        (Reason::LoginRequired, Some(url)) => {
+    let login_url = login_url.or(config.login_url.as_deref());
+    let target = match reason {
+        Reason::LoginRequired => login_url,
+        Reason::ReauthenticationRequired => config.reauthentication_url.as_deref().or(login_url),
+        _ => None,
+    };
+    let login_redirect = match target {
+        Some(url) => {
             let field = redirect_field.unwrap_or(&config.redirect_field);
             let next = next_url(req, url, config);
             Some(login_redirect(url, field, &next))

@@ -58,6 +58,10 @@ pub enum Require {
     Perms(&'static [&'static [&'static str]]),
     /// A predicate (named here for logs) must pass.
     Test(&'static str),
+    /// `#[recent_login_required(max_age = "..")]`: the user proved their
+    /// password (logged in, or [`reauthenticate`](crate::reauthenticate)d)
+    /// at most this many seconds ago.
+    RecentLogin(u64),
 }
 
 /// Runs a `login_required` or `permission_required` rule.
@@ -66,8 +70,23 @@ pub(crate) async fn check(req: &HttpRequest, rule: &'static Rule) -> Result<(), 
     let Some(user) = user else {
         return Err(deny(req, &auth, rule, Reason::LoginRequired, &[]));
     };
-    let Require::Perms(groups) = rule.require else {
-        return Ok(());
+    let groups = match rule.require {
+        Require::Perms(groups) => groups,
+        Require::RecentLogin(max_age) => {
+            let max_age = std::time::Duration::from_secs(max_age);
+            let now = std::time::SystemTime::now();
+            if rules::proved_within(auth.proved_at(), now, max_age) {
+                return Ok(());
+            }
+            return Err(deny(
+                req,
+                &auth,
+                rule,
+                Reason::ReauthenticationRequired,
+                &[],
+            ));
+        }
+        Require::Login | Require::Test(_) => return Ok(()),
     };
     if rules::standing(Some(&*user)) == Standing::Superuser {
         return Ok(());

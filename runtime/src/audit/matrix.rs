@@ -209,6 +209,12 @@ fn cell(
                 }
             }
             Require::Test(predicate) => depends = depends.or(Some(predicate)),
+            // The matrix asks what a signed-in user may do; a stale proof
+            // only asks for the password again.
+            Require::RecentLogin(secs) => why.push(format!(
+                "password proved within {}",
+                crate::registry::MaxAge(secs)
+            )),
         }
     }
     if !missing.is_empty() {

@@ -12,6 +12,7 @@ use actix_permit::backend::{DjangoBackend, DjangoSessions};
 use actix_permit::django::signing::SecretKeys;
 use actix_permit::{
     Permit, authenticate, login, login_not_required, login_required, logout, permission_required,
+    reauthenticate, recent_login_required,
 };
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
@@ -42,6 +43,28 @@ async fn sign_in(req: HttpRequest, name: actix_web::web::Path<String>) -> HttpRe
             Err(err) => HttpResponse::InternalServerError().body(err.to_string()),
         },
         Ok(None) => HttpResponse::Unauthorized().finish(),
+        Err(err) => HttpResponse::ServiceUnavailable().body(err.to_string()),
+    }
+}
+
+#[recent_login_required(max_age = "1h")]
+#[get("/recent")]
+async fn recent() -> HttpResponse {
+    HttpResponse::Ok().body("recent")
+}
+
+/// Re-authenticates as `name`, with their password or not: "ok" or "wrong".
+#[post("/again/{name}/{right}")]
+async fn reauth(req: HttpRequest, path: actix_web::web::Path<(String, bool)>) -> HttpResponse {
+    let (name, right) = path.into_inner();
+    let password = if right {
+        format!("{name} pw")
+    } else {
+        "not it".to_owned()
+    };
+    match reauthenticate(&req, &name, &password).await {
+        Ok(true) => HttpResponse::Ok().body("ok"),
+        Ok(false) => HttpResponse::Ok().body("wrong"),
         Err(err) => HttpResponse::ServiceUnavailable().body(err.to_string()),
     }
 }
@@ -98,10 +121,12 @@ async fn seen_through(
             .service(groups)
             .service(out)
             .service(sign_in)
+            .service(recent)
+            .service(reauth)
             .wrap(Permit::new(Arc::clone(&backend)).identity(engine(backend.sessions()))),
     )
     .await;
-    let method = if path == "/out" || path.starts_with("/in/") {
+    let method = if path == "/out" || path.starts_with("/in/") || path.starts_with("/again/") {
         test::TestRequest::post()
     } else {
         test::TestRequest::get()
@@ -112,6 +137,13 @@ async fn seen_through(
         Some(&Cookie::new("sessionid", cookie.to_owned())),
     )
     .await;
+    if path.starts_with("/again/") {
+        // The answer, and the session's cookie as the client has it next.
+        let next = seen
+            .cookie
+            .map_or(cookie.to_owned(), |c| c.value().to_owned());
+        return (seen.status, format!("{} {next}", seen.body));
+    }
     if path.starts_with("/in/") {
         // The new session's cookie, as the client gets it.
         let cookie = seen.cookie.map(|c| format!("{}={}", c.name(), c.value()));
@@ -502,4 +534,94 @@ async fn app_down(
             .wrap(Permit::new(Arc::clone(backend)).identity(sessions)),
     )
     .await
+}
+
+/// A re-authentication here is written into the Django session itself
+/// (`db` and `signed_cookies`): `#[recent_login_required]` passes after
+/// it, the session keeps its user and its data for Django, and only the
+/// session user's own password does it. A Django login has no proof here
+/// yet; a login here has.
+#[actix_rt::test]
+async fn a_reauthentication_is_kept_in_the_django_session() {
+    if !crate::django_auth::django() {
+        return;
+    }
+    for engine in ["db", "signed_cookies"] {
+        let dir = std::env::temp_dir().join(format!(
+            "permit-django-again-{engine}-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("site.sqlite3");
+        let _ = std::fs::remove_file(&db);
+        let url = format!("sqlite://{}", db.display());
+        let secret = "the key of the site";
+        let django = |args: &[&str]| django_engine(engine, &db, secret, args);
+        let users: Value = serde_json::from_str(&django(&["setup"])).unwrap();
+        let through: fn(DjangoSessions) -> DjangoSessions = match engine {
+            "db" => |s| s,
+            _ => DjangoSessions::signed_cookies,
+        };
+        let seen = |path: String, cookie: String| {
+            let url = url.clone();
+            async move { seen_through(through, SecretKeys::new(secret, []), &url, &path, &cookie).await }
+        };
+        // A value of Django's own in the session, to be kept through ours.
+        let alice = users["alice"]["cookie"].as_str().unwrap();
+        let alice = django(&["note", alice, "kept"]).trim().to_owned();
+
+        // Django's login proved the password to Django, not here.
+        assert_eq!(
+            seen("/recent".into(), alice.clone()).await.0,
+            StatusCode::FORBIDDEN,
+            "{engine}"
+        );
+        // Another account's password, or a wrong one: nothing recorded.
+        for attempt in ["/again/bob/true", "/again/alice/false"] {
+            let (status, body) = seen(attempt.into(), alice.clone()).await;
+            assert_eq!(
+                (status, body.split(' ').next()),
+                (StatusCode::OK, Some("wrong")),
+                "{engine} {attempt}"
+            );
+        }
+        assert_eq!(
+            seen("/recent".into(), alice.clone()).await.0,
+            StatusCode::FORBIDDEN,
+            "{engine}"
+        );
+        // Her own: recorded in the session, which stays hers, for both sides.
+        let (status, body) = seen("/again/alice/true".into(), alice.clone()).await;
+        let (answer, renewed) = body.split_once(' ').unwrap();
+        assert_eq!((status, answer), (StatusCode::OK, "ok"), "{engine}: {body}");
+        assert_eq!(
+            engine == "db",
+            renewed == alice,
+            "{engine}: a row keeps its key"
+        );
+        assert_eq!(
+            seen("/recent".into(), renewed.to_owned()).await,
+            (StatusCode::OK, "recent".to_owned()),
+            "{engine}"
+        );
+        let alice_id = users["alice"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            seen("/me".into(), renewed.to_owned()).await,
+            (StatusCode::OK, alice_id),
+            "{engine}"
+        );
+        let django_sees: Value = serde_json::from_str(&django(&["whois", renewed])).unwrap();
+        assert_eq!(django_sees["username"], "alice", "{engine}");
+        assert_eq!(django_sees["note"], "kept", "{engine}");
+
+        // A login here proves it at once.
+        let (status, fresh) = seen("/in/bob".into(), String::new()).await;
+        assert_eq!(status, StatusCode::OK);
+        let fresh = fresh.split_once('=').unwrap().1.to_owned();
+        assert_eq!(
+            seen("/recent".into(), fresh).await.0,
+            StatusCode::OK,
+            "{engine}"
+        );
+    }
 }

@@ -42,10 +42,7 @@ impl IdentitySource for Headers {
                 "the token store is down",
             ));
         }
-        Ok(header("x-user").map(|user_id| Claim {
-            user_id,
-            auth_hash: header("x-user-hash"),
-        }))
+        Ok(header("x-user").map(|user_id| Claim::new(user_id, header("x-user-hash"))))
     }
 
     async fn login(&self, _: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {

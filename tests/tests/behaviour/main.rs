@@ -21,6 +21,7 @@ mod login_surface;
 mod object_ids;
 mod objects;
 mod placement;
+mod recent_login;
 mod security;
 mod sessions;
 mod sql;

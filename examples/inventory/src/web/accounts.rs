@@ -1,4 +1,5 @@
-//! Logging in and out, and changing one's password.
+//! Logging in and out, changing one's password, and confirming it again
+//! before what `#[recent_login_required]` guards.
 
 use super::*;
 
@@ -97,7 +98,7 @@ pub(super) async fn logout_submit(req: HttpRequest) -> HttpResponse {
     see_other("/accounts/login/")
 }
 
-#[login_required]
+#[recent_login_required(max_age = "10m")]
 #[get("/accounts/password/")]
 pub(super) async fn password_page(site: web::Data<Site>, user: CurrentUser) -> HttpResponse {
     site.page(
@@ -113,7 +114,7 @@ pub(super) struct PasswordForm {
     new_password: String,
 }
 
-#[login_required]
+#[recent_login_required(max_age = "10m")]
 #[post("/accounts/password/")]
 pub(super) async fn password_submit(
     req: HttpRequest,
@@ -147,4 +148,101 @@ pub(super) async fn password_submit(
         login(&req, &fresh).await?;
     }
     Ok(see_other("/items/"))
+}
+
+/// The re-authentication form of `Config::reauthentication_url`, where
+/// `#[recent_login_required]` sends a user whose password is too old.
+#[login_required]
+#[get("/accounts/reauthenticate/")]
+pub(super) async fn reauthenticate_page(
+    site: web::Data<Site>,
+    query: web::Query<NextQuery>,
+    user: CurrentUser,
+) -> HttpResponse {
+    site.page(
+        StatusCode::OK,
+        "reauthenticate.html",
+        context! { next => query.next.as_str(), username => username(&user) },
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct ReauthenticateForm {
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Checks the password of the signed-in user (never another's: the
+/// session stays theirs) and goes back to `next`.
+#[login_required]
+#[post("/accounts/reauthenticate/")]
+pub(super) async fn reauthenticate_submit(
+    req: HttpRequest,
+    site: web::Data<Site>,
+    user: CurrentUser,
+    form: web::Form<ReauthenticateForm>,
+) -> Result<HttpResponse, Error> {
+    let name = username(&user).unwrap_or_default().to_owned();
+    let again = |status: StatusCode, error: String| {
+        site.page(
+            status,
+            "reauthenticate.html",
+            context! { error, next => form.next.as_str(), username => name.as_str() },
+        )
+    };
+    match reauthenticate(&req, &name, &form.password).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Ok(again(
+                StatusCode::OK,
+                "That is not your password.".to_owned(),
+            ));
+        }
+        Err(PermitError::Throttled { retry_after }) => {
+            let minutes = retry_after.as_secs().div_ceil(60).max(1);
+            let mut page = again(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many wrong passwords. Try again in {minutes} minute{}.",
+                    if minutes == 1 { "" } else { "s" }
+                ),
+            );
+            page.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(retry_after.as_secs().max(1)),
+            );
+            return Ok(page);
+        }
+        Err(err) => return Err(err.into()),
+    }
+    let hosts: Vec<&str> = site.allowed_hosts.iter().map(String::as_str).collect();
+    let target = if is_safe_redirect(&form.next, &hosts, false) && !form.next.is_empty() {
+        form.next.as_str()
+    } else {
+        "/items/"
+    };
+    Ok(see_other(target))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ApiReauthenticate {
+    password: String,
+}
+
+/// `POST /api/reauthenticate` `{"password": ".."}`: 204 when it is the
+/// signed-in user's, 403 `{"error": "wrong_password"}` when not.
+#[login_required]
+#[post("/api/reauthenticate")]
+pub(super) async fn api_reauthenticate(
+    req: HttpRequest,
+    user: CurrentUser,
+    body: web::Json<ApiReauthenticate>,
+) -> Result<HttpResponse, Error> {
+    let name = username(&user).unwrap_or_default().to_owned();
+    if reauthenticate(&req, &name, &body.password).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Ok(HttpResponse::Forbidden().json(serde_json::json!({ "error": "wrong_password" })))
+    }
 }

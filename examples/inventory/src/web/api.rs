@@ -160,6 +160,7 @@ pub(super) async fn api_create(
 }
 
 #[permission_required("inventory.delete_item", object = "id")]
+#[recent_login_required(max_age = "10m")]
 #[delete("/api/items/{id}")]
 pub(super) async fn api_delete(
     site: web::Data<Site>,

@@ -164,7 +164,28 @@ pub(super) async fn update_item(
     }
 }
 
+/// Where the re-authentication form sends a user back to after a delete
+/// it interrupted (`next` cannot repeat a POST): the same question again.
 #[permission_required("inventory.delete_item", object = "id")]
+#[recent_login_required(max_age = "10m")]
+#[get("/items/{id}/delete/")]
+pub(super) async fn confirm_delete(
+    site: web::Data<Site>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    match site.items.get(*id).await.map_err(database_error)? {
+        Some(item) => Ok(site.page(
+            StatusCode::OK,
+            "item_delete.html",
+            context! { item => Value::from(Serde(&item)), username => username(&user) },
+        )),
+        None => Ok(not_found(&site, &user)),
+    }
+}
+
+#[permission_required("inventory.delete_item", object = "id")]
+#[recent_login_required(max_age = "10m")]
 #[post("/items/{id}/delete/")]
 pub(super) async fn delete_item(
     site: web::Data<Site>,

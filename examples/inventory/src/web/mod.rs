@@ -7,7 +7,8 @@ use actix_permit::{
     CurrentUser, LoginRequired, Permit, PermitError, authenticate,
     backend::{CacheState, SqlBackend, SqlUser},
     config::{Config, Denial, Reason},
-    login, login_not_required, login_required, logout, permission_required,
+    login, login_not_required, login_required, logout, permission_required, reauthenticate,
+    recent_login_required,
     throttle::Throttle,
     user_passes_test,
 };
@@ -79,6 +80,14 @@ impl Site {
             (
                 "password.html",
                 include_str!("../../templates/password.html"),
+            ),
+            (
+                "item_delete.html",
+                include_str!("../../templates/item_delete.html"),
+            ),
+            (
+                "reauthenticate.html",
+                include_str!("../../templates/reauthenticate.html"),
             ),
             ("error.html", include_str!("../../templates/error.html")),
             ("access.html", include_str!("../../templates/access.html")),
@@ -167,6 +176,7 @@ pub fn app<Store: SessionStore + 'static>(
     let mut permit = site.permit.clone().config(
         Config::default()
             .login_url("/accounts/login/")
+            .reauthentication_url("/accounts/reauthenticate/")
             .render_with(move |req, denial| render_denial(&pages, req, denial)),
     );
     if let Some(throttle) = &site.throttle {
@@ -222,12 +232,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(logout_submit)
         .service(password_page)
         .service(password_submit)
+        .service(reauthenticate_page)
+        .service(reauthenticate_submit)
+        .service(api_reauthenticate)
         .service(list_items)
         .service(new_item)
         .service(create_item)
         .service(show_item)
         .service(edit_item)
         .service(update_item)
+        .service(confirm_delete)
         .service(delete_item)
         .service(api_list)
         .service(api_create)
@@ -262,6 +276,7 @@ fn render_denial(site: &Site, req: &HttpRequest, denial: &Denial<'_>) -> HttpRes
             "The site is busy or cannot reach its database. Please try again shortly."
         }
         Reason::Throttled => "Too many failed logins. Please wait before trying again.",
+        Reason::ReauthenticationRequired => "Please confirm your password to do this.",
         _ => "Something went wrong on our side.",
     };
     // Whoever is signed in stays visible, with the logout button.
@@ -333,7 +348,7 @@ mod tests {
         let (_, report) = api_document().unwrap();
         assert_eq!(report.unknown, Vec::<String>::new());
         assert_eq!(report.undocumented, Vec::<String>::new());
-        assert_eq!(report.secured.len(), 6, "{report:?}");
+        assert_eq!(report.secured.len(), 7, "{report:?}");
     }
 
     #[test]

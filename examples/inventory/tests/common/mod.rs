@@ -350,3 +350,35 @@ pub fn eventually(what: &str, mut seen: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// The session cookie `pair` (`name=value`, the cookie session store's) as
+/// it would be had its user last proved their password `ago` before now:
+/// rewritten with the server's key, as the clock would have aged it.
+pub fn aged_session(pair: &str, ago: std::time::Duration) -> String {
+    use actix_web::cookie::{Cookie, CookieJar, Key};
+    let key = Key::derive_from(SECRET.as_bytes());
+    let cookie = Cookie::parse_encoded(pair.to_owned()).unwrap().into_owned();
+    let name = cookie.name().to_owned();
+    let mut jar = CookieJar::new();
+    jar.add_original(cookie);
+    let plain = jar
+        .private(&key)
+        .get(&name)
+        .expect("a session cookie of this server");
+    let mut state: std::collections::HashMap<String, String> =
+        serde_json::from_str(plain.value()).unwrap();
+    let at = std::time::SystemTime::now() - ago;
+    let millis = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let proof = state
+        .get_mut("actix_permit.proved_at")
+        .expect("a login records when the password was proved");
+    *proof = u64::try_from(millis).unwrap().to_string();
+    jar.private_mut(&key).add(Cookie::new(
+        name.clone(),
+        serde_json::to_string(&state).unwrap(),
+    ));
+    jar.get(&name).unwrap().encoded().stripped().to_string()
+}

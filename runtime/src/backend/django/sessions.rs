@@ -13,7 +13,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Row};
 use crate::backend::BackendError;
 use crate::backend::exact::{CachedSession, Exact};
 use crate::django::signing::{self, SecretKeys};
-use crate::identity::{Claim, IdentitySource, LoginError, set_cookie};
+use crate::identity::{Claim, IdentitySource, LoginError, from_millis, now_millis, set_cookie};
 use crate::user::AuthUser;
 
 /// The salt Django's database session store signs its data with.
@@ -24,6 +24,12 @@ const COOKIE_SALT: &str = "django.contrib.sessions.backends.signed_cookies";
 
 /// The longest `signed_cookies` cookie read (browsers keep 4 KiB).
 const MAX_COOKIE_BYTES: usize = 4096;
+
+/// The key under which a session's data keeps when the password was last
+/// proved here (milliseconds since the Unix epoch): written at a login
+/// here and at a re-authentication. Django's own logins do not write it,
+/// so `#[recent_login_required]` asks their users for the password once.
+const PROVED_KEY: &str = "_permit_proved_at";
 
 /// Where the site keeps its sessions (`SESSION_ENGINE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,6 +261,7 @@ impl DjangoSessions {
                 backend,
                 auth_hash: field("_auth_user_hash").unwrap_or_default(),
                 expires,
+                proved_at: session.get(PROVED_KEY).and_then(Value::as_u64),
             })))
         };
         let exact = match self.engine {
@@ -347,9 +354,10 @@ impl IdentitySource for DjangoSessions {
             tracing::debug!(target: "actix_permit", backend = session.backend, "a Django session of a backend this site does not allow; anonymous");
             return Ok(None);
         }
-        Ok(Some(Claim {
-            user_id: session.user_id.clone(),
-            auth_hash: Some(session.auth_hash.clone()),
+        let claim = Claim::new(session.user_id.clone(), Some(session.auth_hash.clone()));
+        Ok(Some(match session.proved_at.and_then(from_millis) {
+            Some(at) => claim.password_proved_at(at),
+            None => claim,
         }))
     }
 
@@ -383,6 +391,7 @@ impl IdentitySource for DjangoSessions {
             self.backends.first().cloned().unwrap_or_default().into(),
         );
         session.insert("_auth_user_hash".into(), user.session_auth_hash().into());
+        session.insert(PROVED_KEY.into(), now_millis().into());
         let key = match self.engine {
             Engine::Db => self
                 .write_row(old.as_deref(), session)
@@ -402,17 +411,8 @@ impl IdentitySource for DjangoSessions {
             .await
             .map_err(|e| failed(&e))?;
         }
-        let cookie = |name: String, value: String, http_only: bool| {
-            Cookie::build(name, value)
-                .path("/")
-                .http_only(http_only)
-                .secure(self.secure)
-                .same_site(SameSite::Lax)
-                .max_age(actix_web::cookie::time::Duration::seconds(i64::from(
-                    self.age_secs,
-                )))
-                .finish()
-        };
+        let cookie =
+            |name: String, value: String, http_only: bool| self.cookie_for(name, value, http_only);
         set_cookie(req, cookie(self.cookie.to_string(), key, true));
         // Django rotates the CSRF secret at login (the csrftoken cookie is
         // readable by the page's scripts, as Django sets it).
@@ -442,9 +442,69 @@ impl IdentitySource for DjangoSessions {
             .await
             .map_err(|err| LoginError::Session(err.to_string()))
     }
+
+    /// Writes the time into the session's data, under the same key (and
+    /// user): its row (this instance's copy forgotten, Django's cached
+    /// copy deleted), or a new signature of the cookie.
+    async fn password_proved(&self, req: &HttpRequest) -> Result<(), LoginError> {
+        let failed = |err: &dyn std::fmt::Display| LoginError::Session(err.to_string());
+        let gone = || LoginError::Session("the request carries no current Django session".into());
+        let key = self.key(req).ok_or_else(gone)?;
+        let (mut session, _) = self
+            .data(&key)
+            .await
+            .map_err(|e| failed(&e))?
+            .ok_or_else(gone)?;
+        session.insert(PROVED_KEY.into(), now_millis().into());
+        match self.engine {
+            Engine::Db => self
+                .rewrite_row(&key, session)
+                .await
+                .map_err(|e| failed(&e)),
+            Engine::SignedCookies => {
+                let value = signing::dumps(&Value::Object(session), &self.keys, COOKIE_SALT);
+                set_cookie(req, self.cookie_for(self.cookie.to_string(), value, true));
+                Ok(())
+            }
+        }
+    }
 }
 
 impl DjangoSessions {
+    /// A cookie of this site's: path `/`, `SameSite=Lax`, `Secure` as
+    /// configured, lasting the cookie age.
+    fn cookie_for(&self, name: String, value: String, http_only: bool) -> Cookie<'static> {
+        Cookie::build(name, value)
+            .path("/")
+            .http_only(http_only)
+            .secure(self.secure)
+            .same_site(SameSite::Lax)
+            .max_age(actix_web::cookie::time::Duration::seconds(i64::from(
+                self.age_secs,
+            )))
+            .finish()
+    }
+
+    /// Replaces the data of the row `key` (its expiry and key kept), for
+    /// every reader: this instance's copy is forgotten and Django's cached
+    /// copy deleted, as for a deletion.
+    async fn rewrite_row(
+        &self,
+        key: &str,
+        session: Map<String, Value>,
+    ) -> Result<(), BackendError> {
+        let data = signing::dumps(&Value::Object(session), &self.keys, DB_SALT);
+        let written =
+            sqlx::query("UPDATE django_session SET session_data = $1 WHERE session_key = $2")
+                .bind(data)
+                .bind(key.to_owned())
+                .execute(&self.pool)
+                .await;
+        self.forget(key);
+        written.map_err(BackendError::new)?;
+        self.uncache(key).await
+    }
+
     /// Writes `session` under a new key, deletes the `old` row, and answers
     /// the new key.
     async fn write_row(

@@ -91,6 +91,9 @@ pub(crate) struct CachedSession {
     pub(crate) auth_hash: String,
     /// `expire_date`, in seconds since the Unix epoch.
     pub(crate) expires: i64,
+    /// When the password was last proved on this session here, in
+    /// milliseconds since the Unix epoch (our key in the session's data).
+    pub(crate) proved_at: Option<u64>,
 }
 
 fn session_bytes(key: &str, session: &CachedSession) -> usize {
@@ -190,6 +193,7 @@ impl ExactCache {
         set
     }
 
+    #[cfg(feature = "django")]
     pub(crate) fn session(&self, key: &str) -> Option<Arc<CachedSession>> {
         let session = self.read().sessions.get(key).cloned();
         if session.is_some() {
@@ -275,6 +279,7 @@ impl ExactCache {
         });
     }
 
+    #[cfg(feature = "django")]
     pub(crate) fn put_session(&self, stamp: Stamp, key: &str, session: Arc<CachedSession>) {
         let bytes = session_bytes(key, &session);
         self.put(stamp, bytes, |entries| {
@@ -389,6 +394,7 @@ impl Exact {
     /// Answers a lookup from the cache when it may (`get`), otherwise runs
     /// `query` (counted) and keeps its answer (`put`) unless something
     /// changed while it ran. Without a cache, just the query.
+    #[cfg(feature = "django")]
     pub(crate) async fn through<T: Clone, E>(
         exact: Option<&Self>,
         get: impl FnOnce(&ExactCache) -> Option<T>,
