@@ -12,6 +12,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_identity::{Identity, IdentityExt};
@@ -19,6 +20,7 @@ use actix_session::SessionExt;
 use actix_web::{HttpMessage, HttpRequest, ResponseError};
 
 use crate::error::BackendError;
+use crate::permission::PermissionSet;
 use crate::user::AuthUser;
 
 /// Who a request says it is. Built with [`Claim::new`] (and
@@ -41,6 +43,11 @@ pub struct Claim {
     /// `#[recent_login_required]` compares with its `max_age`. `None`:
     /// unknown, which never counts as recent.
     pub proved_at: Option<SystemTime>,
+    /// What the claim may use of the user's permissions (an API token's
+    /// scopes): every check then needs the permission both held by the
+    /// user and listed here, a superuser included, on objects too.
+    /// `None`: all of the user's (a login).
+    pub scopes: Option<Arc<PermissionSet>>,
 }
 
 impl Claim {
@@ -51,7 +58,16 @@ impl Claim {
             user_id: user_id.into(),
             auth_hash,
             proved_at: None,
+            scopes: None,
         }
+    }
+
+    /// The claim, limited to `scopes` (permission names): what it may do
+    /// is their intersection with what the user holds, at each request.
+    #[must_use]
+    pub fn limited_to<S: Into<Box<str>>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = Some(Arc::new(scopes.into_iter().collect()));
+        self
     }
 
     /// The claim, with the user's password proved at `at`.
@@ -178,6 +194,7 @@ impl Sessions {
             user_id,
             auth_hash: Some(stored.ok().flatten().unwrap_or_default()),
             proved_at,
+            scopes: None,
         })
     }
 }

@@ -23,6 +23,7 @@ use crate::error::PermitError;
 use crate::identity::Source;
 use crate::password::PasswordWork;
 use crate::permission::PermissionSet;
+use crate::rules::{self, Standing};
 use crate::throttle::Throttle;
 use crate::user::AuthUser;
 
@@ -49,6 +50,8 @@ pub(crate) struct RequestAuth {
     /// When the user proved their password, as the claim said; set with
     /// the user.
     proved_at: Cell<Option<SystemTime>>,
+    /// The claim's scopes, set with the user: `None`, all of the user's.
+    scopes: RefCell<Option<Arc<PermissionSet>>>,
 }
 
 /// The most bytes of object ids one request keeps answers for: past it
@@ -67,6 +70,7 @@ impl RequestAuth {
             perms: OnceCell::new(),
             objects: RefCell::default(),
             proved_at: Cell::new(None),
+            scopes: RefCell::new(None),
         }
     }
 
@@ -156,7 +160,34 @@ impl RequestAuth {
             return Ok(None);
         }
         self.proved_at.set(claim.proved_at);
+        *self.scopes.borrow_mut() = claim.scopes;
         Ok(Some(user))
+    }
+
+    /// What `user` (this request's principal) counts as: as
+    /// [`rules::standing`] says, except that a superuser whose claim is
+    /// limited to scopes counts as a member holding exactly those.
+    pub(crate) fn standing(&self, user: Option<&dyn AuthUser>) -> Standing {
+        match rules::standing(user) {
+            Standing::Superuser if self.scopes.borrow().is_some() => Standing::Member,
+            standing => standing,
+        }
+    }
+
+    /// Whether the claim's scopes allow `perm` (always, without scopes).
+    pub(crate) fn in_scope(&self, perm: &str) -> bool {
+        self.scopes
+            .borrow()
+            .as_ref()
+            .is_none_or(|scopes| scopes.contains(perm))
+    }
+
+    /// `held`, cut to the claim's scopes when it has them.
+    fn scoped(&self, held: Arc<PermissionSet>) -> Arc<PermissionSet> {
+        match &*self.scopes.borrow() {
+            None => held,
+            Some(scopes) => Arc::new(held.iter().filter(|perm| scopes.contains(perm)).collect()),
+        }
     }
 
     /// When the loaded user last proved their password on this request's
@@ -188,7 +219,8 @@ impl RequestAuth {
     }
 
     /// The effective permissions of `user` (the principal of this request),
-    /// loaded once; empty for anonymous and inactive users.
+    /// loaded once; empty for anonymous and inactive users; with a scoped
+    /// claim, only those in its scopes (a superuser's: the scopes).
     pub(crate) async fn permissions(
         &self,
         user: Option<&Arc<dyn AuthUser>>,
@@ -199,9 +231,16 @@ impl RequestAuth {
         let loaded = self
             .perms
             .get_or_init(|| async {
+                // A scoped superuser holds exactly the scopes; nothing to load.
+                if rules::standing(Some(&**user)) == Standing::Superuser
+                    && let Some(scopes) = &*self.scopes.borrow()
+                {
+                    return Ok(Arc::clone(scopes));
+                }
                 let result = self
                     .bounded("loading permissions", self.shared.backend.user_permissions(&**user))
-                    .await;
+                    .await
+                    .map(|held| self.scoped(held));
                 if let Err(err) = &result {
                     tracing::error!(target: "actix_permit", user = user.id(), error = %err, "could not load the user's permissions");
                 }
@@ -239,7 +278,8 @@ impl RequestAuth {
                         "checking an object permission",
                         self.shared.backend.object_permissions(&**user, object),
                     )
-                    .await;
+                    .await
+                    .map(|on| self.scoped(on));
                 if let Err(err) = &result {
                     tracing::error!(target: "actix_permit", user = user.id(), object, error = %err, "could not load the user's object permissions");
                 }

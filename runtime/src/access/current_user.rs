@@ -79,14 +79,18 @@ impl CurrentUser {
         self.user.is_none()
     }
 
-    /// Whether the user is an active superuser.
+    /// Whether the user is an active superuser acting as one: not when
+    /// the request's claim is limited to scopes (an API token), which
+    /// holds only those, whoever made it.
     pub fn is_superuser(&self) -> bool {
-        self.user.as_deref().is_some_and(AuthUser::is_superuser)
+        self.standing() == Standing::Superuser
     }
 
     /// The user's effective permissions (own and groups'), loaded at most
     /// once per request. Empty for anonymous; a superuser's set is what the
     /// backend stores, though [`has_perm`](Self::has_perm) answers yes to anything.
+    /// With a claim limited to scopes, only those of them in the scopes
+    /// (for a superuser, the scopes).
     pub async fn permissions(&self) -> Result<Arc<PermissionSet>, PermitError> {
         self.auth.permissions(self.user.as_ref()).await
     }
@@ -119,7 +123,7 @@ impl CurrentUser {
     }
 
     fn standing(&self) -> Standing {
-        rules::standing(self.user.as_deref())
+        self.auth.standing(self.user.as_deref())
     }
 
     /// What the rules need to know of the user's permissions: loaded only
@@ -195,6 +199,9 @@ impl CurrentUser {
         };
         if rules::on_every_object(standing, &*self.held(standing).await?, perm) {
             return Ok(Objects::All);
+        }
+        if !self.auth.in_scope(perm) {
+            return Ok(Objects::Only(Vec::new()));
         }
         let mut ids = self
             .auth

@@ -88,7 +88,7 @@ pub(crate) async fn check(req: &HttpRequest, rule: &'static Rule) -> Result<(), 
         }
         Require::Login | Require::Test(_) => return Ok(()),
     };
-    if rules::standing(Some(&*user)) == Standing::Superuser {
+    if auth.standing(Some(&*user)) == Standing::Superuser {
         return Ok(());
     }
     let held = match auth.permissions(Some(&user)).await {

@@ -22,6 +22,7 @@ mod object_ids;
 mod objects;
 mod placement;
 mod recent_login;
+mod scopes;
 mod security;
 mod sessions;
 mod sql;
