@@ -53,19 +53,11 @@ pub(super) async fn login_submit(
     let user = match authenticate(&req, &form.username, &form.password).await {
         Ok(user) => user,
         Err(PermitError::Throttled { retry_after }) => {
-            let minutes = retry_after.as_secs().div_ceil(60).max(1);
-            let mut page = again(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "Too many failed logins for this account or from your address. Try again in {minutes} minute{}.",
-                    if minutes == 1 { "" } else { "s" }
-                ),
-            );
-            page.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from(retry_after.as_secs().max(1)),
-            );
-            return Ok(page);
+            return Ok(throttled(
+                again,
+                "Too many failed logins for this account or from your address.",
+                retry_after,
+            ));
         }
         Err(err) => return Err(err.into()),
     };
@@ -77,15 +69,40 @@ pub(super) async fn login_submit(
         ));
     };
     login(&req, &*user).await?;
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, after_form(&site, &form.next)))
+        .finish())
+}
+
+/// Where a form sends the user when it is done: `next` when it is a safe
+/// place on this site, otherwise the item list.
+fn after_form<'a>(site: &Site, next: &'a str) -> &'a str {
     let hosts: Vec<&str> = site.allowed_hosts.iter().map(String::as_str).collect();
-    let target = if is_safe_redirect(&form.next, &hosts, false) {
-        form.next.as_str()
+    if is_safe_redirect(next, &hosts, false) {
+        next
     } else {
         "/items/"
-    };
-    Ok(HttpResponse::Found()
-        .insert_header((header::LOCATION, target))
-        .finish())
+    }
+}
+
+/// The form again (`again`), with a 429, `Retry-After` and `what`
+/// followed by how many minutes to wait.
+fn throttled(
+    again: impl Fn(StatusCode, String) -> HttpResponse,
+    what: &str,
+    retry_after: std::time::Duration,
+) -> HttpResponse {
+    let minutes = retry_after.as_secs().div_ceil(60).max(1);
+    let plural = if minutes == 1 { "" } else { "s" };
+    let mut page = again(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("{what} Try again in {minutes} minute{plural}."),
+    );
+    page.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(retry_after.as_secs().max(1)),
+    );
+    page
 }
 
 #[login_not_required]
@@ -200,29 +217,11 @@ pub(super) async fn reauthenticate_submit(
             ));
         }
         Err(PermitError::Throttled { retry_after }) => {
-            let minutes = retry_after.as_secs().div_ceil(60).max(1);
-            let mut page = again(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "Too many wrong passwords. Try again in {minutes} minute{}.",
-                    if minutes == 1 { "" } else { "s" }
-                ),
-            );
-            page.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from(retry_after.as_secs().max(1)),
-            );
-            return Ok(page);
+            return Ok(throttled(again, "Too many wrong passwords.", retry_after));
         }
         Err(err) => return Err(err.into()),
     }
-    let hosts: Vec<&str> = site.allowed_hosts.iter().map(String::as_str).collect();
-    let target = if is_safe_redirect(&form.next, &hosts, false) && !form.next.is_empty() {
-        form.next.as_str()
-    } else {
-        "/items/"
-    };
-    Ok(see_other(target))
+    Ok(see_other(after_form(&site, &form.next)))
 }
 
 #[derive(Deserialize)]

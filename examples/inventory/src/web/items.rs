@@ -131,13 +131,23 @@ pub(super) async fn edit_item(
     user: CurrentUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, Error> {
-    match site.items.get(*id).await.map_err(database_error)? {
+    item_page(&site, &user, *id, "item_form.html").await
+}
+
+/// The item `id` shown with `template`, or the 404 page.
+async fn item_page(
+    site: &Site,
+    user: &CurrentUser,
+    id: i64,
+    template: &str,
+) -> Result<HttpResponse, Error> {
+    match site.items.get(id).await.map_err(database_error)? {
         Some(item) => Ok(site.page(
             StatusCode::OK,
-            "item_form.html",
-            context! { item => Value::from(Serde(&item)), username => username(&user) },
+            template,
+            context! { item => Value::from(Serde(&item)), username => username(user) },
         )),
-        None => Ok(not_found(&site, &user)),
+        None => Ok(not_found(site, user)),
     }
 }
 
@@ -174,14 +184,7 @@ pub(super) async fn confirm_delete(
     user: CurrentUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, Error> {
-    match site.items.get(*id).await.map_err(database_error)? {
-        Some(item) => Ok(site.page(
-            StatusCode::OK,
-            "item_delete.html",
-            context! { item => Value::from(Serde(&item)), username => username(&user) },
-        )),
-        None => Ok(not_found(&site, &user)),
-    }
+    item_page(&site, &user, *id, "item_delete.html").await
 }
 
 #[permission_required("inventory.delete_item", object = "id")]
