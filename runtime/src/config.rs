@@ -24,13 +24,17 @@ pub enum Reason {
     /// The user is logged in, but `#[recent_login_required]` wants their
     /// password proved more recently than they last did.
     ReauthenticationRequired,
+    /// The request's credentials were refused (a bad API token, two
+    /// credentials at once): 401, with a `WWW-Authenticate` challenge.
+    InvalidCredentials,
 }
 
 impl Reason {
     /// The status the default rendering answers with: 403 for
     /// `LoginRequired` without a login URL, for `Forbidden` and for
     /// `ReauthenticationRequired` without a URL to send the user to, 503 for
-    /// `Unavailable`, 500 for `Error`, 429 for `Throttled`. (A configured login URL turns
+    /// `Unavailable`, 500 for `Error`, 429 for `Throttled`, 401 for
+    /// `InvalidCredentials`. (A configured login URL turns
     /// `LoginRequired` into a 302.)
     pub fn status(self) -> StatusCode {
         match self {
@@ -40,12 +44,13 @@ impl Reason {
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Error => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
         }
     }
 
     /// A short name for logs and API bodies: `login_required`,
     /// `forbidden`, `unavailable`, `error`, `throttled`,
-    /// `reauthentication_required`.
+    /// `reauthentication_required`, `invalid_credentials`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::LoginRequired => "login_required",
@@ -54,6 +59,7 @@ impl Reason {
             Self::Error => "error",
             Self::Throttled => "throttled",
             Self::ReauthenticationRequired => "reauthentication_required",
+            Self::InvalidCredentials => "invalid_credentials",
         }
     }
 }

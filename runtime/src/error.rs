@@ -77,6 +77,51 @@ pub enum PermitError {
     /// [`Permit::password_work`](crate::Permit::password_work).
     #[error("too many logins at once; try again shortly")]
     Overloaded,
+    /// The request's credentials were refused (a bad or unknown API token,
+    /// or two credentials on one request): 401 with `WWW-Authenticate`.
+    #[error("the request's credentials were refused: {0}")]
+    Rejected(Rejection),
+}
+
+/// Credentials an [`IdentitySource`](crate::identity::IdentitySource)
+/// refused: the request is answered 401 with a `WWW-Authenticate`
+/// challenge (RFC 6750's form), not treated as anonymous, and the refusal
+/// is counted against the client by the [`Throttle`](crate::throttle::Throttle).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    error: &'static str,
+    description: &'static str,
+}
+
+impl Rejection {
+    /// A token that is malformed, unknown, revoked, expired, or whose user
+    /// can no longer use it: `Bearer error="invalid_token"`.
+    pub fn invalid_token() -> Self {
+        Self {
+            error: "invalid_token",
+            description: "the token is malformed, unknown, revoked or expired",
+        }
+    }
+
+    /// A request whose credentials cannot be read as one (two of them, a
+    /// session cookie and a token, say): `Bearer error="invalid_request"`.
+    pub fn invalid_request(description: &'static str) -> Self {
+        Self {
+            error: "invalid_request",
+            description,
+        }
+    }
+
+    /// The `WWW-Authenticate` value: `Bearer error="invalid_token"`.
+    pub fn challenge(&self) -> String {
+        format!("Bearer error=\"{}\"", self.error)
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.error, self.description)
+    }
 }
 
 impl PermitError {
@@ -88,6 +133,7 @@ impl PermitError {
             Self::Backend(_) | Self::Overloaded => Reason::Unavailable,
             Self::MissingMiddleware | Self::PredicatePanicked => Reason::Error,
             Self::Throttled { .. } => Reason::Throttled,
+            Self::Rejected(_) => Reason::InvalidCredentials,
         }
     }
 
@@ -101,8 +147,16 @@ impl PermitError {
         }
     }
 
-    /// Adds `Retry-After` to `response` when this error says how long to wait.
-    pub(crate) fn add_retry_after(&self, response: &mut HttpResponse) {
+    /// Adds `Retry-After` to `response` when this error says how long to
+    /// wait, and `WWW-Authenticate` when it refused credentials.
+    pub(crate) fn add_headers(&self, response: &mut HttpResponse) {
+        if let Self::Rejected(rejection) = self
+            && let Ok(value) = header::HeaderValue::from_str(&rejection.challenge())
+        {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
         if let Some(wait) = self.retry_after() {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response
@@ -119,7 +173,7 @@ impl ResponseError for PermitError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = plain_response(self.reason());
-        self.add_retry_after(&mut response);
+        self.add_headers(&mut response);
         response
     }
 }

@@ -20,6 +20,7 @@ use actix_session::SessionExt;
 use actix_web::{HttpMessage, HttpRequest, ResponseError};
 
 use crate::error::BackendError;
+pub use crate::error::Rejection;
 use crate::permission::PermissionSet;
 use crate::user::AuthUser;
 
@@ -87,6 +88,28 @@ impl std::fmt::Debug for Claim {
     }
 }
 
+/// Why a source could not say who a request is.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdentifyError {
+    /// It could not answer (a store that is down, a timeout): the request
+    /// fails closed with a 503.
+    #[error(transparent)]
+    Unavailable(#[from] BackendError),
+    /// It refused the request's credentials: a 401 with the rejection's
+    /// `WWW-Authenticate` challenge, counted against the client by the
+    /// login throttle. Never anonymous: a client that sent a token it
+    /// believes good learns that it is not.
+    #[error("{0}")]
+    Rejected(Rejection),
+}
+
+impl From<Rejection> for IdentifyError {
+    fn from(rejection: Rejection) -> Self {
+        Self::Rejected(rejection)
+    }
+}
+
 /// Logging a user in or out could not be recorded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -111,12 +134,16 @@ pub trait IdentitySource: Send + Sync + 'static {
     /// What the request claims, `Ok(None)` when it claims nothing
     /// (anonymous). Called at most once per request, the first time a check
     /// or [`CurrentUser`](crate::CurrentUser) needs the user, under the
-    /// backend timeout. Malformed input is `Ok(None)` (logged), never a
-    /// panic; `Err` fails the request closed (503).
+    /// backend timeout. Never a panic on what the client sent: a session
+    /// that does not read is `Ok(None)` (logged); credentials the client
+    /// presents and that do not hold (an API token) are
+    /// [`IdentifyError::Rejected`] (401); a store that cannot answer is
+    /// [`IdentifyError::Unavailable`] (503). A [`BackendError`] converts
+    /// with `?`.
     fn identify(
         &self,
         req: &HttpRequest,
-    ) -> impl Future<Output = Result<Option<Claim>, BackendError>>;
+    ) -> impl Future<Output = Result<Option<Claim>, IdentifyError>>;
 
     /// Records that `user` is now logged in on this request's client (what
     /// [`login`](crate::login) does).
@@ -200,7 +227,7 @@ impl Sessions {
 }
 
 impl IdentitySource for Sessions {
-    async fn identify(&self, req: &HttpRequest) -> Result<Option<Claim>, BackendError> {
+    async fn identify(&self, req: &HttpRequest) -> Result<Option<Claim>, IdentifyError> {
         Ok(Self::claim(req))
     }
 
@@ -239,6 +266,63 @@ impl Sessions {
         req.get_session()
             .insert(SESSION_PROVED_KEY, now_millis())
             .map_err(|e| LoginError::Session(e.to_string()))
+    }
+}
+
+/// Two sources on one app (the session for browsers, API tokens for
+/// scripts): the request is whoever the one that finds a claim says. A
+/// request that both claim (a session cookie and a token) is refused as
+/// ambiguous (401, `invalid_request`): which user, and which scopes, it
+/// meant cannot be told, and a token must not borrow a cookie's ambient
+/// authority or the other way round. Credentials either refuses are
+/// refused.
+///
+/// Logins go to `first` (the one that logs users in; `second` when
+/// `first` has no logins); a re-authentication to the one that claims the
+/// request; a logout to both (each ends what it holds).
+#[derive(Debug, Clone, Default)]
+pub struct OneOf<A, B> {
+    first: A,
+    second: B,
+}
+
+impl<A: IdentitySource, B: IdentitySource> OneOf<A, B> {
+    /// `first` and `second`, neither preferred: both are asked.
+    pub fn new(first: A, second: B) -> Self {
+        Self { first, second }
+    }
+}
+
+impl<A: IdentitySource, B: IdentitySource> IdentitySource for OneOf<A, B> {
+    async fn identify(&self, req: &HttpRequest) -> Result<Option<Claim>, IdentifyError> {
+        let first = self.first.identify(req).await?;
+        let second = self.second.identify(req).await?;
+        match (first, second) {
+            (Some(_), Some(_)) => Err(IdentifyError::Rejected(Rejection::invalid_request(
+                "the request carries two credentials (a session and a token); send one",
+            ))),
+            (claim, None) | (None, claim) => Ok(claim),
+        }
+    }
+
+    async fn login(&self, req: &HttpRequest, user: &dyn AuthUser) -> Result<(), LoginError> {
+        match self.first.login(req, user).await {
+            Err(LoginError::Unsupported) => self.second.login(req, user).await,
+            done => done,
+        }
+    }
+
+    async fn logout(&self, req: &HttpRequest) -> Result<(), LoginError> {
+        let first = self.first.logout(req).await;
+        let second = self.second.logout(req).await;
+        first.and(second)
+    }
+
+    async fn password_proved(&self, req: &HttpRequest) -> Result<(), LoginError> {
+        match self.first.identify(req).await {
+            Ok(Some(_)) => self.first.password_proved(req).await,
+            _ => self.second.password_proved(req).await,
+        }
     }
 }
 
@@ -295,7 +379,7 @@ impl Source {
         }
     }
 
-    pub(crate) async fn identify(&self, req: &HttpRequest) -> Result<Option<Claim>, BackendError> {
+    pub(crate) async fn identify(&self, req: &HttpRequest) -> Result<Option<Claim>, IdentifyError> {
         match self {
             Self::Sessions => Ok(Sessions::claim(req)),
             Self::Other(source) => source.identify(req).await,
@@ -333,7 +417,7 @@ pub(crate) trait Dyn: Send + Sync + 'static {
     fn identify<'a>(
         &'a self,
         req: &'a HttpRequest,
-    ) -> LocalBoxFuture<'a, Result<Option<Claim>, BackendError>>;
+    ) -> LocalBoxFuture<'a, Result<Option<Claim>, IdentifyError>>;
     fn login<'a>(
         &'a self,
         req: &'a HttpRequest,
@@ -350,7 +434,7 @@ impl<S: IdentitySource> Dyn for S {
     fn identify<'a>(
         &'a self,
         req: &'a HttpRequest,
-    ) -> LocalBoxFuture<'a, Result<Option<Claim>, BackendError>> {
+    ) -> LocalBoxFuture<'a, Result<Option<Claim>, IdentifyError>> {
         Box::pin(IdentitySource::identify(self, req))
     }
     fn login<'a>(

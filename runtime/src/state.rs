@@ -20,7 +20,7 @@ use tokio::sync::OnceCell;
 use crate::backend::{BackendError, Dyn};
 use crate::config::Config;
 use crate::error::PermitError;
-use crate::identity::Source;
+use crate::identity::{IdentifyError, Rejection, Source};
 use crate::password::PasswordWork;
 use crate::permission::PermissionSet;
 use crate::rules::{self, Standing};
@@ -41,7 +41,7 @@ pub(crate) struct Shared {
 /// once loaded.
 pub(crate) struct RequestAuth {
     shared: Arc<Shared>,
-    user: OnceCell<Result<Option<Arc<dyn AuthUser>>, BackendError>>,
+    user: OnceCell<Result<Option<Arc<dyn AuthUser>>, PermitError>>,
     perms: OnceCell<Result<Arc<PermissionSet>, BackendError>>,
     /// The user's object permissions, per object, each loaded once (a
     /// request asks about one object, rarely a few); at most
@@ -106,28 +106,30 @@ impl RequestAuth {
         req: &HttpRequest,
     ) -> Result<Option<Arc<dyn AuthUser>>, PermitError> {
         let loaded = self.user.get_or_init(|| self.load_user(req)).await;
-        loaded.clone().map_err(PermitError::Backend)
+        loaded.clone()
     }
 
-    async fn load_user(
-        &self,
-        req: &HttpRequest,
-    ) -> Result<Option<Arc<dyn AuthUser>>, BackendError> {
+    async fn load_user(&self, req: &HttpRequest) -> Result<Option<Arc<dyn AuthUser>>, PermitError> {
         // The session is read at once; another source is a call like any
         // backend call, bounded.
         let claim = match self.shared.source.ready_claim(req) {
             Some(claim) => Ok(claim),
-            None => {
-                self.bounded("identifying the request", self.shared.source.identify(req))
-                    .await
-            }
+            None => self
+                .bounded("identifying the request", async {
+                    Ok(self.shared.source.identify(req).await)
+                })
+                .await
+                .unwrap_or_else(|err| Err(IdentifyError::Unavailable(err))),
         };
         let claim = match claim {
             Ok(Some(claim)) => claim,
             Ok(None) => return Ok(None),
-            Err(err) => {
+            Err(IdentifyError::Rejected(rejection)) => {
+                return Err(self.refused(req, rejection).await);
+            }
+            Err(IdentifyError::Unavailable(err)) => {
                 tracing::error!(target: "actix_permit", error = %err, "could not identify the request");
-                return Err(err);
+                return Err(PermitError::Backend(err));
             }
         };
         let id = claim.user_id.as_str();
@@ -142,7 +144,7 @@ impl RequestAuth {
             }
             Err(err) => {
                 tracing::error!(target: "actix_permit", user = id, error = %err, "could not load the session's user");
-                return Err(err);
+                return Err(PermitError::Backend(err));
             }
         };
         if !user.is_active() {
@@ -162,6 +164,27 @@ impl RequestAuth {
         self.proved_at.set(claim.proved_at);
         *self.scopes.borrow_mut() = claim.scopes;
         Ok(Some(user))
+    }
+
+    /// The error for credentials a source refused: the rejection, counted
+    /// against the client by the throttle (a 429 once it has had too
+    /// many); a throttle store that does not answer fails closed.
+    async fn refused(&self, req: &HttpRequest, rejection: Rejection) -> PermitError {
+        tracing::info!(target: "actix_permit", path = req.path(), %rejection, "credentials refused");
+        let Some(throttle) = &self.shared.throttle else {
+            return PermitError::Rejected(rejection);
+        };
+        match self
+            .bounded("counting refused credentials", throttle.refuse_client(req))
+            .await
+        {
+            Ok(None) => PermitError::Rejected(rejection),
+            Ok(Some(retry_after)) => {
+                tracing::warn!(target: "actix_permit", retry_after_secs = retry_after.as_secs(), "credentials refused: too many from this client");
+                PermitError::Throttled { retry_after }
+            }
+            Err(err) => PermitError::Backend(err),
+        }
     }
 
     /// What `user` (this request's principal) counts as: as

@@ -223,6 +223,21 @@ impl Throttle {
         Ok(None)
     }
 
+    /// Counts a failure against the client of `req` alone (credentials an
+    /// identity source refused: there is no username to count); how long
+    /// it must wait when it has had too many.
+    pub(crate) async fn refuse_client(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<Option<Duration>, BackendError> {
+        let client = format!("client:{}", self.client(req));
+        let counted = self
+            .store
+            .hit(&client, self.window, self.per_client)
+            .await?;
+        Ok((!counted.counted).then_some(counted.remaining))
+    }
+
     /// Takes the attempt back: it was never checked, or it succeeded.
     pub(crate) async fn release(&self, keys: &[String; 2]) -> Result<(), BackendError> {
         self.store.undo(&keys[0]).await?;

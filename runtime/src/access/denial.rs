@@ -54,7 +54,7 @@ pub(crate) fn deny_error(req: &HttpRequest, auth: &RequestAuth, err: &PermitErro
         tracing::error!(target: "actix_permit", reason = reason.as_str(), path = req.path(), error = %err, "request failed closed");
     }
     let mut response = render(req, auth, reason, &[], None, None);
-    err.add_retry_after(&mut response);
+    err.add_headers(&mut response);
     response
 }
 

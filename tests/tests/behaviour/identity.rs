@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use actix_permit::identity::{Claim, IdentitySource};
+use actix_permit::identity::{Claim, IdentifyError, IdentitySource};
 use actix_permit::{
     AuthUser, CurrentUser, LoginError, LoginRequired, Permit, login, login_not_required,
     login_required, logout, permission_required,
@@ -27,10 +27,7 @@ struct Notes {
 }
 
 impl IdentitySource for Headers {
-    async fn identify(
-        &self,
-        req: &HttpRequest,
-    ) -> Result<Option<Claim>, actix_permit::backend::BackendError> {
+    async fn identify(&self, req: &HttpRequest) -> Result<Option<Claim>, IdentifyError> {
         let header = |name| {
             req.headers()
                 .get(name)
@@ -38,9 +35,9 @@ impl IdentitySource for Headers {
                 .map(str::to_owned)
         };
         if header("x-fail").is_some() {
-            return Err(actix_permit::backend::BackendError::new(
+            Err(actix_permit::backend::BackendError::new(
                 "the token store is down",
-            ));
+            ))?;
         }
         Ok(header("x-user").map(|user_id| Claim::new(user_id, header("x-user-hash"))))
     }

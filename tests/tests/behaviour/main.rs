@@ -4,6 +4,7 @@
 mod audit;
 mod bypasses;
 mod checks;
+mod credentials;
 mod deny_by_default;
 mod deny_model;
 mod django_auth;

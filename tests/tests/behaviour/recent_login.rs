@@ -457,7 +457,7 @@ impl actix_permit::identity::IdentitySource for NoProofs {
     async fn identify(
         &self,
         req: &HttpRequest,
-    ) -> Result<Option<actix_permit::identity::Claim>, actix_permit::backend::BackendError> {
+    ) -> Result<Option<actix_permit::identity::Claim>, actix_permit::identity::IdentifyError> {
         Ok(req
             .headers()
             .get("x-user")

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use actix_permit::backend::{BackendError, MemoryBackend};
-use actix_permit::identity::{Claim, IdentitySource};
+use actix_permit::backend::MemoryBackend;
+use actix_permit::identity::{Claim, IdentifyError, IdentitySource};
 use actix_permit::{AuthUser, CurrentUser, LoginError, Permit, PermitError, permission_required};
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
@@ -20,7 +20,7 @@ use crate::support::{Hits, backend};
 struct Scoped;
 
 impl IdentitySource for Scoped {
-    async fn identify(&self, req: &HttpRequest) -> Result<Option<Claim>, BackendError> {
+    async fn identify(&self, req: &HttpRequest) -> Result<Option<Claim>, IdentifyError> {
         let header = |name| {
             req.headers()
                 .get(name)

@@ -277,6 +277,7 @@ fn render_denial(site: &Site, req: &HttpRequest, denial: &Denial<'_>) -> HttpRes
         }
         Reason::Throttled => "Too many failed logins. Please wait before trying again.",
         Reason::ReauthenticationRequired => "Please confirm your password to do this.",
+        Reason::InvalidCredentials => "The credentials sent with this request were refused.",
         _ => "Something went wrong on our side.",
     };
     // Whoever is signed in stays visible, with the logout button.

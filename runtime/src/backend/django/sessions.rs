@@ -13,7 +13,9 @@ use sqlx::{AnyPool, AssertSqlSafe, Row};
 use crate::backend::BackendError;
 use crate::backend::exact::{CachedSession, Exact};
 use crate::django::signing::{self, SecretKeys};
-use crate::identity::{Claim, IdentitySource, LoginError, from_millis, now_millis, set_cookie};
+use crate::identity::{
+    Claim, IdentifyError, IdentitySource, LoginError, from_millis, now_millis, set_cookie,
+};
 use crate::user::AuthUser;
 
 /// The salt Django's database session store signs its data with.
@@ -343,7 +345,7 @@ impl DjangoSessions {
 }
 
 impl IdentitySource for DjangoSessions {
-    async fn identify(&self, req: &HttpRequest) -> Result<Option<Claim>, BackendError> {
+    async fn identify(&self, req: &HttpRequest) -> Result<Option<Claim>, IdentifyError> {
         let Some(key) = self.key(req) else {
             return Ok(None);
         };
