@@ -174,9 +174,15 @@ pub trait IdentitySource: Send + Sync + 'static {
 /// The session key under which the session auth hash is kept.
 const SESSION_HASH_KEY: &str = "actix_permit.auth_hash";
 
-/// The session key under which the time of the last password proof is
-/// kept, in milliseconds since the Unix epoch.
+/// The session key under which the time of the last re-authentication is
+/// kept, in milliseconds since the Unix epoch (absent until the first).
 const SESSION_PROVED_KEY: &str = "actix_permit.proved_at";
+
+/// The session key under which actix-identity keeps the time of login, in
+/// seconds since the Unix epoch (its default, set by `Permit` so that it
+/// is ours to read): a login proves the password too. Kept only while the
+/// login has a deadline ([`Permit::session_lifetime`](crate::Permit::session_lifetime)).
+pub(crate) const LOGIN_TIME_KEY: &str = "actix_identity.logged_in_at";
 
 /// The time `millis` milliseconds after the Unix epoch, if it is one.
 pub(crate) fn from_millis(millis: u64) -> Option<SystemTime> {
@@ -211,12 +217,21 @@ impl Sessions {
         };
         let session = req.get_session();
         let stored = session.get::<String>(SESSION_HASH_KEY);
-        // Unreadable (a value of another type): no proof on record.
-        let proved_at = session
+        // The later of the login and the last re-authentication; one that
+        // does not read (a value of another type) is no proof. Nothing is
+        // written at login, so a session cookie does not grow (and cost
+        // every request) for apps that never ask.
+        let reauthenticated = session
             .get::<u64>(SESSION_PROVED_KEY)
             .ok()
             .flatten()
             .and_then(from_millis);
+        let logged_in = session
+            .get::<u64>(LOGIN_TIME_KEY)
+            .ok()
+            .flatten()
+            .and_then(|secs| UNIX_EPOCH.checked_add(Duration::from_secs(secs)));
+        let proved_at = reauthenticated.max(logged_in);
         Some(Claim {
             user_id,
             auth_hash: Some(stored.ok().flatten().unwrap_or_default()),
@@ -244,8 +259,7 @@ impl IdentitySource for Sessions {
             .map_err(|e| LoginError::Session(e.to_string()))?;
         req.get_session()
             .insert(SESSION_HASH_KEY, user.session_auth_hash())
-            .map_err(|e| LoginError::Session(e.to_string()))?;
-        Self::record_proof(req)
+            .map_err(|e| LoginError::Session(e.to_string()))
     }
 
     /// The whole session is removed, server and client side.
@@ -257,12 +271,6 @@ impl IdentitySource for Sessions {
     /// The time goes into the session beside the id; the session keeps
     /// its key and its user.
     async fn password_proved(&self, req: &HttpRequest) -> Result<(), LoginError> {
-        Self::record_proof(req)
-    }
-}
-
-impl Sessions {
-    fn record_proof(req: &HttpRequest) -> Result<(), LoginError> {
         req.get_session()
             .insert(SESSION_PROVED_KEY, now_millis())
             .map_err(|e| LoginError::Session(e.to_string()))

@@ -175,6 +175,7 @@ where
             }),
         };
         let identity = IdentityMiddleware::builder()
+            .login_unix_timestamp_key(crate::identity::LOGIN_TIME_KEY)
             .login_deadline(self.lifetime)
             .visit_deadline(self.idle)
             .build();

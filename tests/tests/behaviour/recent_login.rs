@@ -24,7 +24,7 @@ async fn recent(hits: web::Data<Hits>) -> HttpResponse {
 }
 
 #[get("/second")]
-#[recent_login_required(max_age = "1s")]
+#[recent_login_required(max_age = "2s")]
 async fn second(hits: web::Data<Hits>) -> HttpResponse {
     hits.hit();
     HttpResponse::Ok().body("second")
@@ -87,15 +87,18 @@ fn aged(cookie: &Cookie<'static>, ago: std::time::Duration) -> Cookie<'static> {
         .expect("our session cookie");
     let mut state: std::collections::HashMap<String, String> =
         serde_json::from_str(plain.value()).unwrap();
-    let at = std::time::SystemTime::now() - ago;
-    let millis = at
+    // The login's time (seconds, actix-identity's) and a re-authentication's
+    // (milliseconds, ours), when there is one.
+    let since = (std::time::SystemTime::now() - ago)
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
-    let proof = state
-        .get_mut("actix_permit.proved_at")
-        .expect("a login records the proof");
-    *proof = serde_json::to_string(&(millis as u64)).unwrap();
+        .unwrap();
+    let login = state
+        .get_mut("actix_identity.logged_in_at")
+        .expect("a login records its time");
+    *login = since.as_secs().to_string();
+    if let Some(proof) = state.get_mut("actix_permit.proved_at") {
+        *proof = since.as_millis().to_string();
+    }
     jar.private_mut(&key).add(Cookie::new(
         cookie.name().to_owned(),
         serde_json::to_string(&state).unwrap(),
@@ -177,13 +180,14 @@ async fn a_fresh_login_passes_and_an_old_one_is_sent_to_reauthenticate() {
     );
     assert_eq!(hits.get(), 3);
 
-    // And time really passes: a second later, `max_age = "1s"` wants it again.
+    // And time really passes: past two seconds (the login's time is kept in
+    // whole seconds), `max_age = "2s"` wants it again.
     let fresh = login_as(&app, "plain").await;
     assert_eq!(
         get(&app, "/second", fresh.as_ref()).await.status,
         StatusCode::OK
     );
-    actix_rt::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    actix_rt::time::sleep(std::time::Duration::from_millis(3_100)).await;
     let seen = get(&app, "/second", fresh.as_ref()).await;
     assert_eq!(seen.location.as_deref(), Some("/reauth/?next=/second"));
 }

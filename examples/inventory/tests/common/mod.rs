@@ -367,15 +367,18 @@ pub fn aged_session(pair: &str, ago: std::time::Duration) -> String {
         .expect("a session cookie of this server");
     let mut state: std::collections::HashMap<String, String> =
         serde_json::from_str(plain.value()).unwrap();
-    let at = std::time::SystemTime::now() - ago;
-    let millis = at
+    // The login's time (seconds, actix-identity's) and a re-authentication's
+    // (milliseconds, actix-permit's), when there is one.
+    let since = (std::time::SystemTime::now() - ago)
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
-    let proof = state
-        .get_mut("actix_permit.proved_at")
-        .expect("a login records when the password was proved");
-    *proof = u64::try_from(millis).unwrap().to_string();
+        .unwrap();
+    let login = state
+        .get_mut("actix_identity.logged_in_at")
+        .expect("a login records its time");
+    *login = since.as_secs().to_string();
+    if let Some(proof) = state.get_mut("actix_permit.proved_at") {
+        *proof = since.as_millis().to_string();
+    }
     jar.private_mut(&key).add(Cookie::new(
         name.clone(),
         serde_json::to_string(&state).unwrap(),
