@@ -24,9 +24,10 @@ pub use crate::error::Rejection;
 use crate::permission::PermissionSet;
 use crate::user::AuthUser;
 
-/// Who a request says it is. Built with [`Claim::new`] (and
-/// [`Claim::password_proved_at`]); its fields are read-only outside this
-/// crate, so that what a claim carries can grow.
+/// Who a request says it is. Built with [`Claim::new`], then
+/// [`Claim::password_proved_at`] and [`Claim::limited_to`] where they
+/// apply; its fields are read-only outside this crate, so that what a
+/// claim carries can grow.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Claim {

@@ -143,7 +143,9 @@ async fn a_permission_missing_from_the_backend_is_reported_with_its_handlers() {
         [
             "behaviour::checks::any_perm",
             "behaviour::in_code::stacked",
-            "behaviour::objects::either"
+            "behaviour::objects::either",
+            "behaviour::scopes::delete_on",
+            "behaviour::scopes::view_or_delete"
         ]
     );
 
