@@ -413,16 +413,14 @@ impl IdentitySource for DjangoSessions {
             .await
             .map_err(|e| failed(&e))?;
         }
-        let cookie =
-            |name: String, value: String, http_only: bool| self.cookie_for(name, value, http_only);
-        set_cookie(req, cookie(self.cookie.to_string(), key, true));
+        set_cookie(req, self.cookie_for(self.cookie.to_string(), key, true));
         // Django rotates the CSRF secret at login (the csrftoken cookie is
         // readable by the page's scripts, as Django sets it).
         let csrf = random_string(
             b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
             crate::django::csrf::SECRET_LENGTH,
         );
-        set_cookie(req, cookie("csrftoken".to_owned(), csrf, false));
+        set_cookie(req, self.cookie_for("csrftoken".to_owned(), csrf, false));
         Ok(())
     }
 
