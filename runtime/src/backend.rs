@@ -128,6 +128,16 @@ pub enum AdminError {
     /// The database failed.
     #[error(transparent)]
     Database(BackendError),
+    /// A new token's name, scopes or expiry is out of bounds, or its user
+    /// holds as many tokens as one may.
+    #[error("{0}")]
+    InvalidToken(String),
+    /// The user has no token of this name.
+    #[error("no token named {0:?}")]
+    UnknownToken(String),
+    /// The user has a token of this name already.
+    #[error("a token named {0:?} exists already")]
+    DuplicateToken(String),
 }
 
 /// What [`Authentication::get_user`] and [`Authentication::authenticate`]

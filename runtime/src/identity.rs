@@ -38,7 +38,9 @@ pub struct Claim {
     /// password change ends the user's other sessions). A session that
     /// stored none carries `Some("")`, which only a user without a hash
     /// matches. `None`: the claim is not bound to the password (as an API
-    /// token, which outlives password changes).
+    /// token, which outlives password changes), and is credentials sent
+    /// with each request: when its user is gone or inactive it is refused
+    /// (401 `invalid_token`) rather than anonymous.
     pub auth_hash: Option<String>,
     /// When the user last proved their password on this claim: at login,
     /// or at a [`reauthenticate`](crate::reauthenticate). What

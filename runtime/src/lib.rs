@@ -47,6 +47,7 @@ mod rules;
 mod session;
 mod state;
 pub mod throttle;
+pub mod token;
 mod user;
 
 pub use access::CurrentUser;

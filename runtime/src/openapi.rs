@@ -28,7 +28,9 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{Components, OpenApi, RefOr, Response};
 
 use crate::access::Require;
@@ -49,6 +51,7 @@ pub enum Anonymous {
 pub struct SecureOptions {
     cookie: String,
     scheme: String,
+    bearer: Option<String>,
     anonymous: Anonymous,
     documented: String,
 }
@@ -61,6 +64,7 @@ impl SecureOptions {
         Self {
             cookie: cookie.into(),
             scheme: "session".to_owned(),
+            bearer: None,
             anonymous: Anonymous::Status(403),
             documented: "/".to_owned(),
         }
@@ -77,6 +81,18 @@ impl SecureOptions {
     #[must_use]
     pub fn scheme_name(mut self, name: impl Into<String>) -> Self {
         self.scheme = name.into();
+        self
+    }
+
+    /// API tokens are accepted too ([`BearerTokens`](crate::token::BearerTokens)):
+    /// adds an HTTP bearer security scheme named `name`, offered beside
+    /// the session on each protected operation with the scopes a token
+    /// needs there (one requirement per way to meet an `any(...)`), and a
+    /// 401 for a refused token. Operations with `recent_login_required`
+    /// do not offer it: a token never proved a password.
+    #[must_use]
+    pub fn bearer(mut self, name: impl Into<String>) -> Self {
+        self.bearer = Some(name.into());
         self
     }
 
@@ -190,6 +206,17 @@ pub fn secure(api: &mut OpenApi, options: &SecureOptions) -> SecureReport {
                 "The session cookie set by signing in".to_owned(),
             ))),
         );
+    if let Some(bearer) = &options.bearer {
+        let mut http = Http::new(HttpAuthScheme::Bearer);
+        http.description = Some(
+            "An API token (`permit_…`): what it may do is its scopes, the permissions \
+             listed here, as far as its user holds them"
+                .to_owned(),
+        );
+        api.components
+            .get_or_insert_with(Components::new)
+            .add_security_scheme(bearer.clone(), SecurityScheme::Http(http));
+    }
     for label in &report.unknown {
         tracing::warn!(target: "actix_permit", operation = %label, "documented, but no handler with an access attribute serves it; left untouched");
     }
@@ -231,10 +258,17 @@ fn describe(op: &mut Operation, access: &Access, options: &SecureOptions) {
             Require::Test(predicate) => predicates.push(predicate),
         }
     }
-    op.security = Some(vec![SecurityRequirement::new::<_, [&str; 0], &str>(
+    let mut security = vec![SecurityRequirement::new::<_, [&str; 0], &str>(
         options.scheme.clone(),
         [],
-    )]);
+    )];
+    let bearer = options.bearer.as_ref().filter(|_| recent.is_none());
+    if let Some(bearer) = bearer {
+        for scopes in scope_choices(rules) {
+            security.push(SecurityRequirement::new(bearer.clone(), scopes));
+        }
+    }
+    op.security = Some(security);
     let mut ext = ExtensionsBuilder::new().add("x-login-required", true);
     if !all.is_empty() {
         ext = ext.add("x-permissions", json!({ "all": all }));
@@ -300,10 +334,47 @@ fn describe(op: &mut Operation, access: &Access, options: &SecureOptions) {
     if !all.is_empty() || !predicates.is_empty() {
         add("403".to_owned(), denied.to_owned());
     }
+    if bearer.is_some() {
+        add(
+            "401".to_owned(),
+            "The bearer token is malformed, unknown, revoked or expired, or its user cannot \
+             sign in (`WWW-Authenticate: Bearer error=\"invalid_token\"`)"
+                .to_owned(),
+        );
+    }
     add(
         "503".to_owned(),
         "The user store is unavailable; nothing was done".to_owned(),
     );
+}
+
+/// The ways a token's scopes can meet `rules`: one scope from each
+/// `any(...)` list, as sorted sets without repeats; past 16 ways, the
+/// first 16 (`x-permissions` says the rest).
+fn scope_choices(rules: &[crate::access::Rule]) -> Vec<Vec<&'static str>> {
+    let mut choices: Vec<Vec<&'static str>> = vec![Vec::new()];
+    for rule in rules {
+        let Require::Perms(groups) = rule.require else {
+            continue;
+        };
+        for any in groups {
+            let mut next = Vec::new();
+            for choice in &choices {
+                for perm in *any {
+                    let mut with = choice.clone();
+                    if !with.contains(perm) {
+                        with.push(perm);
+                        with.sort_unstable();
+                    }
+                    if !next.contains(&with) && next.len() < 16 {
+                        next.push(with);
+                    }
+                }
+            }
+            choices = next;
+        }
+    }
+    choices
 }
 
 #[cfg(test)]

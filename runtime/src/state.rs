@@ -138,6 +138,9 @@ impl RequestAuth {
             .await
         {
             Ok(Some(user)) => user,
+            Ok(None) if claim.auth_hash.is_none() => {
+                return Err(self.refused(req, Rejection::invalid_token()).await);
+            }
             Ok(None) => {
                 tracing::debug!(target: "actix_permit", user = id, "the session's user no longer exists; anonymous");
                 return Ok(None);
@@ -147,6 +150,12 @@ impl RequestAuth {
                 return Err(PermitError::Backend(err));
             }
         };
+        // Credentials sent with each request (a token) whose user cannot
+        // use them are refused, as a revoked token is; a session's are
+        // anonymous.
+        if !user.is_active() && claim.auth_hash.is_none() {
+            return Err(self.refused(req, Rejection::invalid_token()).await);
+        }
         if !user.is_active() {
             tracing::debug!(target: "actix_permit", user = id, "the session's user is inactive; anonymous");
             return Ok(None);

@@ -104,7 +104,7 @@ mod layers {
             "user",
             "throttle",
         ],
-        &["backend", "identity"],
+        &["backend", "identity", "token"],
         &["state"],
         &["access", "session"],
         &["registry", "__permit_register"],

@@ -2,7 +2,8 @@
 //! it: an unsafe request (POST, PUT, PATCH, DELETE) that a browser marks as
 //! cross-site (`Sec-Fetch-Site: cross-site`) or that carries an `Origin`
 //! other than this site is refused with 403 before anything else runs.
-//! Requests with neither header (curl, scripts) pass; the session cookie's
+//! Requests with neither header (curl, scripts) pass, and so do requests
+//! with an API token (`Authorization: Bearer`); the session cookie's
 //! `SameSite=Lax` covers old browsers.
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -39,6 +40,17 @@ fn is_cross_site(req: &ServiceRequest) -> bool {
         return false;
     }
     let headers = req.headers();
+    // An API token is no ambient credential: a browser never sends one by
+    // itself, so a request carrying one cannot be forged cross-site (and
+    // one that carries the session cookie too is refused by the app).
+    if headers.get(header::AUTHORIZATION).is_some_and(|value| {
+        value
+            .as_bytes()
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case(b"bearer "))
+    }) {
+        return false;
+    }
     if headers
         .get("sec-fetch-site")
         .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site"))

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use actix_permit::backend::{SqlBackend, SqlOptions};
 use clap::{Parser, Subcommand};
 
-use manage::{access, manage_group, manage_user};
+use manage::{access, manage_group, manage_token, manage_user};
 use server::serve;
 
 #[derive(Parser)]
@@ -55,6 +55,9 @@ enum Command {
     /// Manage groups.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Manage a user's API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// List every handler with its route and what it requires (no database
     /// needed).
     Routes {
@@ -117,6 +120,30 @@ enum GroupCommand {
     Leave { user: String, group: String },
 }
 
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a user and print it (alone, on the last
+    /// line): it is shown now and never again.
+    Create {
+        user: String,
+        /// A name for it, unique among the user's tokens.
+        #[arg(long)]
+        name: String,
+        /// A permission (app_label.codename) the token may use, as far as
+        /// the user holds it; repeat for more.
+        #[arg(long = "scope", value_name = "PERM", required = true)]
+        scopes: Vec<String>,
+        /// Seconds until it stops working (default: until revoked).
+        #[arg(long, value_name = "SECONDS")]
+        expires: Option<u64>,
+    },
+    /// List a user's tokens: name, prefix, scopes, created, last used,
+    /// expires.
+    List { user: String },
+    /// Revoke a user's token: refused from the next request on.
+    Revoke { user: String, name: String },
+}
+
 #[actix_web::main]
 async fn main() -> ExitCode {
     init_logging();
@@ -129,6 +156,7 @@ async fn main() -> ExitCode {
         None | Some(Command::Serve) => serve(&db, &cli.settings).await,
         Some(Command::User(command)) => manage_user(&db, command).await,
         Some(Command::Group(command)) => manage_group(&db, command).await,
+        Some(Command::Token(command)) => manage_token(&db, command).await,
         Some(Command::Routes { json }) => {
             print!("{}", routes::render(json, &routes::reachable().await));
             Ok(())

@@ -3,7 +3,7 @@
 
 use actix_permit::backend::{AdminError, SqlBackend};
 
-use crate::{AppResult, Db, GroupCommand, UserCommand, open, store, web};
+use crate::{AppResult, Db, GroupCommand, TokenCommand, UserCommand, open, store, web};
 
 pub(crate) async fn manage_user(db: &Db, command: UserCommand) -> AppResult {
     let (backend, _) = open(db).await?;
@@ -94,6 +94,63 @@ pub(crate) async fn manage_group(db: &Db, command: GroupCommand) -> AppResult {
         GroupCommand::Leave { user, group } => {
             backend.remove_user_from_group(&user, &group).await?;
             println!("{user} left {group}");
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn manage_token(db: &Db, command: TokenCommand) -> AppResult {
+    let (backend, _) = open(db).await?;
+    match command {
+        TokenCommand::Create {
+            user,
+            name,
+            scopes,
+            expires,
+        } => {
+            let expires = expires.map(std::time::Duration::from_secs);
+            let made = backend
+                .create_token(&user, &name, scopes.iter().map(String::as_str), expires)
+                .await;
+            let made = match made {
+                Ok(made) => made,
+                Err(err) => return Err(explain(&backend, err).await),
+            };
+            println!(
+                "created token {name} for {user} (prefix {}), scopes {}{}",
+                made.info.prefix,
+                made.info.scopes.join(" "),
+                match made.info.expires {
+                    Some(at) => format!(", expires {}", web::when(at)),
+                    None => String::new(),
+                }
+            );
+            println!("it is shown once; send it as `Authorization: Bearer <token>`:");
+            println!("{}", made.token());
+        }
+        TokenCommand::List { user } => {
+            let now = std::time::SystemTime::now();
+            for token in backend.tokens(&user).await? {
+                println!(
+                    "{}\tprefix {}\tscopes {}\tcreated {}\tlast used {}\t{}",
+                    token.name,
+                    token.prefix,
+                    token.scopes.join(" "),
+                    web::when(token.created),
+                    token
+                        .last_used
+                        .map_or_else(|| "never".to_owned(), web::when),
+                    match token.expires {
+                        Some(at) if token.is_expired(now) => format!("expired {}", web::when(at)),
+                        Some(at) => format!("expires {}", web::when(at)),
+                        None => "no expiry".to_owned(),
+                    }
+                );
+            }
+        }
+        TokenCommand::Revoke { user, name } => {
+            backend.revoke_token(&user, &name).await?;
+            println!("revoked token {name} of {user}");
         }
     }
     Ok(())

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use actix_permit::Permit;
 use actix_permit::audit::{self, CheckError, OnMissing};
 use actix_permit::backend::{CachedBackend, SqlBackend, SqlOptions};
+use actix_permit::identity::{OneOf, Sessions};
 use actix_permit::throttle::{Throttle, ThrottleStore};
+use actix_permit::token::BearerTokens;
 use actix_web::cookie::Key;
 
 use crate::{AppResult, Db, open_with, redact, sessions, settings, store, throttle, web};
@@ -82,6 +84,12 @@ pub(crate) async fn serve(db: &Db, settings: &settings::Settings) -> AppResult {
         }
         None => Permit::new(Arc::clone(&backend)),
     };
+    // The session cookie, or an API token (`Authorization: Bearer`); a
+    // request with both is refused.
+    let permit = permit.identity(OneOf::new(
+        Sessions,
+        BearerTokens::new(Arc::clone(&backend)),
+    ));
     // Sessions, and the login throttle's counts, in Redis when REDIS_URL is
     // set; otherwise cookie sessions and counts in the database.
     let redis = match settings.redis_url() {

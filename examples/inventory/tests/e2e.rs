@@ -963,6 +963,14 @@ fn the_openapi_document_states_what_each_route_requires() {
         doc["components"]["securitySchemes"]["session"],
         serde_json::json!({"type": "apiKey", "in": "cookie", "name": "inventory_session", "description": "The session cookie set by signing in"})
     );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["token"]["type"],
+        "http"
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["token"]["scheme"],
+        "bearer"
+    );
     let listing = server.cli(&["routes", "--json"]);
     let listing: serde_json::Value = serde_json::from_slice(&listing.stdout).unwrap();
     let mut compared = 0;
@@ -1033,7 +1041,32 @@ fn the_openapi_document_states_what_each_route_requires() {
                     false => assert!(op.get("x-recent-login").is_none(), "{method} {path}"),
                 }
                 if !public {
-                    assert_eq!(op["security"], serde_json::json!([{"session": []}]));
+                    // The session, or a token with one scope from each
+                    // `any` list; no token where the password is asked.
+                    let mut expected = vec![serde_json::json!({"session": []})];
+                    if !requires.contains("recent login") {
+                        let mut choices: Vec<Vec<&str>> = vec![Vec::new()];
+                        for any in &all {
+                            choices = choices
+                                .iter()
+                                .flat_map(|choice| {
+                                    any["any"].as_array().unwrap().iter().map(move |perm| {
+                                        let mut with = choice.clone();
+                                        with.push(perm.as_str().unwrap());
+                                        with.sort_unstable();
+                                        with
+                                    })
+                                })
+                                .collect();
+                        }
+                        expected.extend(choices.iter().map(|c| serde_json::json!({"token": c})));
+                        assert!(op["responses"]["401"].is_object(), "{method} {path}");
+                    }
+                    assert_eq!(
+                        op["security"],
+                        serde_json::Value::from(expected),
+                        "{method} {path}"
+                    );
                     assert!(op["responses"]["403"].is_object(), "{method} {path}");
                     assert!(op["responses"]["503"].is_object(), "{method} {path}");
                 }
@@ -1381,4 +1414,160 @@ fn sensitive_actions_ask_for_the_password_again() {
             .status,
         403
     );
+}
+
+/// API tokens: made by the CLI (the token alone on its last line) and by
+/// the account page, used as `curl -H "Authorization: Bearer …"` would,
+/// limited to their scopes as far as the user holds them, never enough for
+/// what asks for the password, listed without their secret, and refused
+/// once revoked.
+#[test]
+fn api_tokens_work_as_the_readme_shows() {
+    for db in Database::all() {
+        let server = Server::start(&db);
+        let out = server.cli(&[
+            "token",
+            "create",
+            "carol",
+            "--name",
+            "ci",
+            "--scope",
+            "inventory.view_item",
+            "--scope",
+            "inventory.add_item",
+            "--scope",
+            "inventory.delete_item",
+        ]);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let token = stdout.lines().last().unwrap().to_owned();
+        assert!(token.starts_with("permit_"), "{stdout}");
+        let bearer = format!("Bearer {token}");
+        let mut api = server.client();
+        let auth = [("authorization", bearer.as_str())];
+        let seen = api.send("GET", "/api/items", &auth, None);
+        assert_eq!(seen.status, 200, "{seen:?}");
+        assert!(seen.body.starts_with('['), "{}", seen.body);
+        // carol does not hold delete_item: the token cannot use it.
+        let me: serde_json::Value =
+            serde_json::from_str(&api.send("GET", "/api/me", &auth, None).body).unwrap();
+        assert_eq!(me["username"], "carol");
+        assert_eq!(
+            me["permissions"],
+            serde_json::json!(["inventory.add_item", "inventory.view_item"])
+        );
+        // No ambient credential: no cross-site check; and no cookie set.
+        let seen = api.send(
+            "POST",
+            "/api/items",
+            &[auth[0], ("origin", "https://elsewhere.example")],
+            Some((
+                "application/json",
+                r#"{"name": "crate", "quantity": 2}"#.into(),
+            )),
+        );
+        assert_eq!(seen.status, 201, "{seen:?}");
+        assert!(api.cookie.is_none(), "{seen:?}");
+        // Deleting asks for the password, which a token never proved.
+        let id = item_id(&seen);
+        let seen = api.send("DELETE", &format!("/api/items/{id}"), &auth, None);
+        assert_eq!(
+            (seen.status, seen.body.as_str()),
+            (403, r#"{"error":"reauthentication_required"}"#)
+        );
+        // A session and a token together: refused.
+        let mut both = as_user(&server, "carol");
+        let seen = both.send("GET", "/api/items", &auth, None);
+        assert_eq!(seen.status, 401, "{seen:?}");
+        // Listed, with its last use and no secret.
+        let listed = String::from_utf8(server.cli(&["token", "list", "carol"]).stdout).unwrap();
+        let secret = token.rsplit_once('_').unwrap().1;
+        assert!(listed.starts_with("ci\tprefix "), "{listed}");
+        assert!(listed.contains("inventory.add_item inventory.delete_item inventory.view_item"));
+        assert!(
+            !listed.contains("last used never") && !listed.contains(secret),
+            "{listed}"
+        );
+        // Revoked from the CLI: refused at once, as a bad token is.
+        server.cli(&["token", "revoke", "carol", "ci"]);
+        eventually("the revoked token refused", || {
+            api.send("GET", "/api/items", &auth, None).status == 401
+        });
+        let garbage = api.send(
+            "GET",
+            "/api/items",
+            &[("authorization", "Bearer permit_nope")],
+            None,
+        );
+        let revoked = api.send("GET", "/api/items", &auth, None);
+        assert_eq!(
+            (revoked.status, &revoked.body),
+            (garbage.status, &garbage.body)
+        );
+        // Misuse of the CLI says what is wrong.
+        let out = Command::new(env!("CARGO_BIN_EXE_inventory"))
+            .args([
+                "token",
+                "create",
+                "carol",
+                "--name",
+                "x",
+                "--scope",
+                "inventory.fly",
+            ])
+            .env("DATABASE_URL", &server.db_url)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("defined: inventory."));
+
+        // The account page: a fresh login may make one; it is shown once.
+        let mut carol = as_user(&server, "carol");
+        assert_eq!(carol.get("/accounts/tokens/").status, 200);
+        let made = carol.post_form(
+            "/accounts/tokens/",
+            &[
+                ("name", "laptop"),
+                ("scope", "inventory.view_item"),
+                ("expires", "86400"),
+            ],
+        );
+        assert_eq!(made.status, 201, "{}", made.body);
+        let at = made.body.find("permit_").unwrap();
+        let token = made.body[at..at + 88].to_owned();
+        let page = carol.get("/accounts/tokens/");
+        assert!(page.body.contains("laptop") && !page.body.contains(&token));
+        let bearer = format!("Bearer {token}");
+        let auth = [("authorization", bearer.as_str())];
+        assert_eq!(api.send("GET", "/api/items", &auth, None).status, 200);
+        assert_eq!(
+            api.send(
+                "POST",
+                "/api/items",
+                &auth,
+                Some(("application/json", "{}".into()))
+            )
+            .status,
+            403
+        );
+        // A token does not reach the page.
+        assert_ne!(
+            api.send("GET", "/accounts/tokens/", &auth, None).status,
+            200
+        );
+        let seen = carol.post_form("/accounts/tokens/revoke/", &[("name", "laptop")]);
+        assert_eq!(seen.status, 303);
+        assert_eq!(api.send("GET", "/api/items", &auth, None).status, 401);
+        // A stale login is asked for the password first.
+        carol.cookie = Some(aged_session(
+            carol.cookie.as_deref().unwrap(),
+            std::time::Duration::from_secs(11 * 60),
+        ));
+        let seen = carol.post_form("/accounts/tokens/", &[("name", "late")]);
+        assert_eq!(seen.status, 302);
+        assert!(
+            !String::from_utf8(server.cli(&["token", "list", "carol"]).stdout)
+                .unwrap()
+                .contains("late")
+        );
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, SystemTime};
 
 use super::{
     AdminError, Authentication, Authorization, BackendError, Introspection, PermissionSource,
@@ -9,6 +10,7 @@ use super::{
 };
 use crate::password;
 use crate::permission::{self, PermissionSet};
+use crate::token::{self, NewToken, StoredToken, TokenInfo, TokenStore};
 use crate::user::AuthUser;
 
 /// A user stored by [`MemoryBackend`].
@@ -28,6 +30,16 @@ struct State {
     /// Object permissions per user id and per group: (permission, object).
     user_objects: HashMap<String, HashSet<(String, String)>>,
     group_objects: HashMap<String, HashSet<(String, String)>>,
+    /// API tokens, by prefix.
+    tokens: HashMap<String, MemoryToken>,
+}
+
+/// A token as the memory backend keeps it.
+struct MemoryToken {
+    name: String,
+    scopes: Vec<String>,
+    created: SystemTime,
+    stored: Arc<StoredToken>,
 }
 
 impl State {
@@ -110,6 +122,7 @@ impl MemoryBackend {
         state.user_groups.remove(&id);
         state.user_perms.remove(&id);
         state.user_objects.remove(&id);
+        state.tokens.retain(|_, token| token.stored.user_id() != id);
         Ok(())
     }
 
@@ -271,6 +284,118 @@ impl MemoryBackend {
         own.chain(groups)
     }
 
+    /// Creates an API token for a user: `name` (unique among theirs),
+    /// `scopes` (permission names; what it may do is these ∩ what the user
+    /// holds), expiring `expires_in` from now or never. The token is in
+    /// the answer, and nowhere else (see [`crate::token`]).
+    pub fn create_token<'s>(
+        &self,
+        username: &str,
+        name: &str,
+        scopes: impl IntoIterator<Item = &'s str>,
+        expires_in: Option<Duration>,
+    ) -> Result<NewToken, AdminError> {
+        let checked = token::check_request(name, scopes, expires_in)?;
+        let issued = token::issue();
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let id = state.id_of(username)?;
+        let theirs = state.tokens.values().filter(|t| t.stored.user_id() == id);
+        let mut count = 0;
+        for held in theirs {
+            if held.name == name {
+                return Err(AdminError::DuplicateToken(name.to_owned()));
+            }
+            count += 1;
+        }
+        if count >= token::MAX_TOKENS_PER_USER {
+            return Err(AdminError::InvalidToken(format!(
+                "{username:?} holds {count} tokens, the most one may"
+            )));
+        }
+        let stored = StoredToken::new(
+            id,
+            issued.digest,
+            checked.scopes.iter().map(String::as_str).collect(),
+            checked.expires,
+            None,
+        );
+        let info = TokenInfo {
+            name: name.to_owned(),
+            prefix: issued.prefix.clone(),
+            scopes: checked.scopes.clone(),
+            created: checked.created,
+            last_used: None,
+            expires: checked.expires,
+        };
+        state.tokens.insert(
+            issued.prefix,
+            MemoryToken {
+                name: name.to_owned(),
+                scopes: checked.scopes,
+                created: checked.created,
+                stored: Arc::new(stored),
+            },
+        );
+        Ok(NewToken::new(info, issued.token))
+    }
+
+    /// A user's tokens, by name.
+    pub fn tokens(&self, username: &str) -> Result<Vec<TokenInfo>, AdminError> {
+        let state = self.read();
+        let id = state.id_of(username)?;
+        let mut list: Vec<TokenInfo> = state
+            .tokens
+            .iter()
+            .filter(|(_, t)| t.stored.user_id() == id)
+            .map(|(prefix, t)| TokenInfo {
+                name: t.name.clone(),
+                prefix: prefix.clone(),
+                scopes: t.scopes.clone(),
+                created: t.created,
+                last_used: t.stored.last_used(),
+                expires: t.stored.expires(),
+            })
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(list)
+    }
+
+    /// Changes what a user's token may use: its scopes become `scopes`,
+    /// from the next request on. Its secret, expiry and name stay.
+    pub fn set_token_scopes<'s>(
+        &self,
+        username: &str,
+        name: &str,
+        scopes: impl IntoIterator<Item = &'s str>,
+    ) -> Result<(), AdminError> {
+        let checked = token::check_request(name, scopes, None)?;
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let id = state.id_of(username)?;
+        let held = state
+            .tokens
+            .values_mut()
+            .find(|t| t.stored.user_id() == id && t.name == name)
+            .ok_or_else(|| AdminError::UnknownToken(name.to_owned()))?;
+        held.stored = Arc::new(held.stored.with_scopes(&checked.scopes));
+        held.scopes = checked.scopes;
+        Ok(())
+    }
+
+    /// Revokes (deletes) a user's token: it is refused from the next
+    /// request on.
+    pub fn revoke_token(&self, username: &str, name: &str) -> Result<(), AdminError> {
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let id = state.id_of(username)?;
+        let before = state.tokens.len();
+        state
+            .tokens
+            .retain(|_, t| !(t.stored.user_id() == id && t.name == name));
+        if state.tokens.len() == before {
+            return Err(AdminError::UnknownToken(name.to_owned()));
+        }
+        Ok(())
+    }
+
     /// The user with this username, if any.
     pub fn user(&self, username: &str) -> Option<Arc<MemoryUser>> {
         let state = self.read();
@@ -297,6 +422,16 @@ impl MemoryBackend {
         let set = Arc::new(set);
         state.effective.insert(id.to_owned(), Arc::clone(&set));
         set
+    }
+}
+
+impl TokenStore for MemoryBackend {
+    async fn token(&self, prefix: &str) -> Result<Option<Arc<StoredToken>>, BackendError> {
+        Ok(self
+            .read()
+            .tokens
+            .get(prefix)
+            .map(|t| Arc::clone(&t.stored)))
     }
 }
 

@@ -29,3 +29,4 @@ mod sessions;
 mod sql;
 mod support;
 mod throttle_attacks;
+mod tokens;

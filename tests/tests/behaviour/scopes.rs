@@ -210,7 +210,7 @@ proptest! {
 }
 
 /// What the user loses, the scoped claim loses at once; a deactivated
-/// user's claim is anonymous whatever its scopes.
+/// user's claim is refused whatever its scopes.
 #[actix_rt::test]
 async fn a_scoped_claim_shrinks_with_the_user() {
     let backend = with_object_grant();
@@ -242,10 +242,11 @@ async fn a_scoped_claim_shrinks_with_the_user() {
         status(&app, "/change", "direct", scopes).await,
         StatusCode::OK
     );
+    // Deactivated: a claim sent with each request is refused.
     backend.set_active("direct", false).unwrap();
     assert_eq!(
         status(&app, "/change", "direct", scopes).await,
-        StatusCode::FORBIDDEN
+        StatusCode::UNAUTHORIZED
     );
     // A superuser's scoped claim: only its scopes, even empty.
     assert_eq!(

@@ -58,7 +58,9 @@ pub fn api_document() -> Result<(String, actix_permit::openapi::SecureReport), s
     use actix_permit::openapi::{Anonymous, SecureOptions, secure};
     let mut api: utoipa::openapi::OpenApi = serde_json::from_str(include_str!("../openapi.json"))?;
     // `/api/` answers 403 JSON to anonymous requests, never a redirect.
+    // An API token works there too, with the scopes each operation needs.
     let options = SecureOptions::new(SESSION_COOKIE)
+        .bearer("token")
         .anonymous(Anonymous::Status(403))
         .documented_prefix("/api/");
     let report = secure(&mut api, &options);

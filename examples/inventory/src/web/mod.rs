@@ -5,7 +5,7 @@ use std::sync::Arc;
 use actix_permit::redirect::is_safe_redirect;
 use actix_permit::{
     CurrentUser, LoginRequired, Permit, PermitError, authenticate,
-    backend::{CacheState, SqlBackend, SqlUser},
+    backend::{AdminError, CacheState, SqlBackend, SqlUser},
     config::{Config, Denial, Reason},
     login, login_not_required, login_required, logout, permission_required, reauthenticate,
     recent_login_required,
@@ -30,11 +30,15 @@ mod accounts;
 mod admin;
 mod api;
 mod items;
+mod tokens;
 
 use accounts::*;
 use admin::*;
 use api::*;
 use items::*;
+use tokens::*;
+
+pub(crate) use tokens::when;
 
 pub(crate) use admin::{access_matrix, matrix_json};
 
@@ -89,6 +93,7 @@ impl Site {
                 "reauthenticate.html",
                 include_str!("../../templates/reauthenticate.html"),
             ),
+            ("tokens.html", include_str!("../../templates/tokens.html")),
             ("error.html", include_str!("../../templates/error.html")),
             ("access.html", include_str!("../../templates/access.html")),
         ] {
@@ -235,6 +240,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(reauthenticate_page)
         .service(reauthenticate_submit)
         .service(api_reauthenticate)
+        .service(tokens_page)
+        .service(create_token)
+        .service(revoke_token)
         .service(list_items)
         .service(new_item)
         .service(create_item)

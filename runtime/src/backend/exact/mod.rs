@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::permission::PermissionSet;
+use crate::token::StoredToken;
 use crate::user::AuthUser;
 
 /// What one entry costs besides its keys and names: the map slots and
@@ -59,8 +60,25 @@ struct Entries {
     objects: HashMap<String, HashMap<String, Arc<PermissionSet>>>,
     /// A Django site's sessions, by session key.
     sessions: HashMap<String, Arc<CachedSession>>,
+    /// The API tokens: all of them, or none.
+    tokens: TokenTable,
     /// What the entries cost, as counted against the cache's bound.
     bytes: usize,
+}
+
+/// The API tokens as the cache holds them: the whole table, so that an
+/// unknown prefix is answered from memory as a known one is (no query,
+/// no timing difference, nothing a client can make it keep).
+#[derive(Clone, Default)]
+pub(crate) enum TokenTable {
+    /// Not loaded since the last change.
+    #[default]
+    Unknown,
+    /// Every token, by prefix, and what the table costs.
+    Loaded(Arc<HashMap<String, Arc<StoredToken>>>, usize),
+    /// Larger than half the cache's bound: each lookup queries its row,
+    /// until the next change.
+    TooBig,
 }
 
 /// What a permission set costs in the cache.
@@ -202,6 +220,58 @@ impl ExactCache {
         session
     }
 
+    /// The token table as it stands (a hit when loaded).
+    pub(crate) fn tokens(&self) -> TokenTable {
+        let table = self.read().tokens.clone();
+        if matches!(table, TokenTable::Loaded(..)) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        table
+    }
+
+    /// The most the token table may cost to be kept: half the bound.
+    pub(crate) fn token_bytes(&self) -> usize {
+        self.max_bytes / 2
+    }
+
+    /// Keeps the token table loaded under `stamp`, or, when it costs more
+    /// than [`ExactCache::token_bytes`] (`table` is then `None`), marks it
+    /// too big to keep.
+    pub(crate) fn put_tokens(
+        &self,
+        stamp: Stamp,
+        table: Option<(HashMap<String, Arc<StoredToken>>, usize)>,
+    ) {
+        let Some((table, bytes)) = table else {
+            let mut entries = self.write();
+            if self.is_healthy() && self.generation.load(Ordering::Acquire) == stamp.0 {
+                Self::drop_tokens(&mut entries);
+                entries.tokens = TokenTable::TooBig;
+            }
+            return;
+        };
+        let table = TokenTable::Loaded(Arc::new(table), bytes);
+        self.put(stamp, bytes, |entries| {
+            let old = std::mem::replace(&mut entries.tokens, table);
+            match old {
+                TokenTable::Loaded(_, old) => old,
+                _ => 0,
+            }
+        });
+    }
+
+    fn drop_tokens(entries: &mut Entries) {
+        if let TokenTable::Loaded(_, bytes) = std::mem::take(&mut entries.tokens) {
+            entries.bytes -= bytes;
+        }
+    }
+
+    /// Forgets the token table (a token was created, changed or revoked).
+    pub(crate) fn invalidate_tokens(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Self::drop_tokens(&mut self.write());
+    }
+
     pub(crate) fn object_perms(&self, id: &str, object: &str) -> Option<Arc<PermissionSet>> {
         let set = self.read().objects.get(id)?.get(object).cloned();
         if set.is_some() {
@@ -325,12 +395,14 @@ impl ExactCache {
     }
 
     /// Applies a `permit_auth` notification: `u:<id>` (a user), `s:<key>`
-    /// (a Django session) or `*` (anything else is taken as `*`).
+    /// (a Django session), `t:*` (the API tokens) or `*` (anything else is
+    /// taken as `*`).
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn apply(&self, payload: &str) {
         match payload.split_once(':') {
             Some(("u", id)) if !id.is_empty() => self.invalidate(id),
             Some(("s", key)) if !key.is_empty() => self.invalidate_session(key),
+            Some(("t", _)) => self.invalidate_tokens(),
             _ => self.invalidate_all(),
         }
     }

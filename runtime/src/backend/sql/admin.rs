@@ -25,7 +25,7 @@ impl SqlBackend {
         done.map(drop)
     }
 
-    async fn user_id(&self, username: &str) -> Result<i64, AdminError> {
+    pub(super) async fn user_id(&self, username: &str) -> Result<i64, AdminError> {
         let query = sqlx::query("SELECT id FROM permit_users WHERE username = $1").bind(username);
         self.find_id(query, AdminError::UnknownUser(username.to_owned()))
             .await
@@ -37,7 +37,7 @@ impl SqlBackend {
             .await
     }
 
-    async fn permission_id(&self, perm: &str) -> Result<i64, AdminError> {
+    pub(super) async fn permission_id(&self, perm: &str) -> Result<i64, AdminError> {
         let (app_label, codename) = split_permission(perm)?;
         let query =
             sqlx::query("SELECT id FROM permit_permissions WHERE app_label = $1 AND codename = $2")

@@ -3,6 +3,7 @@
 
 mod admin;
 mod throttle;
+mod tokens;
 
 pub use admin::ObjectGrants;
 
@@ -287,13 +288,14 @@ impl SqlBackend {
 
     /// Creates or updates the tables (idempotent).
     pub async fn migrate(&self) -> Result<(), AdminError> {
-        let sql: [&'static str; 5] = match self.dialect {
+        let sql: [&'static str; 6] = match self.dialect {
             Dialect::Sqlite => [
                 include_str!("../../../migrations/sqlite/0001_permit_tables.sql"),
                 include_str!("../../../migrations/sqlite/0002_permit_login_failures.sql"),
                 include_str!("../../../migrations/sqlite/0003_permit_auth_version.sql"),
                 include_str!("../../../migrations/sqlite/0004_permit_object_permissions.sql"),
                 include_str!("../../../migrations/sqlite/0005_permit_login_failures_expiry.sql"),
+                include_str!("../../../migrations/sqlite/0006_permit_tokens.sql"),
             ],
             Dialect::Postgres => [
                 include_str!("../../../migrations/postgres/0001_permit_tables.sql"),
@@ -301,6 +303,7 @@ impl SqlBackend {
                 include_str!("../../../migrations/postgres/0003_permit_change_notify.sql"),
                 include_str!("../../../migrations/postgres/0004_permit_object_permissions.sql"),
                 include_str!("../../../migrations/postgres/0005_permit_login_failures_expiry.sql"),
+                include_str!("../../../migrations/postgres/0006_permit_tokens.sql"),
             ],
         };
         let names = [
@@ -309,6 +312,7 @@ impl SqlBackend {
             "permit change notices",
             "permit object permissions",
             "permit login failures expiry",
+            "permit tokens",
         ];
         let mut migrator = Migrator::with_migrations(
             (1..)
