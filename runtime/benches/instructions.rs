@@ -14,8 +14,12 @@ use std::sync::Arc;
 
 mod shared;
 
-use actix_permit::backend::{Authentication, Authorization, PermsResult, UserResult};
+use actix_permit::backend::{
+    Authentication, Authorization, MemoryBackend, PermsResult, UserResult,
+};
+use actix_permit::identity::{OneOf, Sessions};
 use actix_permit::permission::PermissionSet;
+use actix_permit::token::BearerTokens;
 use actix_permit::{AuthUser, Permit, login};
 use actix_session::SessionMiddleware;
 use actix_session::storage::CookieSessionStore;
@@ -64,7 +68,12 @@ impl Fixed {
         let mut users = HashMap::new();
         let mut perms = HashMap::new();
         let fillers: Vec<String> = (0..199).map(|i| format!("app.filler_{i}")).collect();
-        for (name, main) in [("allowed", "app.perm"), ("denied", "app.filler_199")] {
+        // "1" is `allowed` again, under the id the token store gives it.
+        for (name, main) in [
+            ("allowed", "app.perm"),
+            ("denied", "app.filler_199"),
+            ("1", "app.perm"),
+        ] {
             users.insert(
                 name.to_owned(),
                 Arc::new(User(name.to_owned())) as Arc<dyn AuthUser>,
@@ -151,18 +160,44 @@ fn route(variant: &str) -> fn(&mut web::ServiceConfig) {
 
 /// An app of its own for each variant, so that the route table, the path
 /// and everything but the handler are the same.
+///
+/// The `token_*` variants are `macro` with the session and API tokens side
+/// by side (`OneOf(Sessions, BearerTokens)`): `token_session` sends the
+/// session cookie, `token_allowed` a token of the same user scoped to the
+/// permission, `token_unknown` a token whose prefix is unknown and
+/// `token_wrong` one whose secret is wrong (both refused with 401).
 fn prepare(variant: &'static str, user: &'static str, status: u16) -> Prepared {
     let path = if matches!(variant, "model_route" | "object") {
         "/x/7"
     } else {
         "/x"
     };
+    let tokens = Arc::new(MemoryBackend::new());
+    let mut bearer = None;
+    let mut permit = Permit::new(Fixed::new());
+    if let Some(kind) = variant.strip_prefix("token_") {
+        tokens.add_user("allowed", "").unwrap();
+        let made = tokens
+            .create_token("allowed", "bench", ["app.perm"], None)
+            .unwrap();
+        let good = made.token().to_owned();
+        let (head, secret) = good.rsplit_once('_').unwrap();
+        bearer = match kind {
+            "session" => None,
+            "allowed" => Some(good.clone()),
+            "unknown" => Some(format!("permit_{}_{secret}", "0".repeat(16))),
+            "wrong" => Some(format!("{head}_{}", "0".repeat(secret.len()))),
+            other => panic!("no variant token_{other}"),
+        };
+        permit = permit.identity(OneOf::new(Sessions, BearerTokens::new(Arc::clone(&tokens))));
+    }
+    let routes = route(variant.strip_prefix("token_").map_or(variant, |_| "macro"));
     let rt = actix_rt::System::new();
     let app = rt.block_on(test::init_service(
         App::new()
             .route("/login/{name}", web::post().to(sign_in))
-            .configure(route(variant))
-            .wrap(Permit::new(Fixed::new()))
+            .configure(routes)
+            .wrap(permit)
             .wrap(
                 SessionMiddleware::builder(CookieSessionStore::default(), Key::from(&[3; 64]))
                     .cookie_secure(false)
@@ -178,10 +213,12 @@ fn prepare(variant: &'static str, user: &'static str, status: u16) -> Prepared {
     assert!(res.status().is_success(), "login {user}");
     let cookie: Cookie<'static> = res.response().cookies().next().unwrap().into_owned();
     let send = move || {
-        let req = test::TestRequest::get()
-            .uri(path)
-            .cookie(cookie.clone())
-            .to_request();
+        let req = test::TestRequest::get().uri(path);
+        let req = match &bearer {
+            Some(token) => req.insert_header(("authorization", format!("Bearer {token}"))),
+            None => req.cookie(cookie.clone()),
+        };
+        let req = req.to_request();
         rt.block_on(app.call(req)).unwrap().status().as_u16()
     };
     // Warm: the first requests fill lazily made state.
@@ -204,6 +241,10 @@ fn prepare(variant: &'static str, user: &'static str, status: u16) -> Prepared {
 #[bench::model_on_route(setup = prepare, args = ("model_route", "allowed", 200))]
 #[bench::object_allowed(setup = prepare, args = ("object", "allowed", 200))]
 #[bench::object_denied(setup = prepare, args = ("object", "denied", 403))]
+#[bench::token_session(setup = prepare, args = ("token_session", "allowed", 200))]
+#[bench::token_allowed(setup = prepare, args = ("token_allowed", "allowed", 200))]
+#[bench::token_unknown(setup = prepare, args = ("token_unknown", "allowed", 401))]
+#[bench::token_wrong(setup = prepare, args = ("token_wrong", "allowed", 401))]
 fn requests(prepared: Prepared) -> Prepared {
     for _ in 0..REQUESTS {
         black_box((prepared.send)());

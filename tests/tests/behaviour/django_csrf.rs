@@ -273,6 +273,8 @@ struct Shape {
     /// garbage.
     header: Option<Result<(usize, usize), String>>,
     form: Option<Result<(usize, usize), String>>,
+    /// `Authorization: Bearer …` (an API token).
+    bearer: bool,
 }
 
 const ORIGINS: &[&str] = &[
@@ -314,9 +316,10 @@ fn shapes() -> impl Strategy<Value = Shape> {
         ]),
         token(),
         token(),
+        proptest::bool::weighted(0.2),
     )
         .prop_map(
-            |(method, https, origin, referer, session, cookie, header, form)| Shape {
+            |(method, https, origin, referer, session, cookie, header, form, bearer)| Shape {
                 method,
                 https,
                 origin,
@@ -325,6 +328,7 @@ fn shapes() -> impl Strategy<Value = Shape> {
                 cookie,
                 header,
                 form,
+                bearer,
             },
         )
 }
@@ -348,6 +352,10 @@ fn allowed(shape: &Shape) -> bool {
             .contains(&origin)
     };
     if matches!(shape.method, "GET" | "HEAD" | "OPTIONS") {
+        return true;
+    }
+    // A token without the session cookie: nothing a browser adds by itself.
+    if shape.bearer && !shape.session {
         return true;
     }
     if let Some(origin) = shape.origin
@@ -435,6 +443,9 @@ fn over_generated_requests_the_handler_runs_exactly_when_django_s_rules_allow() 
             }
             if shape.session {
                 req = req.cookie(Cookie::new("sessionid", "abcdefgh12345678"));
+            }
+            if shape.bearer {
+                req = req.insert_header(("authorization", "Bearer permit_x"));
             }
             match &shape.cookie {
                 Some(Ok(k)) => req = req.cookie(Cookie::new("csrftoken", secrets[*k].0.clone())),

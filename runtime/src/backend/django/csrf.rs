@@ -42,8 +42,11 @@ type Render = dyn Fn(&HttpRequest, &str) -> HttpResponse + Send + Sync;
 ///   (`CSRF_USE_SESSIONS`). Over HTTPS, a request without `Origin` needs a
 ///   `Referer` on this site or a trusted origin, as in Django.
 ///
-/// A request without the session cookie (a script with an API token, a
-/// login form's first post) needs no token; it holds no session to abuse.
+/// A request without the session cookie (a script, a login form's first
+/// post) needs no token; it holds no session to abuse. One that also
+/// carries an API token (`Authorization: Bearer`) is not checked at all,
+/// `Origin` included: a token is sent by the script that holds it, never
+/// added by a browser.
 /// A refusal is a 403 (plain text, or what
 /// [`render_with`](Self::render_with) makes) and is logged with the reason
 /// at `info`; the handler does not run.
@@ -243,6 +246,11 @@ impl Settings {
         ) {
             return Ok(());
         }
+        // An API token is no ambient credential (a browser never adds one
+        // by itself): without the session cookie there is nothing to forge.
+        if req.cookie(&self.session_cookie).is_none() && bearer(req) {
+            return Ok(());
+        }
         let info = req.connection_info().clone();
         let secure = info.scheme().eq_ignore_ascii_case("https");
         let own = format!("{}://{}", info.scheme(), info.host());
@@ -379,6 +387,14 @@ fn same_domain(host: &str, pattern: &str) -> bool {
         Some(domain) if domain.starts_with('.') => host.ends_with(domain) || host == &domain[1..],
         _ => host == pattern,
     }
+}
+
+/// Whether the request carries `Authorization: Bearer …`.
+fn bearer(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.as_bytes().get(..7))
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
 }
 
 fn is_form(req: &ServiceRequest) -> bool {
