@@ -135,6 +135,9 @@ pub enum AdminError {
     /// The user has no token of this name.
     #[error("no token named {0:?}")]
     UnknownToken(String),
+    /// The user has no session with this id.
+    #[error("no session {0:?}")]
+    UnknownSession(String),
     /// The user has a token of this name already.
     #[error("a token named {0:?} exists already")]
     DuplicateToken(String),

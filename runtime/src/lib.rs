@@ -41,6 +41,7 @@ mod middleware;
 pub mod openapi;
 pub mod password;
 pub mod permission;
+pub mod records;
 pub mod redirect;
 mod registry;
 mod rules;

@@ -104,7 +104,7 @@ mod layers {
             "user",
             "throttle",
         ],
-        &["backend", "identity", "token"],
+        &["backend", "identity", "token", "records"],
         &["state"],
         &["access", "session"],
         &["registry", "__permit_register"],

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::password;
 use crate::permission::{self, PermissionSet};
+use crate::records::{self, EndReason, RecordStore, SessionInfo, SessionRecord};
 use crate::token::{self, NewToken, StoredToken, TokenInfo, TokenStore};
 use crate::user::AuthUser;
 
@@ -32,6 +33,48 @@ struct State {
     group_objects: HashMap<String, HashSet<(String, String)>>,
     /// API tokens, by prefix.
     tokens: HashMap<String, MemoryToken>,
+    /// Session records, by id.
+    records: HashMap<String, MemoryRecord>,
+}
+
+/// A session record as the memory backend keeps it.
+struct MemoryRecord {
+    device: String,
+    address: String,
+    created: SystemTime,
+    ended: Option<(SystemTime, EndReason)>,
+    stored: Arc<SessionRecord>,
+}
+
+impl MemoryRecord {
+    fn end(&mut self, reason: EndReason, now: SystemTime) {
+        if self.ended.is_none() {
+            self.ended = Some((now, reason));
+            self.stored = Arc::new(SessionRecord::new(
+                self.stored.user_id().to_owned(),
+                false,
+                self.stored.last_seen(),
+            ));
+        }
+    }
+}
+
+impl State {
+    /// Ends `id`'s live sessions but `except`; how many.
+    fn end_records(&mut self, id: &str, except: Option<&str>, reason: EndReason) -> usize {
+        let now = SystemTime::now();
+        let mut ended = 0;
+        for (key, record) in &mut self.records {
+            if record.stored.user_id() == id
+                && record.ended.is_none()
+                && Some(key.as_str()) != except
+            {
+                record.end(reason, now);
+                ended += 1;
+            }
+        }
+        ended
+    }
 }
 
 /// A token as the memory backend keeps it.
@@ -123,6 +166,9 @@ impl MemoryBackend {
         state.user_perms.remove(&id);
         state.user_objects.remove(&id);
         state.tokens.retain(|_, token| token.stored.user_id() != id);
+        state
+            .records
+            .retain(|_, record| record.stored.user_id() != id);
         Ok(())
     }
 
@@ -137,11 +183,71 @@ impl MemoryBackend {
         self.write().update_user(username, |u| u.active = active)
     }
 
-    /// Sets a new password; the user's existing sessions end.
+    /// Sets a new password; the user's existing sessions end (their
+    /// records say so).
     pub fn set_password(&self, username: &str, password: &str) -> Result<(), AdminError> {
         let hash = password::hash_password(password)?;
-        self.write()
-            .update_user(username, |u| u.set_password_hash(hash))
+        let mut state = self.write();
+        state.update_user(username, |u| u.set_password_hash(hash))?;
+        let id = state.id_of(username)?;
+        state.end_records(&id, None, EndReason::PasswordChanged);
+        Ok(())
+    }
+
+    /// A user's sessions: those that last, and those ended within
+    /// [`records::ENDED_KEPT`], newest first.
+    pub fn sessions(&self, username: &str) -> Result<Vec<SessionInfo>, AdminError> {
+        let state = self.read();
+        let id = state.id_of(username)?;
+        let now = SystemTime::now();
+        let mut list: Vec<SessionInfo> = state
+            .records
+            .iter()
+            .filter(|(_, r)| r.stored.user_id() == id)
+            .filter(|(_, r)| r.ended.is_none_or(|(at, _)| at + records::ENDED_KEPT > now))
+            .map(|(key, r)| SessionInfo {
+                id: key.clone(),
+                device: r.device.clone(),
+                address: r.address.clone(),
+                created: r.created,
+                last_seen: r.stored.last_seen(),
+                ended: r.ended,
+            })
+            .collect();
+        list.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
+        Ok(list)
+    }
+
+    /// Ends one of a user's sessions: from its next request on it is
+    /// anonymous, and its cookie with it.
+    pub fn end_session(
+        &self,
+        username: &str,
+        id: &str,
+        reason: EndReason,
+    ) -> Result<(), AdminError> {
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let user = state.id_of(username)?;
+        match state.records.get_mut(id) {
+            Some(record) if record.stored.user_id() == user => {
+                record.end(reason, SystemTime::now());
+                Ok(())
+            }
+            _ => Err(AdminError::UnknownSession(id.to_owned())),
+        }
+    }
+
+    /// Ends every session of a user but `except` (the one asking, for
+    /// "log out other devices"); how many ended.
+    pub fn end_sessions(
+        &self,
+        username: &str,
+        except: Option<&str>,
+        reason: EndReason,
+    ) -> Result<usize, AdminError> {
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let user = state.id_of(username)?;
+        Ok(state.end_records(&user, except, reason))
     }
 
     /// Grants a permission to a user directly.
@@ -433,6 +539,58 @@ impl TokenStore for MemoryBackend {
             .get(prefix)
             .map(|t| Arc::clone(&t.stored)))
     }
+}
+
+impl RecordStore for MemoryBackend {
+    async fn record(&self, id: &str) -> Result<Option<Arc<SessionRecord>>, BackendError> {
+        Ok(self.read().records.get(id).map(|r| Arc::clone(&r.stored)))
+    }
+
+    async fn open_record(
+        &self,
+        user_id: &str,
+        device: &str,
+        address: &str,
+    ) -> Result<String, BackendError> {
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let now = SystemTime::now();
+        let live: Vec<(SystemTime, String)> = state
+            .records
+            .iter()
+            .filter(|(_, r)| r.stored.user_id() == user_id && r.ended.is_none())
+            .map(|(key, r)| (r.stored.last_seen(), key.clone()))
+            .collect();
+        if live.len() >= records::MAX_SESSIONS_PER_USER
+            && let Some((_, oldest)) = live.into_iter().min()
+            && let Some(record) = state.records.get_mut(&oldest)
+        {
+            record.end(EndReason::TooMany, now);
+        }
+        let id = records::new_id();
+        let created = token::from_unix_secs(token::unix_secs(now));
+        state.records.insert(
+            id.clone(),
+            MemoryRecord {
+                device: device.to_owned(),
+                address: address.to_owned(),
+                created,
+                ended: None,
+                stored: Arc::new(SessionRecord::new(user_id.to_owned(), true, created)),
+            },
+        );
+        Ok(id)
+    }
+
+    async fn close_record(&self, id: &str) -> Result<(), BackendError> {
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        if state.records.get(id).is_some_and(|r| r.ended.is_none()) {
+            state.records.remove(id);
+        }
+        Ok(())
+    }
+
+    /// The record itself holds it.
+    async fn record_seen(&self, _id: &str, _at: SystemTime) {}
 }
 
 impl Authentication for MemoryBackend {

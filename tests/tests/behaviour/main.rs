@@ -29,4 +29,4 @@ mod sessions;
 mod sql;
 mod support;
 mod throttle_attacks;
-mod tokens;
+mod tokens_and_sessions;

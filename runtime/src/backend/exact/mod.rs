@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::permission::PermissionSet;
+use crate::records::SessionRecord;
 use crate::token::StoredToken;
 use crate::user::AuthUser;
 
@@ -62,6 +63,8 @@ struct Entries {
     sessions: HashMap<String, Arc<CachedSession>>,
     /// The API tokens: all of them, or none.
     tokens: TokenTable,
+    /// Session records, by id.
+    records: HashMap<String, Arc<SessionRecord>>,
     /// What the entries cost, as counted against the cache's bound.
     bytes: usize,
 }
@@ -218,6 +221,32 @@ impl ExactCache {
             self.hits.fetch_add(1, Ordering::Relaxed);
         }
         session
+    }
+
+    pub(crate) fn record(&self, id: &str) -> Option<Arc<SessionRecord>> {
+        let record = self.read().records.get(id).cloned();
+        if record.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        record
+    }
+
+    pub(crate) fn put_record(&self, stamp: Stamp, id: &str, record: Arc<SessionRecord>) {
+        self.put(stamp, record.bytes(id), |entries| {
+            entries
+                .records
+                .insert(id.to_owned(), record)
+                .map_or(0, |old| old.bytes(id))
+        });
+    }
+
+    /// Forgets one session record (it ended or went).
+    pub(crate) fn invalidate_record(&self, id: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let mut entries = self.write();
+        if let Some(old) = entries.records.remove(id) {
+            entries.bytes -= old.bytes(id);
+        }
     }
 
     /// The token table as it stands (a hit when loaded).
@@ -395,7 +424,8 @@ impl ExactCache {
     }
 
     /// Applies a `permit_auth` notification: `u:<id>` (a user), `s:<key>`
-    /// (a Django session), `t:*` (the API tokens) or `*` (anything else is
+    /// (a Django session), `t:*` (the API tokens), `r:<id>` (a session
+    /// record) or `*` (anything else is
     /// taken as `*`).
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn apply(&self, payload: &str) {
@@ -403,6 +433,7 @@ impl ExactCache {
             Some(("u", id)) if !id.is_empty() => self.invalidate(id),
             Some(("s", key)) if !key.is_empty() => self.invalidate_session(key),
             Some(("t", _)) => self.invalidate_tokens(),
+            Some(("r", id)) if !id.is_empty() => self.invalidate_record(id),
             _ => self.invalidate_all(),
         }
     }

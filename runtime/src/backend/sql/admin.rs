@@ -96,7 +96,8 @@ impl SqlBackend {
         .await
     }
 
-    /// Sets a new password; the user's existing sessions end.
+    /// Sets a new password; the user's existing sessions end (their
+    /// records say so).
     pub async fn set_password(&self, username: &str, password: &str) -> Result<(), AdminError> {
         let id = self.user_id(username).await?;
         let hash = password::hash_password_blocking(password).await?;
@@ -105,7 +106,10 @@ impl SqlBackend {
                 .bind(hash)
                 .bind(id),
         )
-        .await
+        .await?;
+        self.end_user_sessions(id, None, crate::records::EndReason::PasswordChanged)
+            .await
+            .map(drop)
     }
 
     /// Defines a permission (`"app_label.codename"`) with a readable name;

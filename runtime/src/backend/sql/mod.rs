@@ -2,6 +2,7 @@
 //! through sqlx, in Django-shaped tables.
 
 mod admin;
+mod records;
 mod throttle;
 mod tokens;
 
@@ -288,7 +289,7 @@ impl SqlBackend {
 
     /// Creates or updates the tables (idempotent).
     pub async fn migrate(&self) -> Result<(), AdminError> {
-        let sql: [&'static str; 6] = match self.dialect {
+        let sql: [&'static str; 7] = match self.dialect {
             Dialect::Sqlite => [
                 include_str!("../../../migrations/sqlite/0001_permit_tables.sql"),
                 include_str!("../../../migrations/sqlite/0002_permit_login_failures.sql"),
@@ -296,6 +297,7 @@ impl SqlBackend {
                 include_str!("../../../migrations/sqlite/0004_permit_object_permissions.sql"),
                 include_str!("../../../migrations/sqlite/0005_permit_login_failures_expiry.sql"),
                 include_str!("../../../migrations/sqlite/0006_permit_tokens.sql"),
+                include_str!("../../../migrations/sqlite/0007_permit_sessions.sql"),
             ],
             Dialect::Postgres => [
                 include_str!("../../../migrations/postgres/0001_permit_tables.sql"),
@@ -304,6 +306,7 @@ impl SqlBackend {
                 include_str!("../../../migrations/postgres/0004_permit_object_permissions.sql"),
                 include_str!("../../../migrations/postgres/0005_permit_login_failures_expiry.sql"),
                 include_str!("../../../migrations/postgres/0006_permit_tokens.sql"),
+                include_str!("../../../migrations/postgres/0007_permit_sessions.sql"),
             ],
         };
         let names = [
@@ -313,6 +316,7 @@ impl SqlBackend {
             "permit object permissions",
             "permit login failures expiry",
             "permit tokens",
+            "permit sessions",
         ];
         let mut migrator = Migrator::with_migrations(
             (1..)

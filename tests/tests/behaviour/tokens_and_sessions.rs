@@ -1,9 +1,13 @@
-//! API tokens through a real `App`: `BearerTokens` beside the cookie
-//! session (`OneOf`), over the memory backend and over a real SQLite file
-//! with its exact cache, changed through the serving backend and through
-//! another instance on the same file. What a token may do is its scopes ∩
-//! its user's permissions at every request; a revoked or expired token, or
-//! one whose user is inactive, is a 401 `invalid_token`.
+//! API tokens and recorded sessions through a real `App`: `BearerTokens`
+//! beside `RecordedSessions` (`OneOf`), over the memory backend and over a
+//! real SQLite file (and PostgreSQL when `DATABASE_URL` names one) with
+//! its exact cache, changed through the serving backend and through
+//! another instance on the same database. What a token may do is its
+//! scopes ∩ its user's permissions at every request; a revoked or expired
+//! token, or one whose user is inactive, is a 401 `invalid_token`. A
+//! session whose record ended (by its user, an administrator, a password
+//! change) or went (a logout) is anonymous, and so is every copy of its
+//! cookie.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +15,8 @@ use std::time::Duration;
 
 use actix_http::Request;
 use actix_permit::backend::{AdminError, MemoryBackend, SqlBackend, SqlOptions};
-use actix_permit::identity::{OneOf, Sessions};
+use actix_permit::identity::OneOf;
+use actix_permit::records::{EndReason, RecordedSessions, SessionInfo};
 use actix_permit::token::{BearerTokens, NewToken};
 use actix_permit::{Permit, login_required, permission_required, recent_login_required};
 use actix_web::body::MessageBody;
@@ -58,8 +63,14 @@ async fn create(ran: web::Data<Ran>) -> HttpResponse {
     ran.hit("create")
 }
 
+/// The record the session names.
+async fn record(req: actix_web::HttpRequest) -> HttpResponse {
+    HttpResponse::Ok().body(actix_permit::records::current(&req).unwrap_or_default())
+}
+
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(session_routes)
+        .route("/test/record", web::get().to(record))
         .service(change)
         .service(view)
         .service(me)
@@ -77,12 +88,14 @@ enum Store {
 impl Store {
     fn permit(&self) -> Permit {
         match self {
-            Self::Memory(b) => {
-                Permit::new(b.clone()).identity(OneOf::new(Sessions, BearerTokens::new(b.clone())))
-            }
-            Self::Sql(b) => {
-                Permit::new(b.clone()).identity(OneOf::new(Sessions, BearerTokens::new(b.clone())))
-            }
+            Self::Memory(b) => Permit::new(b.clone()).identity(OneOf::new(
+                RecordedSessions::new(b.clone()),
+                BearerTokens::new(b.clone()),
+            )),
+            Self::Sql(b) => Permit::new(b.clone()).identity(OneOf::new(
+                RecordedSessions::new(b.clone()),
+                BearerTokens::new(b.clone()),
+            )),
         }
     }
 
@@ -136,6 +149,38 @@ impl Store {
             Self::Memory(b) => b.revoke_token(user, name),
             Self::Sql(b) => b.revoke_token(user, name).await,
         }
+    }
+
+    async fn end_session(&self, user: &str, id: &str, reason: EndReason) {
+        // A session already logged out has no record left: nothing to end.
+        let _ = match self {
+            Self::Memory(b) => b.end_session(user, id, reason),
+            Self::Sql(b) => b.end_session(user, id, reason).await,
+        };
+    }
+
+    async fn end_sessions(&self, user: &str, except: Option<&str>, reason: EndReason) {
+        match self {
+            Self::Memory(b) => b.end_sessions(user, except, reason).map(drop),
+            Self::Sql(b) => b.end_sessions(user, except, reason).await.map(drop),
+        }
+        .unwrap();
+    }
+
+    async fn set_password(&self, user: &str) {
+        match self {
+            Self::Memory(b) => b.set_password(user, PASSWORD),
+            Self::Sql(b) => b.set_password(user, PASSWORD).await,
+        }
+        .unwrap();
+    }
+
+    async fn sessions(&self, user: &str) -> Vec<SessionInfo> {
+        match self {
+            Self::Memory(b) => b.sessions(user),
+            Self::Sql(b) => b.sessions(user).await,
+        }
+        .unwrap()
     }
 
     async fn grant_object(&self, user: &str, perm: &str, object: &str) {
@@ -515,6 +560,19 @@ enum Op {
     /// The scopes of the n-th token created (modulo how many there are).
     Scopes(usize, [bool; 2]),
     RevokeToken(usize),
+    /// A login of a user: a new session (its cookie kept as first sent,
+    /// as a stolen copy would be).
+    Login(usize),
+    /// The n-th session logs out.
+    Logout(usize),
+    /// The n-th session is ended by its user.
+    End(usize),
+    /// The n-th session's user ends all their others.
+    EndOthers(usize),
+    /// An administrator ends all of a user's sessions.
+    EndAll(usize),
+    /// A user's password is set (to the same one): their sessions end.
+    Password(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -527,7 +585,40 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (user, any::<[bool; 2]>()).prop_map(|(u, s)| Op::Create(u, s)),
         2 => (0..8usize, any::<[bool; 2]>()).prop_map(|(t, s)| Op::Scopes(t, s)),
         1 => (0..8usize).prop_map(Op::RevokeToken),
+        3 => (0..NAMES.len()).prop_map(Op::Login),
+        1 => (0..8usize).prop_map(Op::Logout),
+        1 => (0..8usize).prop_map(Op::End),
+        1 => (0..8usize).prop_map(Op::EndOthers),
+        1 => (0..NAMES.len()).prop_map(Op::EndAll),
+        1 => (0..NAMES.len()).prop_map(Op::Password),
     ]
+}
+
+struct ModelSession {
+    user: usize,
+    cookie: actix_web::cookie::Cookie<'static>,
+    record: String,
+    alive: bool,
+}
+
+/// What a request carries.
+enum Credential<'a> {
+    Token(&'a str),
+    Cookie(&'a actix_web::cookie::Cookie<'static>),
+}
+
+async fn ask<S, B>(app: &S, path: &str, credential: &Credential<'_>) -> StatusCode
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    match credential {
+        Credential::Token(token) => status_of(app, path, token).await,
+        Credential::Cookie(cookie) => {
+            let req = test::TestRequest::get().uri(path).cookie((*cookie).clone());
+            test::call_service(app, req.to_request()).await.status()
+        }
+    }
 }
 
 struct ModelToken {
@@ -564,6 +655,7 @@ async fn interleaving(
     let mut perms = [[false; 2]; 2];
     let mut active = [true; 2];
     let mut tokens: Vec<ModelToken> = Vec::new();
+    let mut sessions: Vec<ModelSession> = Vec::new();
     for (step, (op, first)) in ops.into_iter().enumerate() {
         let store = &writers[usize::from(!first)];
         match op {
@@ -610,20 +702,112 @@ async fn interleaving(
                 prop_assert_eq!(done.is_ok(), t.live);
                 t.live = false;
             }
-            Op::Scopes(..) | Op::RevokeToken(_) => {}
+            Op::Login(u) => {
+                // An inactive user cannot log in.
+                if active[u] {
+                    let cookie = login_as(&app, NAMES[u]).await.unwrap();
+                    let req = test::TestRequest::get()
+                        .uri("/test/record")
+                        .cookie(cookie.clone());
+                    let record =
+                        test::read_body(test::call_service(&app, req.to_request()).await).await;
+                    let record = String::from_utf8(record.to_vec()).unwrap();
+                    prop_assert!(!record.is_empty());
+                    sessions.push(ModelSession {
+                        user: u,
+                        cookie,
+                        record,
+                        alive: true,
+                    });
+                }
+            }
+            Op::Logout(n) if !sessions.is_empty() => {
+                let count = sessions.len();
+                let s = &mut sessions[n % count];
+                let req = test::TestRequest::post()
+                    .uri("/test/logout")
+                    .cookie(s.cookie.clone());
+                test::call_service(&app, req.to_request()).await;
+                s.alive = false;
+            }
+            Op::End(n) if !sessions.is_empty() => {
+                let count = sessions.len();
+                let s = &mut sessions[n % count];
+                store
+                    .end_session(NAMES[s.user], &s.record, EndReason::ByUser)
+                    .await;
+                s.alive = false;
+            }
+            Op::EndOthers(n) if !sessions.is_empty() => {
+                let (user, record) = {
+                    let s = &sessions[n % sessions.len()];
+                    (s.user, s.record.clone())
+                };
+                store
+                    .end_sessions(NAMES[user], Some(&record), EndReason::ByUser)
+                    .await;
+                for s in sessions
+                    .iter_mut()
+                    .filter(|s| s.user == user && s.record != record)
+                {
+                    s.alive = false;
+                }
+            }
+            Op::EndAll(u) => {
+                store
+                    .end_sessions(NAMES[u], None, EndReason::ByAdministrator)
+                    .await;
+                for s in sessions.iter_mut().filter(|s| s.user == u) {
+                    s.alive = false;
+                }
+            }
+            Op::Password(u) => {
+                store.set_password(NAMES[u]).await;
+                for s in sessions.iter_mut().filter(|s| s.user == u) {
+                    s.alive = false;
+                }
+            }
+            Op::Scopes(..) | Op::RevokeToken(_) | Op::Logout(_) | Op::End(_) | Op::EndOthers(_) => {
+            }
         }
+        // Every token, then every session, on every route.
+        let mut asked: Vec<(String, usize, Credential<'_>, Option<[bool; 2]>, bool)> = Vec::new();
         for t in &tokens {
+            asked.push((
+                t.name.clone(),
+                t.user,
+                Credential::Token(&t.token),
+                Some(t.scopes),
+                t.live,
+            ));
+        }
+        for (n, s) in sessions.iter().enumerate() {
+            asked.push((
+                format!("session {n}"),
+                s.user,
+                Credential::Cookie(&s.cookie),
+                None,
+                s.alive,
+            ));
+        }
+        for (name, user, credential, scopes, live) in &asked {
             for (path, perm) in [("/change", Some(0)), ("/view", Some(1)), ("/me", None)] {
-                let expected = if !t.live || !active[t.user] {
-                    StatusCode::UNAUTHORIZED
-                } else if perm.is_none_or(|p| t.scopes[p] && perms[t.user][p]) {
+                let works = *live && active[*user];
+                let expected = if !works {
+                    // A refused token is a 401; a dead session is anonymous.
+                    if scopes.is_some() {
+                        StatusCode::UNAUTHORIZED
+                    } else {
+                        StatusCode::FORBIDDEN
+                    }
+                } else if perm.is_none_or(|p| scopes.is_none_or(|s| s[p]) && perms[*user][p]) {
                     StatusCode::OK
                 } else {
                     StatusCode::FORBIDDEN
                 };
                 let waited = std::time::Instant::now();
                 loop {
-                    let got = status_of(&app, path, &t.token).await;
+                    let got = ask(&app, path, credential).await;
                     prop_assert_eq!(ran.take().len(), usize::from(got == StatusCode::OK));
                     if got == expected {
                         break;
@@ -632,10 +816,10 @@ async fn interleaving(
                         prop_assert_eq!(
                             got,
                             expected,
-                            "step {}: {} {} on {}",
+                            "step {}: {} of {} on {}",
                             step,
-                            t.name,
-                            NAMES[t.user],
+                            name,
+                            NAMES[*user],
                             path
                         );
                     }
@@ -774,4 +958,156 @@ fn tokens_follow_the_model_in_postgresql_across_instances() {
         Ok(url) if url.starts_with("postgres") => run_model(12, Over::Postgres),
         _ => eprintln!("skipped: DATABASE_URL names no PostgreSQL server"),
     }
+}
+
+/// The record of the session `cookie` names.
+async fn record_of<S, B>(app: &S, cookie: &actix_web::cookie::Cookie<'static>) -> String
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let req = test::TestRequest::get()
+        .uri("/test/record")
+        .cookie(cookie.clone());
+    let body = test::read_body(test::call_service(app, req.to_request()).await).await;
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+async fn whoami<S, B>(app: &S, cookie: &actix_web::cookie::Cookie<'static>) -> String
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let req = test::TestRequest::get()
+        .uri("/test/whoami")
+        .cookie(cookie.clone())
+        .insert_header((
+            header::USER_AGENT,
+            "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+        ));
+    let body = test::read_body(test::call_service(app, req.to_request()).await).await;
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+/// Sessions a user sees and ends: each login is listed with its device
+/// and address; ending one kills every copy of its cookie; "log out other
+/// devices" keeps the one asking; a logout is not listed; a password
+/// change ends the others and the list says so.
+async fn sessions_seen_and_ended(store: Store) {
+    let ran = Arc::new(Ran::default());
+    let app = serve(&store, ran).await;
+    let id = whoami(&app, &login_as(&app, "theo").await.unwrap()).await;
+    let req = |ua: &'static str| {
+        test::TestRequest::post()
+            .uri("/test/login/tess")
+            .insert_header((header::USER_AGENT, ua))
+            .peer_addr("198.51.100.7:5000".parse().unwrap())
+    };
+    let mut cookies = Vec::new();
+    for ua in [
+        "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36",
+        "curl/8.5.0",
+    ] {
+        let res = test::call_service(&app, req(ua).to_request()).await;
+        assert!(res.status().is_success());
+        cookies.push(res.response().cookies().next().unwrap().into_owned());
+    }
+    let listed = store.sessions("tess").await;
+    let devices: Vec<&str> = listed.iter().map(|s| s.device.as_str()).collect();
+    assert_eq!(listed.len(), 3);
+    for device in ["Firefox on Linux", "Chrome on Android", "curl"] {
+        assert!(devices.contains(&device), "{devices:?}");
+    }
+    assert!(
+        listed
+            .iter()
+            .all(|s| s.address == "198.51.100.7" && s.ended.is_none())
+    );
+    let records: Vec<String> = {
+        let mut out = Vec::new();
+        for cookie in &cookies {
+            out.push(record_of(&app, cookie).await);
+        }
+        out
+    };
+    // Ending one: that cookie, and every copy of it, is anonymous.
+    store
+        .end_session("tess", &records[0], EndReason::ByUser)
+        .await;
+    assert_eq!(whoami(&app, &cookies[0]).await, "anonymous");
+    assert_ne!(whoami(&app, &cookies[1]).await, "anonymous");
+    // Log out other devices, from the second.
+    store
+        .end_sessions("tess", Some(&records[1]), EndReason::ByUser)
+        .await;
+    assert_eq!(whoami(&app, &cookies[2]).await, "anonymous");
+    let tess = whoami(&app, &cookies[1]).await;
+    assert_ne!(tess, "anonymous");
+    // theo was not touched.
+    let theo = login_as(&app, "theo").await.unwrap();
+    assert_eq!(whoami(&app, &theo).await, id);
+    // A logout leaves no record.
+    let req = test::TestRequest::post()
+        .uri("/test/logout")
+        .cookie(theo.clone());
+    test::call_service(&app, req.to_request()).await;
+    assert_eq!(whoami(&app, &theo).await, "anonymous");
+    assert_eq!(store.sessions("theo").await.len(), 1);
+    // A password change ends the rest, and says so.
+    store.set_password("tess").await;
+    assert_eq!(whoami(&app, &cookies[1]).await, "anonymous");
+    let listed = store.sessions("tess").await;
+    let reasons: Vec<Option<EndReason>> =
+        listed.iter().map(|s| s.ended.map(|(_, why)| why)).collect();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(
+        reasons
+            .iter()
+            .filter(|r| **r == Some(EndReason::ByUser))
+            .count(),
+        2
+    );
+    assert!(
+        reasons.contains(&Some(EndReason::PasswordChanged)),
+        "{reasons:?}"
+    );
+    // Unknown ids are refused.
+    assert!(matches!(
+        match &store {
+            Store::Memory(b) => b.end_session("tess", "nope", EndReason::ByUser),
+            Store::Sql(b) => b.end_session("tess", "nope", EndReason::ByUser).await,
+        },
+        Err(AdminError::UnknownSession(_))
+    ));
+}
+
+#[actix_rt::test]
+async fn sessions_are_seen_and_ended_in_memory() {
+    sessions_seen_and_ended(memory()).await;
+}
+
+#[actix_rt::test]
+async fn sessions_are_seen_and_ended_in_sqlite() {
+    let (store, _other, path) = sqlite("sessions").await;
+    sessions_seen_and_ended(store).await;
+    remove_db(&path);
+}
+
+/// A session request queries nothing in steady state, as a token request.
+#[actix_rt::test]
+async fn session_requests_query_nothing_in_steady_state() {
+    let (store, _other, path) = sqlite("session-steady").await;
+    let Store::Sql(backend) = &store else {
+        unreachable!()
+    };
+    let app = serve(&store, Arc::new(Ran::default())).await;
+    let cookie = login_as(&app, "tess").await.unwrap();
+    whoami(&app, &cookie).await;
+    let warm = backend.cache_stats().unwrap();
+    for _ in 0..50 {
+        assert_ne!(whoami(&app, &cookie).await, "anonymous");
+    }
+    assert_eq!(backend.cache_stats().unwrap().queries, warm.queries);
+    remove_db(&path);
 }
