@@ -214,11 +214,19 @@ impl RequestAuth {
             .is_none_or(|scopes| scopes.contains(perm))
     }
 
-    /// `held`, cut to the claim's scopes when it has them.
+    /// `held`, cut to the claim's scopes when it has them: the smaller set
+    /// is walked (a token names a few scopes; a user may hold hundreds).
     fn scoped(&self, held: Arc<PermissionSet>) -> Arc<PermissionSet> {
         match &*self.scopes.borrow() {
             None => held,
-            Some(scopes) => Arc::new(held.iter().filter(|perm| scopes.contains(perm)).collect()),
+            Some(scopes) => {
+                let (walked, other) = if scopes.len() <= held.len() {
+                    (&**scopes, &*held)
+                } else {
+                    (&*held, &**scopes)
+                };
+                Arc::new(walked.iter().filter(|perm| other.contains(perm)).collect())
+            }
         }
     }
 

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use actix_permit::backend::{SqlBackend, SqlOptions};
 use clap::{Parser, Subcommand};
 
-use manage::{access, manage_group, manage_token, manage_user};
+use manage::{access, manage_group, manage_session, manage_token, manage_user};
 use server::serve;
 
 #[derive(Parser)]
@@ -58,6 +58,9 @@ enum Command {
     /// Manage a user's API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// See and end a user's sessions (logins).
+    #[command(subcommand)]
+    Session(SessionCommand),
     /// List every handler with its route and what it requires (no database
     /// needed).
     Routes {
@@ -144,6 +147,23 @@ enum TokenCommand {
     Revoke { user: String, name: String },
 }
 
+#[derive(Subcommand)]
+enum SessionCommand {
+    /// List a user's sessions, one per line: id, device, address, logged
+    /// in, last seen, and whether (and why) it ended.
+    List { user: String },
+    /// End a user's session (by id), or with --all every one of them,
+    /// without touching the password: each is logged out at its next
+    /// request, on every instance.
+    End {
+        user: String,
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+}
+
 #[actix_web::main]
 async fn main() -> ExitCode {
     init_logging();
@@ -157,6 +177,7 @@ async fn main() -> ExitCode {
         Some(Command::User(command)) => manage_user(&db, command).await,
         Some(Command::Group(command)) => manage_group(&db, command).await,
         Some(Command::Token(command)) => manage_token(&db, command).await,
+        Some(Command::Session(command)) => manage_session(&db, command).await,
         Some(Command::Routes { json }) => {
             print!("{}", routes::render(json, &routes::reachable().await));
             Ok(())

@@ -3,7 +3,9 @@
 
 use actix_permit::backend::{AdminError, SqlBackend};
 
-use crate::{AppResult, Db, GroupCommand, TokenCommand, UserCommand, open, store, web};
+use crate::{
+    AppResult, Db, GroupCommand, SessionCommand, TokenCommand, UserCommand, open, store, web,
+};
 
 pub(crate) async fn manage_user(db: &Db, command: UserCommand) -> AppResult {
     let (backend, _) = open(db).await?;
@@ -152,6 +154,44 @@ pub(crate) async fn manage_token(db: &Db, command: TokenCommand) -> AppResult {
             backend.revoke_token(&user, &name).await?;
             println!("revoked token {name} of {user}");
         }
+    }
+    Ok(())
+}
+
+pub(crate) async fn manage_session(db: &Db, command: SessionCommand) -> AppResult {
+    use actix_permit::records::EndReason;
+    let (backend, _) = open(db).await?;
+    match command {
+        SessionCommand::List { user } => {
+            for session in backend.sessions(&user).await? {
+                println!(
+                    "{}\t{}\t{}\tlogged in {}\tlast seen {}\t{}",
+                    session.id,
+                    session.device,
+                    session.address,
+                    web::when(session.created),
+                    web::when(session.last_seen),
+                    match session.ended {
+                        Some((at, why)) => format!("{why} ({})", web::when(at)),
+                        None => "active".to_owned(),
+                    }
+                );
+            }
+        }
+        SessionCommand::End { user, id, all } => match id {
+            Some(id) if !all => {
+                backend
+                    .end_session(&user, &id, EndReason::ByAdministrator)
+                    .await?;
+                println!("ended session {id} of {user}");
+            }
+            _ => {
+                let ended = backend
+                    .end_sessions(&user, None, EndReason::ByAdministrator)
+                    .await?;
+                println!("ended {ended} session(s) of {user}");
+            }
+        },
     }
     Ok(())
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use actix_permit::Permit;
 use actix_permit::audit::{self, CheckError, OnMissing};
 use actix_permit::backend::{CachedBackend, SqlBackend, SqlOptions};
-use actix_permit::identity::{OneOf, Sessions};
+use actix_permit::identity::OneOf;
+use actix_permit::records::RecordedSessions;
 use actix_permit::throttle::{Throttle, ThrottleStore};
 use actix_permit::token::BearerTokens;
 use actix_web::cookie::Key;
@@ -86,8 +87,13 @@ pub(crate) async fn serve(db: &Db, settings: &settings::Settings) -> AppResult {
     };
     // The session cookie, or an API token (`Authorization: Bearer`); a
     // request with both is refused.
+    // Each login is a record the user can see and end ("Your sessions").
+    let mut sessions = RecordedSessions::new(Arc::clone(&backend));
+    if let Some(header) = settings.client_header() {
+        sessions = sessions.client_header(header);
+    }
     let permit = permit.identity(OneOf::new(
-        Sessions,
+        sessions,
         BearerTokens::new(Arc::clone(&backend)),
     ));
     // Sessions, and the login throttle's counts, in Redis when REDIS_URL is

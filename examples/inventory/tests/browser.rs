@@ -411,6 +411,52 @@ fn a_password_change_keeps_this_session_and_ends_the_other_browsers() {
     });
 }
 
+/// "Log out other devices" in one real browser logs the other out at its
+/// next page, and "Your sessions" shows both until then.
+#[test]
+fn logging_out_other_devices_ends_the_other_browser() {
+    scenario(|driver, server| async move {
+        let here = driver.session().await;
+        let there = driver.session().await;
+        log_in(&here, &server, "carol").await;
+        log_in(&there, &server, "carol").await;
+        let items = format!("{}/items/", server.base);
+        there.goto(&items).await.unwrap();
+        assert!(text(&there).await.contains("Logged in as carol"));
+
+        here.goto(&format!("{}/accounts/sessions/", server.base))
+            .await
+            .unwrap();
+        let page = text(&here).await;
+        assert!(page.contains("(this one)"), "{page}");
+        let rows = here
+            .find_all(Locator::Css("#sessions tr.live"))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 2, "{page}");
+        screenshot(&here, "sessions").await;
+        click_and_wait(&here, "#end-others").await;
+        assert_eq!(location(&here).await, "/accounts/sessions/");
+        let rows = here
+            .find_all(Locator::Css("#sessions tr.live"))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(text(&here).await.contains("ended by you"));
+
+        there.refresh().await.unwrap();
+        assert_eq!(
+            location(&there).await,
+            "/accounts/login/?next=/items/",
+            "the other browser is still signed in"
+        );
+        here.goto(&items).await.unwrap();
+        assert!(text(&here).await.contains("Logged in as carol"));
+        here.close().await.unwrap();
+        there.close().await.unwrap();
+    });
+}
+
 /// A hostile site: pages whose form submits itself to the app as soon as it
 /// loads. It listens on `ip` (127.0.0.2 is another site than the app's
 /// 127.0.0.1; 127.0.0.1 on another port is the same site, another origin).

@@ -1571,3 +1571,102 @@ fn api_tokens_work_as_the_readme_shows() {
         );
     }
 }
+
+/// "Your sessions": each login listed with its device; "log out other
+/// devices" ends the others, and a copy of an ended session's cookie is
+/// dead too; the CLI lists and ends them all without touching the
+/// password; a password change ends the others and the list says so; an
+/// API token does not reach the page.
+#[test]
+fn sessions_are_seen_and_ended_from_the_page_and_the_cli() {
+    let db = Database::sqlite();
+    let server = Server::start(&db);
+    let login = |ua: &str| {
+        let mut client = server.client();
+        let body = format!("username=carol&password={}&next=", encode(PASSWORD));
+        let seen = client.send(
+            "POST",
+            "/accounts/login/",
+            &[("user-agent", ua)],
+            Some(("application/x-www-form-urlencoded", body)),
+        );
+        assert_eq!(seen.status, 302, "{seen:?}");
+        client
+    };
+    let mut laptop =
+        login("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0");
+    let mut phone = login(
+        "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36",
+    );
+    let mut stolen = server.client();
+    stolen.cookie = phone.cookie.clone();
+    let page = laptop.get("/accounts/sessions/");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Firefox on Linux") && page.body.contains("Chrome on Android"));
+    assert!(page.body.contains("(this one)"));
+    assert_eq!(stolen.get("/items/").status, 200);
+    // Log out other devices: the phone, and the copy of its cookie.
+    assert_eq!(
+        laptop
+            .post_form("/accounts/sessions/end-others/", &[])
+            .status,
+        303
+    );
+    assert_eq!(phone.get("/items/").status, 302);
+    assert_eq!(stolen.get("/items/").status, 302);
+    assert_eq!(laptop.get("/items/").status, 200);
+    let listed = String::from_utf8(server.cli(&["session", "list", "carol"]).stdout).unwrap();
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(
+        listed.contains("Chrome on Android") && listed.contains("ended by you"),
+        "{listed}"
+    );
+    // From the CLI: every session ends, the password stays.
+    server.cli(&["session", "end", "carol", "--all"]);
+    eventually("the laptop logged out", || {
+        laptop.get("/items/").status == 302
+    });
+    let mut again = as_user(&server, "carol");
+    assert_eq!(again.get("/items/").status, 200);
+    // A password change ends the others, and the list says so.
+    let mut other = as_user(&server, "carol");
+    let seen = again.post_form(
+        "/accounts/password/",
+        &[
+            ("old_password", PASSWORD),
+            ("new_password", "a new long password"),
+        ],
+    );
+    assert_eq!(seen.status, 303, "{}", seen.body);
+    assert_eq!(other.get("/items/").status, 302);
+    let page = again.get("/accounts/sessions/");
+    assert!(
+        page.body.contains("ended: the password changed"),
+        "{}",
+        page.body
+    );
+    // A token has no session to manage.
+    let out = server.cli(&[
+        "token",
+        "create",
+        "carol",
+        "--name",
+        "ci",
+        "--scope",
+        "inventory.view_item",
+    ]);
+    let token = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let bearer = format!("Bearer {token}");
+    let seen = server.client().send(
+        "GET",
+        "/accounts/sessions/",
+        &[("authorization", &bearer)],
+        None,
+    );
+    assert_eq!(seen.status, 403);
+}

@@ -278,6 +278,43 @@ fn tokens_hold_on_every_instance() {
     });
 }
 
+/// A session ended on one instance ("log out other devices", or every
+/// session from the CLI) is logged out on the other at its next request,
+/// and a copy of its cookie with it; session requests query nothing there
+/// in steady state.
+#[test]
+fn sessions_end_on_every_instance() {
+    let Some((pg, redis)) = services() else {
+        return;
+    };
+    let db = Database::postgres(&pg);
+    let (a, b) = pair(&db, &[("REDIS_URL", redis.as_str())]);
+    let mut laptop = as_user(&a, "carol");
+    let phone_a = as_user(&a, "carol");
+    let mut phone = on(&b, &phone_a);
+    let mut stolen = on(&b, &phone_a);
+    assert_eq!(me(&mut phone).as_deref(), Some("carol"));
+    let mut alice = as_user(&b, "alice");
+    let (_, _, before) = cache(&mut alice);
+    for _ in 0..20 {
+        assert_eq!(me(&mut phone).as_deref(), Some("carol"));
+    }
+    let (_, _, after) = cache(&mut alice);
+    assert_eq!(after, before, "session requests on B queried the database");
+    assert_eq!(
+        laptop
+            .post_form("/accounts/sessions/end-others/", &[])
+            .status,
+        303
+    );
+    eventually("B logs the phone out", || me(&mut phone).is_none());
+    assert!(me(&mut stolen).is_none());
+    let mut on_b = on(&b, &laptop);
+    assert_eq!(me(&mut on_b).as_deref(), Some("carol"));
+    a.cli(&["session", "end", "carol", "--all"]);
+    eventually("B logs the laptop out", || me(&mut on_b).is_none());
+}
+
 /// The exact cache is on by default: steady-state requests query nothing on
 /// either instance, and a revoke made while one instance's listener is cut
 /// off (its notification lost) is still denied there on the next request.
@@ -444,6 +481,40 @@ fn revocation_latency() {
         token_latencies.push(since.elapsed());
     }
     token_latencies.sort_unstable();
+    // A session ended on A (every session of carol's, from the CLI), until
+    // B logs its copy out.
+    let mut session_latencies = Vec::with_capacity(trials);
+    let mut session_first = 0;
+    for _ in 0..trials {
+        let mut session = on(&b, &as_user(&a, "carol"));
+        assert_eq!(me(&mut session).as_deref(), Some("carol"));
+        a.cli(&["session", "end", "carol", "--all"]);
+        let since = Instant::now();
+        let mut asked = 0;
+        while me(&mut session).is_some() {
+            asked += 1;
+            assert!(
+                since.elapsed() < Duration::from_secs(5),
+                "B never ended the session"
+            );
+        }
+        if asked == 0 {
+            session_first += 1;
+        }
+        session_latencies.push(since.elapsed());
+    }
+    session_latencies.sort_unstable();
+    let at =
+        |q: f64| session_latencies[((session_latencies.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "ending a session via cli, {trials} trials: logged out by the first request after the end in \
+         {session_first}; until logged out: min {:?} p50 {:?} p90 {:?} p99 {:?} max {:?}",
+        at(0.0),
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0)
+    );
     let at = |q: f64| token_latencies[((token_latencies.len() - 1) as f64 * q).round() as usize];
     println!(
         "revocation of a token via cli, {trials} trials: refused by the first request after the revoke in \

@@ -30,12 +30,14 @@ mod accounts;
 mod admin;
 mod api;
 mod items;
+mod session_list;
 mod tokens;
 
 use accounts::*;
 use admin::*;
 use api::*;
 use items::*;
+use session_list::*;
 use tokens::*;
 
 pub(crate) use tokens::when;
@@ -94,6 +96,10 @@ impl Site {
                 include_str!("../../templates/reauthenticate.html"),
             ),
             ("tokens.html", include_str!("../../templates/tokens.html")),
+            (
+                "sessions.html",
+                include_str!("../../templates/sessions.html"),
+            ),
             ("error.html", include_str!("../../templates/error.html")),
             ("access.html", include_str!("../../templates/access.html")),
         ] {
@@ -243,6 +249,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(tokens_page)
         .service(create_token)
         .service(revoke_token)
+        .service(sessions_page)
+        .service(end_session)
+        .service(end_other_sessions)
         .service(list_items)
         .service(new_item)
         .service(create_item)
