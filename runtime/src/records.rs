@@ -36,7 +36,8 @@ pub const LAST_SEEN_RESOLUTION: Duration = Duration::from_secs(60);
 /// recently seen one.
 pub const MAX_SESSIONS_PER_USER: usize = 100;
 
-/// How long an ended session stays in the list, to say why it ended.
+/// How long an ended session stays in the list, to say why it ended (and
+/// at most [`MAX_SESSIONS_PER_USER`] of them).
 pub const ENDED_KEPT: Duration = Duration::from_secs(7 * 86_400);
 
 /// The longest device description and address kept, in bytes.

@@ -566,6 +566,19 @@ impl RecordStore for MemoryBackend {
         {
             record.end(EndReason::TooMany, now);
         }
+        // Ended sessions are kept a week, and the last 100 at most.
+        let mut ended: Vec<(SystemTime, String)> = state
+            .records
+            .iter()
+            .filter(|(_, r)| r.stored.user_id() == user_id)
+            .filter_map(|(key, r)| r.ended.map(|(at, _)| (at, key.clone())))
+            .collect();
+        ended.sort_unstable_by(|a, b| b.cmp(a));
+        for (n, (at, key)) in ended.into_iter().enumerate() {
+            if n >= records::MAX_SESSIONS_PER_USER || at + records::ENDED_KEPT <= now {
+                state.records.remove(&key);
+            }
+        }
         let id = records::new_id();
         let created = token::from_unix_secs(token::unix_secs(now));
         state.records.insert(

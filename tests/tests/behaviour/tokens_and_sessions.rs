@@ -18,7 +18,9 @@ use actix_permit::backend::{AdminError, MemoryBackend, SqlBackend, SqlOptions};
 use actix_permit::identity::OneOf;
 use actix_permit::records::{EndReason, RecordedSessions, SessionInfo};
 use actix_permit::token::{BearerTokens, NewToken};
-use actix_permit::{Permit, login_required, permission_required, recent_login_required};
+use actix_permit::{
+    AuthUser as _, Permit, login_required, permission_required, recent_login_required,
+};
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{StatusCode, header};
@@ -601,6 +603,11 @@ struct ModelSession {
     alive: bool,
 }
 
+/// One credential the model asks with: its name, its user, what the
+/// request carries, a token's scopes (`None`: a session), whether it
+/// still holds.
+type Asked<'a> = (String, usize, Credential<'a>, Option<[bool; 2]>, bool);
+
 /// What a request carries.
 enum Credential<'a> {
     Token(&'a str),
@@ -771,7 +778,7 @@ async fn interleaving(
             }
         }
         // Every token, then every session, on every route.
-        let mut asked: Vec<(String, usize, Credential<'_>, Option<[bool; 2]>, bool)> = Vec::new();
+        let mut asked: Vec<Asked<'_>> = Vec::new();
         for t in &tokens {
             asked.push((
                 t.name.clone(),
@@ -1109,5 +1116,37 @@ async fn session_requests_query_nothing_in_steady_state() {
         assert_ne!(whoami(&app, &cookie).await, "anonymous");
     }
     assert_eq!(backend.cache_stats().unwrap().queries, warm.queries);
+    remove_db(&path);
+}
+
+/// What logins can make a store keep is bounded: 100 live sessions per
+/// user (a login past them ends the least recently seen) and 100 ended.
+#[actix_rt::test]
+async fn a_user_keeps_at_most_a_hundred_sessions_of_each_kind() {
+    use actix_permit::records::{MAX_SESSIONS_PER_USER, RecordStore};
+    let (sql, _other, path) = sqlite("bounded").await;
+    for store in [memory(), sql] {
+        let user = match &store {
+            Store::Memory(b) => b.user("tess").unwrap().id().to_owned(),
+            Store::Sql(b) => b.user("tess").await.unwrap().unwrap().id().to_owned(),
+        };
+        for _ in 0..230 {
+            match &store {
+                Store::Memory(b) => b.open_record(&user, "d", "a").await.unwrap(),
+                Store::Sql(b) => b.open_record(&user, "d", "a").await.unwrap(),
+            };
+        }
+        let listed = store.sessions("tess").await;
+        let live = listed.iter().filter(|s| s.ended.is_none()).count();
+        let ended = listed.len() - live;
+        assert_eq!(live, MAX_SESSIONS_PER_USER);
+        assert!(ended <= MAX_SESSIONS_PER_USER, "{ended} ended kept");
+        assert!(
+            listed
+                .iter()
+                .filter_map(|s| s.ended)
+                .all(|(_, why)| why == EndReason::TooMany)
+        );
+    }
     remove_db(&path);
 }

@@ -18,20 +18,14 @@ fn row(session: &SessionInfo, current: Option<&str>) -> Value {
     }
 }
 
-/// The session the request comes from, or the 403 page: a token (or a
+/// The 403 page for a request without a recorded session: a token (or a
 /// session from before records) has none to show.
-fn this_session(
-    req: &HttpRequest,
-    site: &Site,
-    user: &CurrentUser,
-) -> Result<String, HttpResponse> {
-    records::current(req).ok_or_else(|| {
-        site.error_page(
-            StatusCode::FORBIDDEN,
-            "Sessions are managed from a browser session.",
-            username(user),
-        )
-    })
+fn no_session(site: &Site, user: &CurrentUser) -> HttpResponse {
+    site.error_page(
+        StatusCode::FORBIDDEN,
+        "Sessions are managed from a browser session.",
+        username(user),
+    )
 }
 
 #[login_required]
@@ -41,9 +35,8 @@ pub(super) async fn sessions_page(
     site: web::Data<Site>,
     user: CurrentUser,
 ) -> Result<HttpResponse, Error> {
-    let current = match this_session(&req, &site, &user) {
-        Ok(current) => current,
-        Err(page) => return Ok(page),
+    let Some(current) = records::current(&req) else {
+        return Ok(no_session(&site, &user));
     };
     let name = username(&user).unwrap_or_default();
     let sessions: Vec<Value> = site
@@ -74,8 +67,8 @@ pub(super) async fn end_session(
     user: CurrentUser,
     form: web::Form<EndForm>,
 ) -> Result<HttpResponse, Error> {
-    if let Err(page) = this_session(&req, &site, &user) {
-        return Ok(page);
+    if records::current(&req).is_none() {
+        return Ok(no_session(&site, &user));
     }
     let name = username(&user).unwrap_or_default();
     match site
@@ -95,9 +88,8 @@ pub(super) async fn end_other_sessions(
     site: web::Data<Site>,
     user: CurrentUser,
 ) -> Result<HttpResponse, Error> {
-    let current = match this_session(&req, &site, &user) {
-        Ok(current) => current,
-        Err(page) => return Ok(page),
+    let Some(current) = records::current(&req) else {
+        return Ok(no_session(&site, &user));
     };
     let name = username(&user).unwrap_or_default();
     site.backend

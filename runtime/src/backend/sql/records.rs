@@ -199,6 +199,19 @@ impl RecordStore for SqlBackend {
                 exact.cache.invalidate_record(&oldest);
             }
         }
+        // Ended sessions are kept a week, and the last 100 at most.
+        let oldest = now.saturating_sub(i64::try_from(records::ENDED_KEPT.as_secs()).unwrap_or(0));
+        sqlx::query(
+            "DELETE FROM permit_sessions WHERE user_id = $1 AND ended IS NOT NULL \
+             AND (ended < $2 OR id NOT IN (SELECT id FROM permit_sessions \
+             WHERE user_id = $1 AND ended IS NOT NULL ORDER BY ended DESC, id LIMIT $3))",
+        )
+        .bind(user)
+        .bind(oldest)
+        .bind(i64::try_from(records::MAX_SESSIONS_PER_USER).unwrap_or(i64::MAX))
+        .execute(&self.pool)
+        .await
+        .map_err(BackendError::new)?;
         let id = records::new_id();
         sqlx::query(
             "INSERT INTO permit_sessions (id, user_id, device, address, created, last_seen) \
