@@ -19,6 +19,7 @@ use actix_permit::backend::{
 };
 use actix_permit::identity::{OneOf, Sessions};
 use actix_permit::permission::PermissionSet;
+use actix_permit::records::RecordedSessions;
 use actix_permit::token::BearerTokens;
 use actix_permit::{AuthUser, Permit, login};
 use actix_session::SessionMiddleware;
@@ -165,7 +166,9 @@ fn route(variant: &str) -> fn(&mut web::ServiceConfig) {
 /// by side (`OneOf(Sessions, BearerTokens)`): `token_session` sends the
 /// session cookie, `token_allowed` a token of the same user scoped to the
 /// permission, `token_unknown` a token whose prefix is unknown and
-/// `token_wrong` one whose secret is wrong (both refused with 401).
+/// `token_wrong` one whose secret is wrong (both refused with 401);
+/// `token_records` sends the session cookie with `RecordedSessions` in
+/// place of `Sessions` (each login a record the request reads).
 fn prepare(variant: &'static str, user: &'static str, status: u16) -> Prepared {
     let path = if matches!(variant, "model_route" | "object") {
         "/x/7"
@@ -183,13 +186,21 @@ fn prepare(variant: &'static str, user: &'static str, status: u16) -> Prepared {
         let good = made.token().to_owned();
         let (head, secret) = good.rsplit_once('_').unwrap();
         bearer = match kind {
-            "session" => None,
+            "session" | "records" => None,
             "allowed" => Some(good.clone()),
             "unknown" => Some(format!("permit_{}_{secret}", "0".repeat(16))),
             "wrong" => Some(format!("{head}_{}", "0".repeat(secret.len()))),
             other => panic!("no variant token_{other}"),
         };
-        permit = permit.identity(OneOf::new(Sessions, BearerTokens::new(Arc::clone(&tokens))));
+        permit = if kind == "records" {
+            // The example's sources: each login a record in the store.
+            permit.identity(OneOf::new(
+                RecordedSessions::new(Arc::clone(&tokens)),
+                BearerTokens::new(Arc::clone(&tokens)),
+            ))
+        } else {
+            permit.identity(OneOf::new(Sessions, BearerTokens::new(Arc::clone(&tokens))))
+        };
     }
     let routes = route(variant.strip_prefix("token_").map_or(variant, |_| "macro"));
     let rt = actix_rt::System::new();
@@ -245,6 +256,7 @@ fn prepare(variant: &'static str, user: &'static str, status: u16) -> Prepared {
 #[bench::token_allowed(setup = prepare, args = ("token_allowed", "allowed", 200))]
 #[bench::token_unknown(setup = prepare, args = ("token_unknown", "allowed", 401))]
 #[bench::token_wrong(setup = prepare, args = ("token_wrong", "allowed", 401))]
+#[bench::token_records(setup = prepare, args = ("token_records", "allowed", 200))]
 fn requests(prepared: Prepared) -> Prepared {
     for _ in 0..REQUESTS {
         black_box((prepared.send)());

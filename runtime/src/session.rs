@@ -45,6 +45,8 @@ pub async fn authenticate(
 /// as a login is (a failure stays counted, another account's password
 /// included), and waits for a turn of the password hashing bound.
 /// [`PermitError::LoginRequired`] when nobody is signed in;
+/// [`PermitError::Denied`] for a claim limited to scopes (an API token:
+/// it holds no password);
 /// [`PermitError::Backend`] when the source cannot record the proof (a
 /// source without [`IdentitySource::password_proved`]).
 pub async fn reauthenticate(
@@ -56,6 +58,11 @@ pub async fn reauthenticate(
     let Some(user) = auth.principal(req).await? else {
         return Err(PermitError::LoginRequired);
     };
+    // A claim limited to scopes (an API token) holds no password to prove:
+    // refused before any hashing.
+    if auth.is_scoped() {
+        return Err(PermitError::Denied(crate::error::PermissionDenied));
+    }
     if check_password(req, &auth, username, password, Some(user.id()))
         .await?
         .is_none()

@@ -206,6 +206,11 @@ impl RequestAuth {
         }
     }
 
+    /// Whether the claim is limited to scopes (an API token's).
+    pub(crate) fn is_scoped(&self) -> bool {
+        self.scopes.borrow().is_some()
+    }
+
     /// Whether the claim's scopes allow `perm` (always, without scopes).
     pub(crate) fn in_scope(&self, perm: &str) -> bool {
         self.scopes

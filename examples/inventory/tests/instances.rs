@@ -481,14 +481,14 @@ fn revocation_latency() {
         token_latencies.push(since.elapsed());
     }
     token_latencies.sort_unstable();
-    // A session ended on A (every session of carol's, from the CLI), until
-    // B logs its copy out.
+    // A session ended on A (every session of erin's, from the CLI: carol's
+    // serves the revocations below), until B logs its copy out.
     let mut session_latencies = Vec::with_capacity(trials);
     let mut session_first = 0;
     for _ in 0..trials {
-        let mut session = on(&b, &as_user(&a, "carol"));
-        assert_eq!(me(&mut session).as_deref(), Some("carol"));
-        a.cli(&["session", "end", "carol", "--all"]);
+        let mut session = on(&b, &as_user(&a, "erin"));
+        assert_eq!(me(&mut session).as_deref(), Some("erin"));
+        a.cli(&["session", "end", "erin", "--all"]);
         let since = Instant::now();
         let mut asked = 0;
         while me(&mut session).is_some() {

@@ -6,7 +6,6 @@
 //! backend on one file and asks for the same answers.
 
 use actix_permit::backend::{Authentication as _, Authorization as _};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,33 +20,13 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use sqlx::Executor;
 
-use crate::support::{Hits, PASSWORD, app, get, login_as};
+use crate::support::{Hits, PASSWORD, app, get, login_as, remove_db, temp_db};
 
 #[get("/cached/edit")]
 #[permission_required("shop.change_item")]
 async fn edit(hits: web::Data<Hits>) -> HttpResponse {
     hits.hit();
     HttpResponse::Ok().finish()
-}
-
-/// A fresh SQLite file under the temporary directory, and its URL.
-fn temp_db(name: &str) -> (PathBuf, String) {
-    let path = std::env::temp_dir().join(format!(
-        "actix-permit-{name}-{}-{:?}.db",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    remove_db(&path);
-    let url = format!("sqlite://{}", path.display());
-    (path, url)
-}
-
-fn remove_db(path: &std::path::Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut file = path.as_os_str().to_owned();
-        file.push(suffix);
-        let _ = std::fs::remove_file(file);
-    }
 }
 
 /// The exact cache, looking for other connections' commits before every

@@ -408,3 +408,23 @@ pub fn python_has(modules: &[&str]) -> bool {
     }
     found
 }
+
+/// A fresh SQLite file under the temporary directory, and its URL.
+pub fn temp_db(name: &str) -> (std::path::PathBuf, String) {
+    let path = std::env::temp_dir().join(format!(
+        "actix-permit-{name}-{}-{:?}.db",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    remove_db(&path);
+    let url = format!("sqlite://{}", path.display());
+    (path, url)
+}
+
+pub fn remove_db(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+}

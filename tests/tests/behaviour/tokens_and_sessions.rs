@@ -28,7 +28,7 @@ use actix_web::{App, HttpResponse, get, post, test, web};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use crate::support::{PASSWORD, Ran, login_as, session, session_routes};
+use crate::support::{PASSWORD, Ran, login_as, remove_db, session, session_routes, temp_db};
 
 const PERMS: [&str; 2] = ["app.change", "app.view"];
 const NAMES: [&str; 2] = ["tess", "theo"];
@@ -70,8 +70,18 @@ async fn record(req: actix_web::HttpRequest) -> HttpResponse {
     HttpResponse::Ok().body(actix_permit::records::current(&req).unwrap_or_default())
 }
 
+/// Re-authenticates as tess with her password: 204, or the error.
+async fn reauth(req: actix_web::HttpRequest) -> HttpResponse {
+    match actix_permit::reauthenticate(&req, "tess", PASSWORD).await {
+        Ok(true) => HttpResponse::NoContent().finish(),
+        Ok(false) => HttpResponse::Unauthorized().finish(),
+        Err(err) => actix_web::ResponseError::error_response(&err),
+    }
+}
+
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(session_routes)
+        .route("/test/reauth", web::post().to(reauth))
         .route("/test/record", web::get().to(record))
         .service(change)
         .service(view)
@@ -201,31 +211,11 @@ fn memory() -> Store {
     Store::Memory(Arc::new(backend))
 }
 
-/// A fresh SQLite file, and its URL.
-fn temp_db(name: &str) -> (PathBuf, String) {
-    let path = std::env::temp_dir().join(format!(
-        "actix-permit-tokens-{name}-{}-{:?}.db",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    remove_db(&path);
-    let url = format!("sqlite://{}", path.display());
-    (path, url)
-}
-
-fn remove_db(path: &std::path::Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut file = path.as_os_str().to_owned();
-        file.push(suffix);
-        let _ = std::fs::remove_file(file);
-    }
-}
-
 /// Two instances on one SQLite file, each with its exact cache, looking
 /// for the other's changes before every lookup; the users and permissions
 /// made.
 async fn sqlite(name: &str) -> (Store, Store, PathBuf) {
-    let (path, url) = temp_db(name);
+    let (path, url) = temp_db(&format!("tokens-{name}"));
     let options = SqlOptions::new().sqlite_check_interval(Duration::ZERO);
     let serving = SqlBackend::connect_with(&url, options.clone())
         .await
@@ -420,6 +410,21 @@ async fn a_token_is_no_login() {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // Nor can it prove a password, even the right one.
+    let (status, _, _) = with_token(
+        &app,
+        test::TestRequest::post().uri("/test/reauth"),
+        token.token(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let req = test::TestRequest::post()
+        .uri("/test/reauth")
+        .cookie(cookie.clone());
+    assert_eq!(
+        test::call_service(&app, req.to_request()).await.status(),
+        StatusCode::NO_CONTENT
+    );
     // The session alone may.
     let req = test::TestRequest::post().uri("/tokens").cookie(cookie);
     assert_eq!(
