@@ -418,6 +418,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn last_seen_is_written_once_a_minute_at_most() {
+        let start = from_unix_secs(1_000_000);
+        let record = SessionRecord::new("7".into(), true, start);
+        assert!(!record.mark_seen(start + Duration::from_secs(59)));
+        assert!(record.mark_seen(start + Duration::from_secs(60)));
+        assert_eq!(record.last_seen(), start + Duration::from_secs(60));
+        assert!(!record.mark_seen(start + Duration::from_secs(119)));
+        assert!(record.mark_seen(start + Duration::from_secs(500)));
+    }
+
+    #[test]
     fn devices_are_named_by_browser_and_system() {
         let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
         assert_eq!(device(firefox), "Firefox on Linux");

@@ -470,6 +470,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_use_is_written_at_the_first_and_then_once_a_minute_at_most() {
+        let token = StoredToken::new("7".into(), [0; 32], PermissionSet::new(), None, None);
+        let start = from_unix_secs(1_000_000);
+        assert!(token.mark_used(start));
+        assert!(!token.mark_used(start + Duration::from_secs(59)));
+        assert!(token.mark_used(start + Duration::from_secs(60)));
+        assert_eq!(token.last_used(), Some(start + Duration::from_secs(60)));
+    }
+
+    #[test]
     fn an_issued_token_splits_into_its_prefix_and_a_secret_of_its_digest() {
         let issued = issue();
         assert_eq!(issued.token.len(), TOKEN_LEN);
