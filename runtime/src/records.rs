@@ -144,13 +144,7 @@ impl SessionRecord {
     /// Marks a request at `now`; whether the store should write it (once
     /// per [`LAST_SEEN_RESOLUTION`], one caller).
     pub(crate) fn mark_seen(&self, now: SystemTime) -> bool {
-        let now = unix_secs(now);
-        let last = self.last_seen.load(Ordering::Relaxed);
-        now >= last.saturating_add(LAST_SEEN_RESOLUTION.as_secs())
-            && self
-                .last_seen
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
+        crate::token::due(&self.last_seen, now, LAST_SEEN_RESOLUTION)
     }
 
     #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
@@ -223,13 +217,9 @@ impl<S: RecordStore> RecordStore for Arc<S> {
 
 /// A new record's id: 16 random bytes, in hex.
 pub(crate) fn new_id() -> String {
-    use fmt::Write as _;
     let mut bytes = [0; 16];
     OsRng.fill_bytes(&mut bytes);
-    bytes.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    crate::token::hex(&bytes)
 }
 
 /// `text` cut to at most [`MAX_LABEL_BYTES`] on a character boundary,

@@ -70,7 +70,7 @@ pub(crate) fn digest(secret: &str) -> Digest32 {
 /// What an unknown prefix's secret is compared with.
 const NO_DIGEST: Digest32 = [0x5a; 32];
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use fmt::Write as _;
     bytes.iter().fold(String::new(), |mut out, b| {
         let _ = write!(out, "{b:02x}");
@@ -139,6 +139,19 @@ pub(crate) fn from_unix_secs(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
+/// Moves `last` (seconds since the Unix epoch) to `now` when at least
+/// `every` has passed since it, and says whether this caller did (one
+/// caller per interval, however many race): what keeps a last use from
+/// being written on every request.
+pub(crate) fn due(last: &AtomicU64, now: SystemTime, every: Duration) -> bool {
+    let now = unix_secs(now);
+    let seen = last.load(Ordering::Relaxed);
+    now >= seen.saturating_add(every.as_secs())
+        && last
+            .compare_exchange(seen, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
+
 /// A token as a store hands it to [`BearerTokens`]: whose it is, the
 /// secret's digest, its scopes and expiry. Made by the built-in stores,
 /// which alone issue tokens.
@@ -204,13 +217,7 @@ impl StoredToken {
     /// Marks a use at `now`, and says whether the store should write it:
     /// once per [`LAST_USED_RESOLUTION`] (only one caller is told so).
     pub fn mark_used(&self, now: SystemTime) -> bool {
-        let now = unix_secs(now);
-        let last = self.last_used.load(Ordering::Relaxed);
-        now >= last.saturating_add(LAST_USED_RESOLUTION.as_secs())
-            && self
-                .last_used
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
+        due(&self.last_used, now, LAST_USED_RESOLUTION)
     }
 
     /// What the cache counts it as (a few hundred bytes with its scopes).

@@ -340,6 +340,18 @@ impl SqlBackend {
     }
 }
 
+/// A time as the token and session tables keep it: seconds since the
+/// Unix epoch.
+fn secs(at: std::time::SystemTime) -> i64 {
+    i64::try_from(crate::token::unix_secs(at)).unwrap_or(i64::MAX)
+}
+
+/// A column of such seconds, read back (`NULL`: `None`).
+fn time(row: &AnyRow, column: &str) -> Result<Option<std::time::SystemTime>, sqlx::Error> {
+    let secs: Option<i64> = row.try_get(column)?;
+    Ok(secs.map(|secs| crate::token::from_unix_secs(u64::try_from(secs).unwrap_or(0))))
+}
+
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 fn database(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AdminError {

@@ -6,21 +6,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
-use super::{SqlBackend, database};
+use super::{SqlBackend, database, secs, time};
 use crate::backend::{AdminError, BackendError};
 use crate::records::{self, EndReason, RecordStore, SessionInfo, SessionRecord};
-use crate::token::{from_unix_secs, unix_secs};
-
-fn secs(at: SystemTime) -> i64 {
-    i64::try_from(unix_secs(at)).unwrap_or(i64::MAX)
-}
-
-fn time(row: &AnyRow, column: &str) -> Result<Option<SystemTime>, sqlx::Error> {
-    let secs: Option<i64> = row.try_get(column)?;
-    Ok(secs.map(|secs| from_unix_secs(u64::try_from(secs).unwrap_or(0))))
-}
 
 impl SqlBackend {
     /// Runs a statement that ends sessions, and forgets what this

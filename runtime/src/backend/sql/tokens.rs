@@ -5,12 +5,12 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{SqlBackend, database};
+use super::{SqlBackend, database, secs, time};
 use crate::backend::exact::TokenTable;
 use crate::backend::{AdminError, BackendError};
 use crate::permission::PermissionSet;
@@ -25,15 +25,6 @@ macro_rules! select_tokens {
             $tail
         )
     };
-}
-
-fn time(row: &AnyRow, column: &str) -> Result<Option<SystemTime>, sqlx::Error> {
-    let secs: Option<i64> = row.try_get(column)?;
-    Ok(secs.map(|secs| token::from_unix_secs(u64::try_from(secs).unwrap_or(0))))
-}
-
-fn secs(at: SystemTime) -> i64 {
-    i64::try_from(token::unix_secs(at)).unwrap_or(i64::MAX)
 }
 
 /// The prefix and the token of a row; a row whose digest does not read is
@@ -75,15 +66,9 @@ impl SqlBackend {
         for scope in &checked.scopes {
             self.permission_id(scope).await?;
         }
-        let names = sqlx::query("SELECT name FROM permit_tokens WHERE user_id = $1")
-            .bind(user)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database)?;
-        for row in &names {
-            if row.try_get::<String, _>("name").map_err(database)? == name {
-                return Err(AdminError::DuplicateToken(name.to_owned()));
-            }
+        let names = self.token_names(user).await?;
+        if names.iter().any(|held| held == name) {
+            return Err(AdminError::DuplicateToken(name.to_owned()));
         }
         if names.len() >= token::MAX_TOKENS_PER_USER {
             return Err(AdminError::InvalidToken(format!(
